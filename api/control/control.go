@@ -1,0 +1,206 @@
+// Package control holds the contract between signal and mediad: NATS subjects, request/reply
+// bodies, events and directory records (design.md "Control plane"). Media never crosses NATS.
+// Bodies are JSON. Every reply carries Error (empty on success) whose text, when set, is the WCS
+// info string the client should see (protocol.md §D.4), e.g. "No common codecs".
+package control
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Operations a mediad serves on MediaSubject(nodeID, op).
+const (
+	OpPublish     = "publish"     // PublishRequest → PublishReply
+	OpPlay        = "play"        // PlayRequest → PlayReply
+	OpStop        = "stop"        // StopRequest → StopReply
+	OpStreamEvent = "streamEvent" // StreamEventRequest → StopReply (fan-out to subscribers)
+	OpSessionGone = "sessionGone" // SessionGoneRequest → StopReply (stop all media of a WS session)
+)
+
+// MediaSubject is the RPC subject of one operation on one mediad node.
+func MediaSubject(nodeID, op string) string { return "potok.media." + nodeID + "." + op }
+
+// SignalEventsSubject is where a mediad publishes MediaEvents for sessions owned by a signal node.
+func SignalEventsSubject(signalNodeID string) string {
+	return "potok.signal." + signalNodeID + ".events"
+}
+
+// RequestTimeout bounds every signal→mediad RPC. A publish/play answer needs ICE gathering on a
+// host-only, ICE-lite agent, which is immediate; 5 s covers a loaded machine.
+const RequestTimeout = 5 * time.Second
+
+// Owner identifies who owns a media session: the signal node and WS session that asked for it.
+// mediad sends every event about the media session to SignalEventsSubject(SignalNode).
+type Owner struct {
+	SignalNode     string `json:"signalNode"`
+	SessionID      string `json:"sessionId"`
+	MediaSessionID string `json:"mediaSessionId"`
+}
+
+// PublishRequest asks a mediad to accept a publisher's offer (protocol.md §E.2).
+type PublishRequest struct {
+	Owner
+	StreamName string `json:"streamName"`
+	Offer      string `json:"offer"`
+	Transport  string `json:"transport,omitempty"` // "UDP" (default) or "TCP"
+	Record     bool   `json:"record,omitempty"`
+}
+
+// PublishReply carries the SDP answer (recvonly, with the daemon's candidates).
+type PublishReply struct {
+	Answer     string `json:"answer,omitempty"`
+	AudioCodec string `json:"audioCodec,omitempty"` // WCS spelling: "opus", "PCMA", "PCMU"
+	VideoCodec string `json:"videoCodec,omitempty"` // "VP8", "H264"
+	Error      string `json:"error,omitempty"`
+}
+
+// PlayRequest asks the mediad that holds the stream to add a subscriber (§E.3).
+type PlayRequest struct {
+	Owner
+	StreamName string `json:"streamName"`
+	Offer      string `json:"offer"`
+	Transport  string `json:"transport,omitempty"`
+}
+
+// PlayReply carries the SDP answer (sendonly, one msid stream id for audio and video, §H.3) and
+// what the player should be told with PLAYING.
+type PlayReply struct {
+	Answer     string `json:"answer,omitempty"`
+	AudioCodec string `json:"audioCodec,omitempty"`
+	VideoCodec string `json:"videoCodec,omitempty"`
+	HasAudio   bool   `json:"hasAudio"`
+	HasVideo   bool   `json:"hasVideo"`
+	AudioMuted bool   `json:"audioMuted"`
+	VideoMuted bool   `json:"videoMuted"`
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// StopRequest ends one media session. Info is the reason, passed on to the players of a stopped
+// publisher (protocol.md §E.4: they get FAILED "Stopped by publisher stop").
+type StopRequest struct {
+	MediaSessionID string `json:"mediaSessionId"`
+	Info           string `json:"info,omitempty"`
+}
+
+// StopReply is the generic acknowledgement.
+type StopReply struct {
+	Error string `json:"error,omitempty"`
+}
+
+// StreamEventRequest asks the mediad of a publisher to fan a stream event out to every subscriber
+// (sendStreamEvent, protocol.md §B.10). Mute types also update the stream's mute state.
+type StreamEventRequest struct {
+	MediaSessionID string          `json:"mediaSessionId"` // the publisher's
+	Type           string          `json:"type"`
+	Payload        json.RawMessage `json:"payload,omitempty"`
+}
+
+// SessionGoneRequest stops every media session a WS session owns (disconnect, §E.8).
+type SessionGoneRequest struct {
+	SignalNode string `json:"signalNode"`
+	SessionID  string `json:"sessionId"`
+}
+
+// Kinds of MediaEvent.
+const (
+	EventState       = "state"       // State/Info set
+	EventRate        = "rate"        // Rate set, once a second per media session
+	EventFormat      = "format"      // Width/Height of the published picture changed
+	EventStreamEvent = "streamEvent" // StreamEvent set; deliver as notifyStreamEvent
+)
+
+// Media session states reported in EventState.
+const (
+	StateConnected = "connected" // ICE+DTLS up: the signal sends PUBLISHING/PLAYING
+	StateFailed    = "failed"    // ICE/DTLS failure or timeout: FAILED with Info
+	StateClosed    = "closed"    // ended by the daemon (e.g. publisher stopped): FAILED/STOPPED with Info
+)
+
+// MediaEvent is what a mediad tells the signal node owning a media session.
+type MediaEvent struct {
+	Owner
+	Kind        string          `json:"kind"`
+	Publisher   bool            `json:"publisher"`
+	State       string          `json:"state,omitempty"`
+	Info        string          `json:"info,omitempty"`
+	Rate        *Rate           `json:"rate,omitempty"`
+	Width       int             `json:"width,omitempty"`
+	Height      int             `json:"height,omitempty"`
+	StreamEvent *StreamEventMsg `json:"streamEvent,omitempty"`
+}
+
+// Rate is one second of video statistics for one media session (protocol.md §C.18): what the daemon
+// received from a publisher, or what it sent to a player.
+type Rate struct {
+	VideoRate   int64 `json:"videoRate"` // bit/s
+	FPS         int   `json:"fps"`
+	NACK        int64 `json:"nack"`
+	PLI         int64 `json:"pli"`
+	LostPackets int64 `json:"lostPackets"`
+	Width       int   `json:"width"`
+	Height      int   `json:"height"`
+}
+
+// StreamEventMsg is a stream event to deliver to a subscriber.
+type StreamEventMsg struct {
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Directory (JetStream KV) buckets.
+const (
+	BucketNodes   = "potok_nodes"   // node id → NodeRecord, refreshed every NodeHeartbeat
+	BucketStreams = "potok_streams" // StreamKey(name) → StreamRecord, claimed with Create
+)
+
+// Heartbeat timing of the nodes bucket: an entry not refreshed within NodeTTL expires.
+const (
+	NodeHeartbeat = 2 * time.Second
+	NodeTTL       = 10 * time.Second
+)
+
+// Node kinds.
+const (
+	KindMediad = "mediad"
+	KindSignal = "signal"
+)
+
+// NodeRecord is a node's heartbeat entry.
+type NodeRecord struct {
+	ID            string `json:"id"`
+	Kind          string `json:"kind"`
+	MediaSessions int    `json:"mediaSessions"` // load used to place new sessions
+	Started       int64  `json:"started"`       // epoch ms
+	Version       string `json:"version"`
+}
+
+// StreamRecord is a published stream in the directory. Its key is claimed with create-if-absent,
+// which makes a stream name unique across the cluster (protocol.md §E.6).
+type StreamRecord struct {
+	Name           string `json:"name"`
+	MediaNode      string `json:"mediaNode"`
+	MediaSessionID string `json:"mediaSessionId"`
+	SignalNode     string `json:"signalNode"`
+	SessionID      string `json:"sessionId"`
+	Created        int64  `json:"created"` // epoch ms
+}
+
+// StreamKey maps any stream name to a valid KV key (KV keys allow only [-/_=.a-zA-Z0-9]).
+func StreamKey(name string) string {
+	return "s." + base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+// NodeKey maps a node id to its KV key.
+func NodeKey(id string) string {
+	return "n." + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, id)
+}
