@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# deps.sh installs what Potok's tests need beyond Go modules, and nothing when it is already there:
+#   - Debian packages: chromium (browser end-to-end tests in e2e/, driven by chromedp) and ffmpeg;
+#   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile.
+# It never downloads a browser build of its own: Chromium comes from Debian (shared/recipes/browser.md §1).
+# Usage: scripts/deps.sh   (root, or sudo available, for apt-get)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+e2e="$root/e2e"
+
+log() { printf 'deps: %s\n' "$*"; }
+die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
+
+installed() { # installed PKG: true when dpkg says the package is fully installed
+	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
+}
+
+apt_packages() {
+	local missing=() p
+	for p in chromium ffmpeg; do
+		if installed "$p"; then
+			log "apt: $p already installed"
+		else
+			missing+=("$p")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+
+	command -v apt-get >/dev/null || die "apt-get not found; install ${missing[*]} by hand"
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || die "need root (or sudo) to install ${missing[*]}"
+		sudo=(sudo)
+	fi
+	log "apt: installing ${missing[*]}"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+		die "apt-get update failed"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+		die "apt-get install ${missing[*]} failed"
+	for p in "${missing[@]}"; do
+		installed "$p" || die "apt: $p still not installed after apt-get install"
+	done
+	log "apt: installed ${missing[*]}"
+}
+
+npm_packages() {
+	[ -f "$e2e/package-lock.json" ] || die "$e2e/package-lock.json missing"
+	local mod="$e2e/node_modules"
+	# npm ci writes node_modules/.package-lock.json last; its absence means an earlier install was cut short.
+	if [ -f "$mod/.package-lock.json" ] && [ ! "$e2e/package-lock.json" -nt "$mod/.package-lock.json" ]; then
+		log "npm: e2e/node_modules up to date"
+		return 0
+	fi
+	command -v npm >/dev/null || die "npm not found (Node.js and npm are needed for e2e/)"
+	log "npm: npm ci --prefix e2e"
+	npm ci --prefix "$e2e" --no-audit --no-fund --loglevel=error ||
+		die "npm ci --prefix e2e failed"
+	[ -f "$mod/@flashphoner/websdk/flashphoner.js" ] || die "npm: @flashphoner/websdk not installed"
+	touch "$mod/.package-lock.json" # mark as newer than the lockfile even if npm kept old mtimes
+	log "npm: installed e2e/node_modules"
+}
+
+apt_packages
+npm_packages
+log "ok"
