@@ -58,6 +58,9 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		if err != nil {
 			return nil, err
 		}
+		if port == 0 {
+			port = -1 // nats-server: -1 picks a free port, 0 would mean 4222
+		}
 		opts.Host, opts.Port = host, port
 	}
 	srv, err := server.NewServer(opts)

@@ -1,0 +1,173 @@
+// Package config loads Potok's settings. Precedence, lowest first: built-in defaults (WCS's own:
+// ws 8080, REST 8081, ping every 5 s, protocol.md §1 and §A.6), an optional YAML file (--config or
+// POTOK_CONFIG), environment variables (POTOK_*), then command-line flags.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of every subcommand; each subcommand reads the parts it needs.
+type Config struct {
+	Log    Log    `yaml:"log"`
+	NATS   NATS   `yaml:"nats"`
+	Signal Signal `yaml:"signal"`
+	Mediad Mediad `yaml:"mediad"`
+}
+
+// Log configures zerolog.
+type Log struct {
+	Level  string `yaml:"level"`  // trace, debug, info, warn, error
+	Format string `yaml:"format"` // json or console
+}
+
+// NATS configures the control plane.
+type NATS struct {
+	// URL of an external NATS server or cluster (comma-separated). Empty in the all-in-one default,
+	// which starts an embedded server; required by `potok signal` and `potok mediad`.
+	URL string `yaml:"url"`
+	// Listen exposes the embedded server on host:port so separate signal/mediad processes can join
+	// the all-in-one process ("" = in-process only).
+	Listen string `yaml:"listen"`
+}
+
+// Signal configures the signalling tier.
+type Signal struct {
+	NodeID         string        `yaml:"nodeId"`
+	WSListen       string        `yaml:"wsListen"`   // WCS: ws://0.0.0.0:8080
+	HTTPListen     string        `yaml:"httpListen"` // REST API and /metrics, WCS: 8081
+	AllowedOrigins []string      `yaml:"allowedOrigins"`
+	PingInterval   time.Duration `yaml:"pingInterval"`
+	MissedPongs    int           `yaml:"missedPongs"`
+	MaxFrameBytes  int           `yaml:"maxFrameBytes"`
+	MediaTimeout   time.Duration `yaml:"mediaTimeout"`
+}
+
+// Mediad configures a media daemon.
+type Mediad struct {
+	NodeID     string        `yaml:"nodeId"`
+	ListenIP   string        `yaml:"listenIp"`
+	UDPPort    int           `yaml:"udpPort"`
+	TCPPort    int           `yaml:"tcpPort"` // -1 disables ICE-TCP
+	PublicIPs  []string      `yaml:"publicIps"`
+	Loopback   bool          `yaml:"loopbackOnly"`
+	ICETimeout time.Duration `yaml:"iceTimeout"`
+	HTTPListen string        `yaml:"httpListen"` // /metrics of a standalone `potok mediad`
+}
+
+// Defaults are WCS's defaults where WCS has one.
+func Defaults() Config {
+	return Config{
+		Log: Log{Level: "info", Format: "json"},
+		Signal: Signal{
+			WSListen:      "0.0.0.0:8080",
+			HTTPListen:    "0.0.0.0:8081",
+			PingInterval:  5 * time.Second,
+			MissedPongs:   10,
+			MaxFrameBytes: 256 << 10,
+			MediaTimeout:  20 * time.Second,
+		},
+		Mediad: Mediad{
+			ListenIP:   "0.0.0.0",
+			UDPPort:    31000,
+			TCPPort:    31000,
+			ICETimeout: 15 * time.Second,
+			HTTPListen: "0.0.0.0:8085",
+		},
+	}
+}
+
+// Load builds the configuration of a subcommand from defaults, file, environment and args.
+// Flags are parsed twice: once to find --config, then over the loaded file and environment so
+// that only flags the user actually set override them.
+func Load(name string, args []string, stderr io.Writer) (Config, error) {
+	probe := Defaults()
+	path := os.Getenv("POTOK_CONFIG")
+	if err := newFlagSet(name, &probe, &path, io.Discard).Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			newFlagSet(name, &probe, &path, stderr).Usage()
+		}
+		return probe, err
+	}
+	cfg := Defaults()
+	if path != "" {
+		if err := loadFile(path, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if err := applyEnv(&cfg, os.LookupEnv); err != nil {
+		return cfg, err
+	}
+	fs := newFlagSet(name, &cfg, &path, stderr)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("config: unexpected arguments %q", fs.Args())
+	}
+	return cfg, cfg.validate()
+}
+
+func loadFile(path string, cfg *Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored setting
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c Config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("config: "+format, a...))
+		}
+	}
+	check(c.Signal.PingInterval > 0, "signal ping interval must be positive, got %s", c.Signal.PingInterval)
+	check(c.Signal.MissedPongs > 0, "signal missed pongs must be positive, got %d", c.Signal.MissedPongs)
+	check(c.Signal.MaxFrameBytes >= 4096, "signal max frame bytes must be at least 4096, got %d", c.Signal.MaxFrameBytes)
+	check(c.Mediad.UDPPort >= 0 && c.Mediad.UDPPort < 65536, "mediad UDP port %d out of range", c.Mediad.UDPPort)
+	check(c.Mediad.TCPPort >= -1 && c.Mediad.TCPPort < 65536, "mediad TCP port %d out of range (-1 disables)", c.Mediad.TCPPort)
+	check(c.Mediad.ICETimeout > 0, "mediad ICE timeout must be positive, got %s", c.Mediad.ICETimeout)
+	check(c.Log.Format == "json" || c.Log.Format == "console", "log format must be json or console, got %q", c.Log.Format)
+	return errors.Join(errs...)
+}
+
+// listValue is a comma-separated list flag.
+type listValue struct{ p *[]string }
+
+func (l listValue) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l listValue) Set(s string) error {
+	*l.p = splitList(s)
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

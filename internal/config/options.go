@@ -1,0 +1,113 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// option is one setting: its flag, its environment variable and where it lives in Config. The one
+// table below is the single source for flags, environment and the README's settings list.
+type option struct {
+	flag, env, help string
+	bind            func(c *Config) any // pointer to the field
+}
+
+var options = []option{
+	{"log-level", "POTOK_LOG_LEVEL", "log level: trace, debug, info, warn, error", func(c *Config) any { return &c.Log.Level }},
+	{"log-format", "POTOK_LOG_FORMAT", "log format: json or console", func(c *Config) any { return &c.Log.Format }},
+	{"nats", "POTOK_NATS_URL", "external NATS URL(s); empty starts an embedded server (all-in-one only)", func(c *Config) any { return &c.NATS.URL }},
+	{"nats-listen", "POTOK_NATS_LISTEN", "all-in-one: expose the embedded NATS on host:port for other processes", func(c *Config) any { return &c.NATS.Listen }},
+	{"signal-node-id", "POTOK_SIGNAL_NODE_ID", "signal node id (default: generated)", func(c *Config) any { return &c.Signal.NodeID }},
+	{"ws-listen", "POTOK_WS_LISTEN", "WCS WebSocket listen address", func(c *Config) any { return &c.Signal.WSListen }},
+	{"http-listen", "POTOK_HTTP_LISTEN", "REST API and /metrics listen address", func(c *Config) any { return &c.Signal.HTTPListen }},
+	{"allowed-origins", "POTOK_ALLOWED_ORIGINS", "comma-separated Origin host patterns allowed to open the WebSocket (empty: any, as WCS)", func(c *Config) any { return &c.Signal.AllowedOrigins }},
+	{"ping-interval", "POTOK_PING_INTERVAL", "server ping interval (WCS keep_alive.server_interval)", func(c *Config) any { return &c.Signal.PingInterval }},
+	{"missed-pongs", "POTOK_MISSED_PONGS", "silent ping intervals before a client is dropped (WCS keep_alive.probes)", func(c *Config) any { return &c.Signal.MissedPongs }},
+	{"max-frame-bytes", "POTOK_MAX_FRAME_BYTES", "largest accepted WebSocket text frame", func(c *Config) any { return &c.Signal.MaxFrameBytes }},
+	{"media-timeout", "POTOK_MEDIA_TIMEOUT", "longest a media session may stay PENDING before FAILED", func(c *Config) any { return &c.Signal.MediaTimeout }},
+	{"mediad-node-id", "POTOK_MEDIAD_NODE_ID", "mediad node id (default: generated)", func(c *Config) any { return &c.Mediad.NodeID }},
+	{"media-ip", "POTOK_MEDIA_IP", "IP the media ports bind to", func(c *Config) any { return &c.Mediad.ListenIP }},
+	{"media-udp-port", "POTOK_MEDIA_UDP_PORT", "the one UDP port for all WebRTC media (0: any free port)", func(c *Config) any { return &c.Mediad.UDPPort }},
+	{"media-tcp-port", "POTOK_MEDIA_TCP_PORT", "the one ICE-TCP port (0: any free port, -1: off)", func(c *Config) any { return &c.Mediad.TCPPort }},
+	{"public-ips", "POTOK_PUBLIC_IPS", "comma-separated IPs advertised in ICE candidates (NAT 1:1)", func(c *Config) any { return &c.Mediad.PublicIPs }},
+	{"media-loopback-only", "POTOK_MEDIA_LOOPBACK_ONLY", "offer only 127.0.0.1 candidates (local testing)", func(c *Config) any { return &c.Mediad.Loopback }},
+	{"ice-timeout", "POTOK_ICE_TIMEOUT", "media session ICE/DTLS deadline before FAILED \"Failed by ICE timeout\"", func(c *Config) any { return &c.Mediad.ICETimeout }},
+	{"mediad-http-listen", "POTOK_MEDIAD_HTTP_LISTEN", "standalone mediad: /metrics listen address", func(c *Config) any { return &c.Mediad.HTTPListen }},
+}
+
+func newFlagSet(name string, cfg *Config, configPath *string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(configPath, "config", *configPath, "YAML configuration file (env POTOK_CONFIG)")
+	for _, o := range options {
+		help := o.help + " (env " + o.env + ")"
+		switch p := o.bind(cfg).(type) {
+		case *string:
+			fs.StringVar(p, o.flag, *p, help)
+		case *int:
+			fs.IntVar(p, o.flag, *p, help)
+		case *bool:
+			fs.BoolVar(p, o.flag, *p, help)
+		case *time.Duration:
+			fs.DurationVar(p, o.flag, *p, help)
+		case *[]string:
+			fs.Var(listValue{p}, o.flag, help)
+		}
+	}
+	return fs
+}
+
+func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
+	for _, o := range options {
+		v, ok := lookup(o.env)
+		if !ok {
+			continue
+		}
+		if err := setValue(o.bind(cfg), v); err != nil {
+			return fmt.Errorf("config: %s=%q: %w", o.env, v, err)
+		}
+	}
+	return nil
+}
+
+func setValue(p any, v string) error {
+	switch p := p.(type) {
+	case *string:
+		*p = v
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*p = d
+	case *[]string:
+		*p = splitList(v)
+	default:
+		return fmt.Errorf("unsupported setting type %T", p)
+	}
+	return nil
+}
+
+// Markdown renders the settings table for the README.
+func Markdown() string {
+	out := "| flag | environment | meaning |\n|---|---|---|\n"
+	for _, o := range options {
+		out += fmt.Sprintf("| `--%s` | `%s` | %s |\n", o.flag, o.env, o.help)
+	}
+	return out
+}
