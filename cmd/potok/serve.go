@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/internal/config"
+	"github.com/potok-media/potok/internal/logging"
+	"github.com/potok-media/potok/mediad"
+	"github.com/potok-media/potok/signal"
+)
+
+type role int
+
+const (
+	roleAll role = iota
+	roleSignal
+	roleMediad
+)
+
+// shutdownBudget bounds a graceful stop: clients get their terminal statuses within it.
+const shutdownBudget = 10 * time.Second
+
+// serve runs the tiers of one process until ctx ends (SIGTERM), then stops them in order:
+// signal first (clients are told their streams ended), then media, then the control plane.
+func serve(ctx context.Context, name string, args []string, r role, stderr io.Writer) error {
+	cfg, err := config.Load(name, args, stderr)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	if r != roleAll && cfg.NATS.URL == "" {
+		return fmt.Errorf("%s needs --nats (or POTOK_NATS_URL): the tiers talk only through NATS", name)
+	}
+	p := &process{log: log, reg: newRegistry()}
+	defer p.stop()
+	if err := p.connect(cfg.NATS); err != nil {
+		return err
+	}
+	if r == roleAll || r == roleMediad {
+		if err := p.startMediad(ctx, cfg.Mediad, r == roleMediad); err != nil {
+			return err
+		}
+	}
+	if r == roleAll || r == roleSignal {
+		if err := p.startSignal(ctx, cfg.Signal); err != nil {
+			return err
+		}
+	}
+	log.Info().Msg("potok ready")
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("shutting down")
+	case err := <-p.failed:
+		log.Error().Err(err).Msg("server failed, shutting down")
+		return err
+	}
+	return nil
+}
+
+// process holds what one potok process runs, in start order; stop undoes it in reverse.
+type process struct {
+	log      zerolog.Logger
+	reg      *prometheus.Registry
+	embedded *bus.Embedded
+	nc       *nats.Conn
+	mediad   *mediad.Daemon
+	signal   *signal.Server
+	servers  []*http.Server
+	failed   chan error
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func (p *process) connect(c config.NATS) error {
+	p.failed = make(chan error, 4)
+	if c.URL != "" {
+		nc, err := bus.Connect(c.URL, "potok-"+hostname())
+		if err != nil {
+			return err
+		}
+		p.nc = nc
+		return nil
+	}
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: c.Listen})
+	if err != nil {
+		return err
+	}
+	p.embedded = emb
+	if url := emb.ClientURL(); url != "" {
+		p.log.Info().Str("url", url).Msg("embedded NATS listening for other nodes")
+	}
+	p.nc, err = emb.Connect("potok-all-in-one")
+	return err
+}
+
+func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone bool) error {
+	id := c.NodeID
+	if id == "" {
+		id = nodeID("mediad")
+	}
+	d, err := mediad.Start(ctx, mediad.Config{
+		NodeID: id, ListenIP: c.ListenIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort,
+		PublicIPs: c.PublicIPs, LoopbackOnly: c.Loopback, ICETimeout: c.ICETimeout, Registerer: p.reg,
+	}, p.nc, logging.Component(p.log, "mediad", id))
+	if err != nil {
+		return fmt.Errorf("mediad: %w", err)
+	}
+	p.mediad = d
+	ev := p.log.Info().Str("nodeId", id).Stringer("udp", d.UDPAddr())
+	if t := d.TCPAddr(); t != nil {
+		ev = ev.Stringer("tcp", t)
+	}
+	ev.Msg("mediad started")
+	if standalone {
+		return p.listen("metrics", c.HTTPListen, p.opsHandler())
+	}
+	return nil
+}
+
+func (p *process) startSignal(ctx context.Context, c config.Signal) error {
+	id := c.NodeID
+	if id == "" {
+		id = nodeID("signal")
+	}
+	s, err := signal.New(ctx, signal.Config{
+		NodeID: id, MaxFrameBytes: c.MaxFrameBytes, PingInterval: c.PingInterval, MissedPongs: c.MissedPongs,
+		AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.reg,
+	}, p.nc, logging.Component(p.log, "signal", id))
+	if err != nil {
+		return fmt.Errorf("signal: %w", err)
+	}
+	p.signal = s
+	if err := p.listen("websocket", c.WSListen, s); err != nil {
+		return err
+	}
+	return p.listen("http", c.HTTPListen, p.opsHandler())
+}
+
+// opsHandler serves /metrics, /health and the REST API namespace. The WCS management REST API
+// (protocol.md §G) is not implemented yet: it answers 501 with a JSON reason, as the README says.
+func (p *process) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("/rest-api/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotImplemented)
+		fmt.Fprintf(w, `{"status":501,"reason":"Not implemented: the WCS REST API %s is not implemented yet"}`, strings.TrimPrefix(r.URL.Path, "/rest-api"))
+	})
+	return mux
+}
+
+func (p *process) listen(what, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s listen %s: %w", what, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	p.servers = append(p.servers, srv)
+	p.log.Info().Str("addr", ln.Addr().String()).Msgf("%s listening", what)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.failed <- fmt.Errorf("%s server: %w", what, err)
+		}
+	}()
+	return nil
+}
+
+func (p *process) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	if p.signal != nil {
+		if err := p.signal.Shutdown(ctx); err != nil {
+			p.log.Warn().Err(err).Msg("signal shutdown")
+		}
+	}
+	for _, s := range p.servers {
+		_ = s.Shutdown(ctx)
+	}
+	if p.mediad != nil {
+		if err := p.mediad.Close(); err != nil {
+			p.log.Warn().Err(err).Msg("mediad shutdown")
+		}
+	}
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	if p.embedded != nil {
+		p.embedded.Shutdown()
+	}
+	p.log.Info().Msg("stopped")
+}
+
+// nodeID makes a readable, subject-safe id: <kind>-<host>-<random>.
+func nodeID(kind string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return kind + "-" + hostname() + "-" + hex.EncodeToString(b)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "host"
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, h)
+}

@@ -1,0 +1,207 @@
+// Package cluster starts a whole Potok cluster inside a test process: an embedded NATS server,
+// N media daemons and M signal nodes on 127.0.0.1 with free ports, media restricted to loopback.
+// It exercises exactly the code of separate processes: the tiers talk only through NATS.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/internal/logging"
+	"github.com/potok-media/potok/mediad"
+	"github.com/potok-media/potok/signal"
+)
+
+// Options shape the cluster. Zero values mean one signal and one mediad.
+type Options struct {
+	Signals int
+	Mediads int
+	// Signal and Mediad adjust each node's config before it starts (e.g. shorter timeouts).
+	Signal func(*signal.Config)
+	Mediad func(*mediad.Config)
+	// NATSListen exposes the embedded NATS on a TCP port (for separate processes to join).
+	NATSListen bool
+}
+
+// Cluster is a running in-process cluster. Everything stops in t.Cleanup.
+type Cluster struct {
+	NATS       *bus.Embedded
+	NATSURL    string // set when Options.NATSListen
+	Mediads    []*mediad.Daemon
+	Signals    []*signal.Server
+	WSURLs     []string // one per signal node
+	WSURL      string   // WSURLs[0]
+	MetricsURL string   // /metrics of the shared registry (process CPU and all first-node metrics)
+	Registry   *prometheus.Registry
+
+	conns   []*nats.Conn
+	servers []*httptest.Server
+}
+
+// Start brings the cluster up and registers its shutdown with t.Cleanup.
+func Start(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	c, err := start(t, o)
+	if err != nil {
+		t.Fatalf("cluster: %v", err)
+	}
+	return c
+}
+
+func start(t testing.TB, o Options) (*Cluster, error) {
+	if o.Signals <= 0 {
+		o.Signals = 1
+	}
+	if o.Mediads <= 0 {
+		o.Mediads = 1
+	}
+	c := &Cluster{Registry: prometheus.NewRegistry()}
+	c.Registry.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	t.Cleanup(c.Close)
+	listen := ""
+	if o.NATSListen {
+		listen = "127.0.0.1:0"
+	}
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: listen})
+	if err != nil {
+		return nil, err
+	}
+	c.NATS, c.NATSURL = emb, emb.ClientURL()
+	log := logging.Test()
+	ctx := context.Background()
+	for i := range o.Mediads {
+		cfg := mediad.Config{
+			NodeID: fmt.Sprintf("mediad-%d", i), ListenIP: "127.0.0.1", LoopbackOnly: true,
+			Registerer: c.registerer(i),
+		}
+		if o.Mediad != nil {
+			o.Mediad(&cfg)
+		}
+		nc, err := c.connect(cfg.NodeID)
+		if err != nil {
+			return nil, err
+		}
+		d, err := mediad.Start(ctx, cfg, nc, log.With().Str("nodeId", cfg.NodeID).Logger())
+		if err != nil {
+			return nil, fmt.Errorf("mediad %d: %w", i, err)
+		}
+		c.Mediads = append(c.Mediads, d)
+	}
+	for i := range o.Signals {
+		cfg := signal.Config{NodeID: fmt.Sprintf("signal-%d", i), Registerer: c.registerer(i)}
+		if o.Signal != nil {
+			o.Signal(&cfg)
+		}
+		nc, err := c.connect(cfg.NodeID)
+		if err != nil {
+			return nil, err
+		}
+		s, err := signal.New(ctx, cfg, nc, log.With().Str("nodeId", cfg.NodeID).Logger())
+		if err != nil {
+			return nil, fmt.Errorf("signal %d: %w", i, err)
+		}
+		c.Signals = append(c.Signals, s)
+		srv := httptest.NewServer(s)
+		c.servers = append(c.servers, srv)
+		c.WSURLs = append(c.WSURLs, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	}
+	c.WSURL = c.WSURLs[0]
+	metrics := httptest.NewServer(promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
+	c.servers = append(c.servers, metrics)
+	c.MetricsURL = metrics.URL + "/metrics"
+	return c, c.waitMediads(len(c.Mediads))
+}
+
+// registerer gives the first node of each kind the shared registry; the others get their own so
+// that duplicate metric names of several in-process nodes do not collide.
+func (c *Cluster) registerer(i int) prometheus.Registerer {
+	if i == 0 {
+		return c.Registry
+	}
+	return prometheus.NewRegistry()
+}
+
+func (c *Cluster) connect(name string) (*nats.Conn, error) {
+	nc, err := c.NATS.Connect(name)
+	if err != nil {
+		return nil, err
+	}
+	c.conns = append(c.conns, nc)
+	return nc, nil
+}
+
+// waitMediads waits until the directory lists n media daemons, so the first publish is placed.
+func (c *Cluster) waitMediads(n int) error {
+	nc, err := c.connect("cluster-probe")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir, err := bus.OpenDirectory(ctx, nc)
+	if err != nil {
+		return err
+	}
+	for {
+		keys, _ := dir.Nodes.Keys(ctx)
+		count := 0
+		for _, k := range keys {
+			if strings.HasPrefix(k, "n.mediad") {
+				count++
+			}
+		}
+		if count >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("only %d of %d mediads registered in the directory", count, n)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops signal nodes (clients get terminal statuses), then mediads, then NATS.
+func (c *Cluster) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range c.Signals {
+		_ = s.Shutdown(ctx)
+	}
+	for _, srv := range c.servers {
+		srv.CloseClientConnections()
+		srv.Close()
+	}
+	for _, d := range c.Mediads {
+		_ = d.Close()
+	}
+	for _, nc := range c.conns {
+		nc.Close()
+	}
+	if c.NATS != nil {
+		c.NATS.Shutdown()
+	}
+	c.Signals, c.Mediads, c.servers, c.conns, c.NATS = nil, nil, nil, nil, nil
+}
+
+// PeerConnections sums live peer connections over all media daemons (leak checks).
+func (c *Cluster) PeerConnections() int {
+	n := 0
+	for _, d := range c.Mediads {
+		n += d.PeerConnections()
+	}
+	return n
+}
+
+var _ http.Handler = (*signal.Server)(nil)
