@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/logging"
 	"github.com/potok-media/potok/mediad"
@@ -154,13 +156,7 @@ func (c *Cluster) waitMediads(n int) error {
 		return err
 	}
 	for {
-		keys, _ := dir.Nodes.Keys(ctx)
-		count := 0
-		for _, k := range keys {
-			if strings.HasPrefix(k, "n.mediad") {
-				count++
-			}
-		}
+		count := countNodes(ctx, dir, control.KindMediad)
 		if count >= n {
 			return nil
 		}
@@ -170,6 +166,22 @@ func (c *Cluster) waitMediads(n int) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func countNodes(ctx context.Context, dir *bus.Directory, kind string) int {
+	keys, _ := dir.Nodes.Keys(ctx)
+	n := 0
+	for _, k := range keys {
+		e, err := dir.Nodes.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var rec control.NodeRecord
+		if json.Unmarshal(e.Value(), &rec) == nil && rec.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 // Close stops signal nodes (clients get terminal statuses), then mediads, then NATS.
