@@ -1,0 +1,48 @@
+# Potok: the two commands that matter are `make run` (the server) and `make test` (every test).
+GO        ?= go
+BIN       := bin/potok
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+FUZZTIME  ?= 8s
+# CI has 2 cores and 90 minutes; the whole suite stays well under 25.
+TESTFLAGS ?= -count=1 -timeout 25m
+
+.PHONY: run build test test-go fuzz deps wasm bench lint clean
+
+## run: the all-in-one server (embedded NATS, signal, mediad) on WCS's default ports
+run: build
+	./$(BIN) --log-format console
+
+## build: the one binary
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/potok
+
+## test: installs what the tests need, then runs vet, every Go test (browser ones included) and short fuzzing
+test: deps lint test-go fuzz
+
+deps:
+	bash scripts/deps.sh
+
+test-go:
+	POTOK_E2E=1 $(GO) test $(TESTFLAGS) ./...
+
+## fuzz: every FuzzXxx target for FUZZTIME each
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+## wasm: the WebAssembly build of the contracts and client
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build ./api/... ./wasmclient/...
+
+## bench: Go micro-benchmarks, then a short fan-out load against a fresh all-in-one server
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bash scripts/bench-fanout.sh
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin dist
