@@ -18,7 +18,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"signal"}, 1, "needs --nats"},
 		{[]string{"mediad"}, 1, "needs --nats"},
 		{[]string{"--media-udp-port", "99999"}, 1, "out of range"},
-		{[]string{"signal", "-h"}, 0, "--ws-listen"},
+		{[]string{"signal", "-h"}, 0, "-ws-listen"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
