@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envRequire makes missing browser prerequisites a failure instead of a skip. CI sets it, so that a
+// missing install cannot pass green.
+const envRequire = "POTOK_E2E"
+
+// requireBrowser skips the test when Chromium or the npm packages are missing, unless POTOK_E2E=1.
+func requireBrowser(t *testing.T) {
+	t.Helper()
+	required := os.Getenv(envRequire) == "1"
+	if testing.Short() && !required {
+		t.Skip("browser test skipped in -short mode")
+	}
+	var missing []string
+	if !ChromiumAvailable() {
+		missing = append(missing, ChromiumPath)
+	}
+	if _, err := os.Stat("node_modules/@flashphoner/websdk/flashphoner.js"); err != nil {
+		missing = append(missing, "e2e/node_modules (npm ci --prefix e2e)")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("missing %s: run scripts/deps.sh", strings.Join(missing, ", "))
+	if required {
+		t.Fatalf("%s (%s=1 requires the browser tests to run)", msg, envRequire)
+	}
+	t.Skip(msg)
+}
+
+// serveAssets starts an HTTP server on 127.0.0.1 for the pages and npm packages; it returns its base URL.
+func serveAssets(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewAssetHandler(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h) // httptest listens on 127.0.0.1
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// launch starts Chromium for one test, bounded by timeout. Cleanup closes it, checks that the launcher
+// left no goroutine behind, and prints the page's console when the test failed.
+func launch(t *testing.T, timeout time.Duration) (*Browser, context.Context) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	start := time.Now()
+	b, err := LaunchBrowser(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Logf("browser up in %v", time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, line := range lastLines(b.Console(), 200) {
+				t.Logf("console: %s", line)
+			}
+		}
+		if err := b.Close(); err != nil {
+			t.Errorf("close browser: %v", err)
+		}
+		cancel()
+		checkGoroutines(t, before)
+	})
+	return b, ctx
+}
+
+// checkGoroutines waits for the goroutine count to fall back to what it was before the browser started.
+// Other helpers of the test (HTTP servers, the cluster) are closed by their own later cleanups, so allow
+// what they still hold only by comparing against the count taken before the browser launched.
+func checkGoroutines(t *testing.T, before int) {
+	t.Helper()
+	var now int
+	for range 50 {
+		if now = runtime.NumGoroutine(); now <= before {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	t.Errorf("goroutine leak after closing the browser: %d before, %d after\n%s", before, now,
+		buf[:runtime.Stack(buf, true)])
+}
+
+// waitResult polls window.__result until its done field is true and decodes it into v.
+func waitResult(t *testing.T, b *Browser, ctx context.Context, timeout time.Duration, v any) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	raw, err := b.WaitJSON(wctx, `window.__result && window.__result.done && window.__result`, 200*time.Millisecond)
+	if err != nil {
+		// Show how far the page got.
+		partial, perr := b.EvalJSON(ctx, `window.__result || null`)
+		t.Fatalf("page did not finish: %v\npartial result: %s %v", err, partial, perr)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("decode page result %s: %v", raw, err)
+	}
+}
+
+func lastLines(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
