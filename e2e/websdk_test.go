@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -139,10 +140,22 @@ const (
 	mochaKnownFailed = "should clean up video"
 )
 
+// closedPort is where test.js's "status should be FAILED when connecting to closed port" connects, on
+// the server's host.
+const closedPort = "32434"
+
 // TestWebSDKMochaSuite runs the WebSDK's own mocha suite, unmodified, against Potok (protocol.md §H.11).
 func TestWebSDKMochaSuite(t *testing.T) {
 	requireBrowser(t)
 	ws := potokWSURL(t)
+	u, err := url.Parse(ws)
+	if err != nil {
+		t.Fatalf("server URL %q: %v", ws, err)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(u.Hostname(), closedPort), time.Second); err == nil {
+		c.Close()
+		t.Fatalf("something listens on %s:%s; the suite needs that port closed", u.Hostname(), closedPort)
+	}
 	base := serveAssets(t)
 	b, ctx := launch(t, 5*time.Minute)
 
@@ -171,7 +184,7 @@ func TestWebSDKMochaSuite(t *testing.T) {
 	for _, h := range res.Failures {
 		t.Errorf("hook failed: %s: %s", h.FullTitle, h.Error)
 	}
-	t.Logf("%d passed, %d failed", len(passed), len(failed))
+	t.Logf("mocha: %d of %d tests passed; failed: %q", len(passed), len(order), failed)
 
 	if len(order) != mochaTestCount {
 		t.Errorf("%d tests ran, want %d", len(order), mochaTestCount)
