@@ -1,0 +1,80 @@
+package wasmclient
+
+import (
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/wasmclient/media"
+)
+
+// Network chooses which local addresses the client's ICE agent uses.
+type Network int
+
+// Network modes.
+const (
+	// NetworkAuto uses loopback only when the WebSocket host is a loopback address, so tests on
+	// 127.0.0.1 never touch other interfaces, and all interfaces otherwise.
+	NetworkAuto Network = iota
+	// NetworkLoopback gathers only 127.0.0.1 and accepts only loopback remote candidates.
+	NetworkLoopback
+	// NetworkAll gathers every IPv4 interface address.
+	NetworkAll
+)
+
+// SessionOptions configure Connect. Zero values give the WebSDK's defaults (protocol.md §B.1).
+type SessionOptions struct {
+	AppKey               string          // default "defaultApp"
+	Custom               json.RawMessage // forwarded to the connect hook; omitted when nil
+	ClientOSVersion      string          // default GOOS/GOARCH
+	ClientBrowserVersion string          // default "potok-wasmclient"
+	// Extra fields merged into the connection object (e.g. sipLogin); they are echoed in getUserData.
+	Extra map[string]any
+	// Header is sent with the WebSocket upgrade (e.g. Origin).
+	Header http.Header
+	// WriteTimeout bounds every WebSocket write (default 10 s).
+	WriteTimeout time.Duration
+	Network      Network
+	Logger       *zerolog.Logger // default: silent
+}
+
+func (o *SessionOptions) defaults() {
+	if o.AppKey == "" {
+		o.AppKey = "defaultApp"
+	}
+	if o.ClientOSVersion == "" {
+		o.ClientOSVersion = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	if o.ClientBrowserVersion == "" {
+		o.ClientBrowserVersion = "potok-wasmclient"
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+}
+
+// PublishOptions configure Session.Publish (protocol.md §B.4).
+type PublishOptions struct {
+	Name   string
+	Video  media.Source // nil: no video track
+	Audio  media.Source // nil: no audio track
+	Record bool
+	// MinBitrate/MaxBitrate in kbps, 0 = unlimited, sent as the WebSDK does.
+	MinBitrate, MaxBitrate int
+	Custom                 json.RawMessage
+}
+
+// PlayOptions configure Session.Play (protocol.md §B.5).
+type PlayOptions struct {
+	Name          string
+	Width, Height int // requested size, 0 = as published
+	Custom        json.RawMessage
+	// NoAudio leaves the audio m-line out, like the WebSDK with constraints.audio === false.
+	NoAudio bool
+	// RecordFile, when set, writes the received video to this path: IVF for VP8, Annex-B for
+	// H.264, so tests can decode it with ffmpeg.
+	RecordFile string
+}
