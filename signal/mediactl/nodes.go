@@ -1,0 +1,96 @@
+package mediactl
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/control"
+)
+
+// nodeView is the in-memory copy of the nodes bucket, so placing a media session costs no KV read.
+// The bucket's TTL removes stale records without telling watchers, so liveness is judged by when a
+// record was last seen.
+type nodeView struct {
+	mu    sync.Mutex
+	nodes map[string]*nodeEntry // by KV key
+}
+
+type nodeEntry struct {
+	rec    control.NodeRecord
+	seen   time.Time
+	placed int // sessions placed here since its last heartbeat: spreads a burst between heartbeats
+}
+
+func newNodeView() *nodeView { return &nodeView{nodes: map[string]*nodeEntry{}} }
+
+// watch applies bucket updates until ctx ends.
+func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolog.Logger) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil { // nil marks the end of the initial values
+				v.apply(e, log)
+			}
+		}
+	}
+}
+
+func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(v.nodes, e.Key())
+		return
+	}
+	var rec control.NodeRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		log.Warn().Err(err).Str("key", e.Key()).Msg("malformed node record")
+		return
+	}
+	v.nodes[e.Key()] = &nodeEntry{rec: rec, seen: e.Created()}
+}
+
+// pick returns the live mediad with the least load, and counts the placement.
+func (v *nodeView) pick(now time.Time) (string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var best *nodeEntry
+	for _, n := range v.nodes {
+		if n.rec.Kind != control.KindMediad || now.Sub(n.seen) > control.NodeTTL {
+			continue
+		}
+		if best == nil || load(n) < load(best) || load(n) == load(best) && n.rec.ID < best.rec.ID {
+			best = n
+		}
+	}
+	if best == nil {
+		return "", false
+	}
+	best.placed++
+	return best.rec.ID, true
+}
+
+func load(n *nodeEntry) int { return n.rec.MediaSessions + n.placed }
+
+// alive reports whether node is a live mediad.
+func (v *nodeView) alive(node string, now time.Time) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, n := range v.nodes {
+		if n.rec.ID == node {
+			return n.rec.Kind == control.KindMediad && now.Sub(n.seen) <= control.NodeTTL
+		}
+	}
+	return false
+}

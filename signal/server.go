@@ -1,0 +1,202 @@
+// Package signal is Potok's signalling tier: the WCS WebSocket endpoint (protocol.md §A–§E) that
+// drives media daemons over NATS (api/control). Subpackages: wsconn (transport), session (the WCS
+// state machine), mediactl (directory, RPC and events), metrics.
+package signal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/signal/mediactl"
+	"github.com/potok-media/potok/signal/metrics"
+	"github.com/potok-media/potok/signal/session"
+	"github.com/potok-media/potok/signal/wsconn"
+)
+
+// Config of a signal server. Zero values take WCS defaults.
+type Config struct {
+	NodeID         string
+	MaxFrameBytes  int                   // 0 = wcs.MaxFrameBytes
+	PingInterval   time.Duration         // 0 = 5s
+	MissedPongs    int                   // 0 = 10
+	AllowedOrigins []string              // empty = any origin (WCS default); else host patterns for websocket OriginPatterns
+	MediaTimeout   time.Duration         // 0 = 20s
+	Registerer     prometheus.Registerer // nil = none
+}
+
+// Server is the WCS WebSocket endpoint of one signal node.
+type Server struct {
+	cfg Config
+	log zerolog.Logger
+	m   *metrics.Signal
+	ctl *mediactl.Client
+
+	mu       sync.Mutex
+	clients  map[string]*client // by session id
+	closing  bool
+	wg       sync.WaitGroup // one per ServeHTTP in progress
+	shutOnce sync.Once
+}
+
+type client struct {
+	conn *wsconn.Conn
+	sess *session.Session
+}
+
+var _ session.Media = (*mediactl.Client)(nil)
+
+// New starts a signal node on nc: it joins the directory, watches the media daemons and listens
+// for the media events addressed to it. Serve WebSockets with ServeHTTP; stop with Shutdown.
+func New(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (*Server, error) {
+	if nc == nil {
+		return nil, errors.New("signal: no NATS connection")
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = "signal-" + uuid.NewString()[:8]
+	}
+	m, err := metrics.New(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("signal: metrics: %w", err)
+	}
+	// The caller's logger carries nodeId and component (logging.Component).
+	s := &Server{cfg: cfg, log: log, m: m, clients: map[string]*client{}}
+	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, OnEvent: s.route},
+		nc, m, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	return s, nil
+}
+
+// Sessions is the number of open WS sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+// route hands a media event to the session owning it (on the NATS delivery goroutine).
+func (s *Server) route(ev control.MediaEvent) {
+	s.mu.Lock()
+	c := s.clients[ev.SessionID]
+	s.mu.Unlock()
+	if c == nil {
+		s.log.Debug().Str("sessionId", ev.SessionID).Str("mediaSessionId", ev.MediaSessionID).
+			Str("kind", ev.Kind).Msg("media event for no session")
+		return
+	}
+	c.sess.Event(ev)
+}
+
+// ServeHTTP is the WCS WebSocket endpoint, on any path (protocol.md §1). It returns when the
+// connection and its session have ended.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	ws, err := wsconn.Accept(w, r, s.cfg.AllowedOrigins)
+	if err != nil {
+		s.log.Debug().Err(err).Str("remote", r.RemoteAddr).Str("origin", r.Header.Get("Origin")).Msg("upgrade refused")
+		return
+	}
+	id := uuid.NewString()
+	log := s.log.With().Str("sessionId", id).Logger()
+	conn := wsconn.New(ws, wsconn.Config{MaxFrameBytes: s.cfg.MaxFrameBytes, PingInterval: s.cfg.PingInterval,
+		MissedPongs: s.cfg.MissedPongs}, s.m, log)
+	sess := session.New(session.Config{NodeID: s.cfg.NodeID, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
+		MaxFrameBytes: s.cfg.MaxFrameBytes}, s.ctl, conn, s.m, s.log)
+	s.m.Connections.Inc()
+	defer s.m.Connections.Dec()
+	log.Info().Str("remote", r.RemoteAddr).Str("origin", r.Header.Get("Origin")).Msg("client connected")
+
+	sessDone := make(chan struct{})
+	go func() {
+		defer close(sessDone)
+		sess.Run()
+		// After a shutdown teardown the terminal statuses are queued: flush them, then close.
+		conn.Close(websocket.StatusGoingAway, wsconn.ReasonShutdown)
+	}()
+	s.register(id, &client{conn: conn, sess: sess})
+	conn.Run(sess)
+	sess.Disconnect()
+	<-sessDone
+	s.unregister(id)
+	log.Info().Msg("client disconnected")
+}
+
+func (s *Server) register(id string, c *client) {
+	s.mu.Lock()
+	s.clients[id] = c
+	closing := s.closing
+	s.mu.Unlock()
+	if closing { // Shutdown began between the accept and now
+		c.sess.Shutdown()
+	}
+}
+
+func (s *Server) unregister(id string) {
+	s.mu.Lock()
+	delete(s.clients, id)
+	s.mu.Unlock()
+}
+
+func (s *Server) snapshot() []*client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Shutdown ends every session: clients get the terminal status of each media session, sockets
+// close with StatusGoingAway, media is stopped and names released; then the node leaves the
+// directory. If ctx ends first, remaining sockets are closed at once and ctx's error returned once
+// every goroutine has finished.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		for _, c := range s.snapshot() {
+			c.sess.Shutdown()
+		}
+		done := make(chan struct{})
+		go func() {
+			s.wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			for _, c := range s.snapshot() {
+				c.conn.Abort()
+			}
+			<-done
+		}
+		s.ctl.Close()
+		s.log.Info().Msg("signal server stopped")
+	})
+	return err
+}

@@ -1,0 +1,190 @@
+// Package session is the WCS session state machine of one signalling connection (protocol.md §B,
+// §C, §E). Its state belongs to one goroutine (Run): client frames, media events and the watchdog
+// are serialised there, so setRemoteSDP always precedes PUBLISHING/PLAYING and each media session
+// gets exactly one terminal status (§H.4).
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/metrics"
+)
+
+// DefaultMediaTimeout resolves a media session that never reached connected (protocol.md §0 rule 10).
+const DefaultMediaTimeout = 20 * time.Second
+
+// Media is what a session needs from the media tier; *mediactl.Client implements it.
+type Media interface {
+	PickMediaNode() (string, error)
+	ClaimStream(ctx context.Context, rec control.StreamRecord) (uint64, error)
+	ReleaseStream(ctx context.Context, name string, rev uint64) error
+	LookupStream(ctx context.Context, name string) (control.StreamRecord, error)
+	Publish(ctx context.Context, node string, req control.PublishRequest) (control.PublishReply, error)
+	Play(ctx context.Context, node string, req control.PlayRequest) (control.PlayReply, error)
+	Stop(ctx context.Context, node string, req control.StopRequest) error
+	StreamEvent(ctx context.Context, node string, req control.StreamEventRequest) error
+}
+
+// Outbox delivers frames to the client without blocking; false means the frame was not queued
+// (the connection is gone or was dropped).
+type Outbox interface {
+	Send(frame []byte) bool
+}
+
+// Config of one session.
+type Config struct {
+	NodeID        string
+	SessionID     string        // "" = a new UUID; also the authToken (protocol.md §C.1)
+	MediaTimeout  time.Duration // 0 = DefaultMediaTimeout
+	MaxFrameBytes int           // 0 = wcs.MaxFrameBytes
+}
+
+const (
+	frameQueue = 16  // the reader waits when the session is busy: backpressure on this client only
+	eventQueue = 256 // media events are dropped (and counted) beyond this
+	stopBudget = 3 * time.Second
+)
+
+// Session is one WCS session.
+type Session struct {
+	cfg   Config
+	media Media
+	out   Outbox
+	m     *metrics.Signal
+	log   zerolog.Logger
+
+	frames chan []byte
+	events chan control.MediaEvent
+	ends   chan bool // true: tell the client (server shutdown); false: the socket is gone
+	done   chan struct{}
+
+	ctx     context.Context // cancelled when the session ends: aborts a request in flight
+	cancel  context.CancelFunc
+	endOnce sync.Once
+
+	// Owned by the Run goroutine.
+	connected bool
+	appKey    string
+	streams   map[string]*mediaSession
+}
+
+// New creates a session; call Run to start it.
+func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Logger) *Session {
+	if cfg.SessionID == "" {
+		cfg.SessionID = uuid.NewString()
+	}
+	if cfg.MediaTimeout <= 0 {
+		cfg.MediaTimeout = DefaultMediaTimeout
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Session{
+		cfg: cfg, media: media, out: out, m: m,
+		log:    log.With().Str("sessionId", cfg.SessionID).Logger(),
+		frames: make(chan []byte, frameQueue),
+		events: make(chan control.MediaEvent, eventQueue),
+		ends:   make(chan bool, 1),
+		done:   make(chan struct{}),
+		ctx:    ctx, cancel: cancel,
+		streams: map[string]*mediaSession{},
+	}
+}
+
+// ID is the session id (and authToken).
+func (s *Session) ID() string { return s.cfg.SessionID }
+
+// Done is closed when Run has returned.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Frame hands one client text frame to the session, waiting while the session is busy.
+func (s *Session) Frame(b []byte) {
+	select {
+	case s.frames <- b:
+	case <-s.done:
+	}
+}
+
+// FrameTooLarge answers a discarded oversized frame with a fail (no apiMethod: only the SDK's WARN
+// callback fires) and keeps the session.
+func (s *Session) FrameTooLarge(n, limit int) {
+	s.m.Error(metrics.ReasonFrameTooLarge)
+	s.log.Warn().Int("bytes", n).Int("limit", limit).Msg("frame too large, dropped")
+	s.sendFail("", frameTooLargeInfo(n, limit))
+}
+
+// Event hands a media event to the session without blocking the NATS delivery goroutine.
+func (s *Session) Event(ev control.MediaEvent) {
+	select {
+	case s.events <- ev:
+	case <-s.done:
+	default:
+		s.m.Error(metrics.ReasonEventDropped)
+		s.log.Warn().Str("mediaSessionId", ev.MediaSessionID).Str("kind", ev.Kind).Msg("event queue full, event dropped")
+	}
+}
+
+// Disconnect ends the session after its socket is gone: media stopped, names released, nothing
+// sent (protocol.md §E.8). Shutdown ends it while the socket is still open: every live media
+// session first gets its terminal status. Only the first of the two counts.
+func (s *Session) Disconnect() { s.end(false) }
+
+// Shutdown ends the session for a server shutdown; see Disconnect.
+func (s *Session) Shutdown() { s.end(true) }
+
+func (s *Session) end(notify bool) {
+	s.endOnce.Do(func() {
+		s.cancel()
+		s.ends <- notify
+	})
+}
+
+// Run is the session's goroutine; it returns once the session has ended and its media is stopped.
+func (s *Session) Run() {
+	defer close(s.done)
+	defer s.cancel()
+	watchdog := time.NewTimer(time.Hour)
+	defer watchdog.Stop()
+	for {
+		s.armWatchdog(watchdog)
+		select {
+		case notify := <-s.ends:
+			s.teardown(notify)
+			return
+		case b := <-s.frames:
+			s.handleFrame(b)
+		case ev := <-s.events:
+			s.handleEvent(ev)
+		case now := <-watchdog.C:
+			s.expirePending(now)
+		}
+	}
+}
+
+// send encodes and queues one server frame.
+func (s *Session) send(message string, args ...any) {
+	frame, err := wcs.Encode(message, args...)
+	if err != nil {
+		s.log.Error().Err(err).Str("message", message).Msg("encode")
+		return
+	}
+	if !s.out.Send(frame) {
+		s.log.Debug().Str("message", message).Msg("frame not sent: connection gone")
+	}
+}
+
+// sendFail sends a fail frame (protocol.md §C.13). With no apiMethod only the SDK's WARN fires.
+func (s *Session) sendFail(apiMethod, info string) {
+	s.send(wcs.MsgFail, wcs.Fail{Status: wcs.StatusFailed, Info: info, APIMethod: apiMethod})
+}
+
+// sendStreamFail fails a stream the SDK knows by id through fail/StreamStatusEvent (§C.13).
+func (s *Session) sendStreamFail(id, name string, published bool, info string) {
+	s.send(wcs.MsgFail, wcs.Fail{Status: wcs.StatusFailed, Info: info, APIMethod: wcs.APIStreamStatusEvent,
+		ID: id, MediaSessionID: id, Name: name, Published: &published})
+}

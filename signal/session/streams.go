@@ -1,0 +1,215 @@
+package session
+
+import (
+	"errors"
+	"time"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/mediactl"
+)
+
+// InfoNoMediaNode is the FAILED info when no media daemon is alive. WCS has no such state (it is
+// its own media server), so the text is Potok's own.
+const InfoNoMediaNode = "No available media servers"
+
+// InfoStreamNameEmpty is the FAILED info for a publish without a name.
+const InfoStreamNameEmpty = "Stream name is empty"
+
+func isNoArgument(err error) bool { return errors.Is(err, wcs.ErrNoArgument) }
+
+// checkNewID validates the client's mediaSessionId of a new publish/play (protocol.md §B.4).
+func (s *Session) checkNewID(req *wcs.StreamRequest, publish bool) bool {
+	id := string(req.MediaSessionID)
+	switch {
+	case id == "":
+		s.sendStreamFail("", string(req.Name), publish, wcs.InfoMediaSessionIDNull)
+		return false
+	case s.streams[id] != nil:
+		s.sendStreamFail(id, string(req.Name), publish, wcs.InfoMediaSessionIDInUse)
+		return false
+	}
+	return true
+}
+
+// rejected sends FAILED for a stream request that never became a media session.
+func (s *Session) rejected(req *wcs.StreamRequest, publish bool, info string) {
+	ms := newMediaSession(req, publish, time.Now())
+	s.log.Info().Str("mediaSessionId", ms.id).Str("streamName", ms.name).Str("info", info).Msg("stream rejected")
+	s.send(wcs.MsgNotifyStreamStatusEvent, ms.stream(wcs.StatusFailed, info))
+}
+
+// onPublishStream starts a publisher (protocol.md §E.2, §E.6).
+func (s *Session) onPublishStream(env wcs.Envelope) {
+	var req wcs.StreamRequest
+	if err := env.Arg(0, &req); err != nil {
+		s.badArgument(env, err)
+		return
+	}
+	if !s.checkNewID(&req, true) {
+		return
+	}
+	if req.Name == "" {
+		s.sendStreamFail(string(req.MediaSessionID), "", true, InfoStreamNameEmpty)
+		return
+	}
+	node, err := s.media.PickMediaNode()
+	if err != nil {
+		s.log.Warn().Err(err).Msg("publish: no media node")
+		s.rejected(&req, true, InfoNoMediaNode)
+		return
+	}
+	now := time.Now()
+	ms := newMediaSession(&req, true, now)
+	ms.node = node
+	rev, err := s.media.ClaimStream(s.ctx, control.StreamRecord{Name: ms.name, MediaNode: node,
+		MediaSessionID: ms.id, SignalNode: s.cfg.NodeID, SessionID: s.cfg.SessionID, Created: now.UnixMilli()})
+	switch {
+	case errors.Is(err, mediactl.ErrNameInUse):
+		s.rejected(&req, true, wcs.InfoStreamNameAlreadyInUse)
+		return
+	case err != nil:
+		s.log.Error().Err(err).Msg("publish: claim stream name")
+		s.rejected(&req, true, wcs.InfoFailedByError)
+		return
+	}
+	ms.rev = rev
+	s.add(ms, now)
+	rep, err := s.media.Publish(s.ctx, node, control.PublishRequest{Owner: s.owner(ms.id), StreamName: ms.name,
+		Offer: string(req.SDP), Transport: string(req.Transport), Record: bool(req.Record)})
+	if err != nil {
+		s.rpcFailed(ms, err)
+		return
+	}
+	if rep.Error != "" {
+		s.terminate(ms, wcs.StatusFailed, rep.Error, false)
+		return
+	}
+	ms.publishReply(rep)
+	s.sendAnswer(ms, rep.Answer)
+}
+
+// onPlayStream starts a player of a published stream (protocol.md §E.3, §E.7).
+func (s *Session) onPlayStream(env wcs.Envelope) {
+	var req wcs.StreamRequest
+	if err := env.Arg(0, &req); err != nil {
+		s.badArgument(env, err)
+		return
+	}
+	if !s.checkNewID(&req, false) {
+		return
+	}
+	if req.Name == "" {
+		s.rejected(&req, false, wcs.InfoStreamNotFound)
+		return
+	}
+	rec, err := s.media.LookupStream(s.ctx, string(req.Name))
+	switch {
+	case errors.Is(err, mediactl.ErrNotPublished):
+		s.rejected(&req, false, wcs.InfoStreamNotFound)
+		return
+	case err != nil:
+		s.log.Error().Err(err).Msg("play: look up stream")
+		s.rejected(&req, false, wcs.InfoFailedByError)
+		return
+	}
+	now := time.Now()
+	ms := newMediaSession(&req, false, now)
+	ms.node = rec.MediaNode
+	s.add(ms, now)
+	rep, err := s.media.Play(s.ctx, ms.node, control.PlayRequest{Owner: s.owner(ms.id), StreamName: ms.name,
+		Offer: string(req.SDP), Transport: string(req.Transport)})
+	if err != nil {
+		s.rpcFailed(ms, err)
+		return
+	}
+	if rep.Error != "" {
+		s.terminate(ms, wcs.StatusFailed, rep.Error, false)
+		return
+	}
+	ms.playReply(rep)
+	s.sendAnswer(ms, rep.Answer)
+}
+
+// sendAnswer sends setRemoteSDP, once per media session (protocol.md §C.5). The status stays
+// PENDING until the mediad reports the media connected.
+func (s *Session) sendAnswer(ms *mediaSession, answer string) {
+	if ms.answered {
+		return
+	}
+	ms.answered = true
+	s.send(wcs.MsgSetRemoteSDP, ms.id, answer, true)
+	s.log.Debug().Str("mediaSessionId", ms.id).Msg("answer sent")
+}
+
+// rpcFailed resolves a media session whose request got no usable reply. If the session is ending
+// the teardown resolves it instead. The daemon may have created the media session before the
+// reply was lost, so it is stopped too.
+func (s *Session) rpcFailed(ms *mediaSession, err error) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.log.Error().Err(err).Str("mediaSessionId", ms.id).Str("mediaNode", ms.node).Msg("media request failed")
+	s.terminate(ms, wcs.StatusFailed, wcs.InfoFailedByError, true)
+}
+
+// onStopStream handles unPublishStream and stopStream (§E.4, §E.5). The terminal status is sent
+// also while PENDING: the SDK's "instant publish stop" needs UNPUBLISHED. Unknown ids are ignored.
+func (s *Session) onStopStream(env wcs.Envelope) {
+	id := streamIDOf(env)
+	ms := s.streams[id]
+	if ms == nil {
+		s.log.Debug().Str("message", env.Message).Str("mediaSessionId", id).Msg("stop of unknown stream ignored")
+		return
+	}
+	if ms.publisher {
+		s.terminate(ms, wcs.StatusUnpublished, wcs.InfoStoppedByPublisherStop, true)
+		return
+	}
+	s.terminate(ms, wcs.StatusStopped, wcs.InfoStoppedByUser, true)
+}
+
+// onAvailableStream answers whether a stream is published (§C.10, §E.16); it creates nothing.
+func (s *Session) onAvailableStream(env wcs.Envelope) {
+	var req wcs.AvailableStreamRequest
+	if err := env.Arg(0, &req); err != nil {
+		s.badArgument(env, err)
+		return
+	}
+	reply := wcs.AvailableStream{ID: string(req.MediaSessionID), Status: "true"}
+	if req.Name == "" {
+		reply.Status, reply.Info = "false", wcs.InfoStreamNotFound
+	} else if _, err := s.media.LookupStream(s.ctx, string(req.Name)); err != nil {
+		reply.Status, reply.Info = "false", wcs.InfoStreamNotFound
+		if !errors.Is(err, mediactl.ErrNotPublished) {
+			s.log.Error().Err(err).Msg("availableStream: look up stream")
+			reply.Info = wcs.InfoFailedByError
+		}
+	}
+	s.send(wcs.MsgAvailableStream, reply)
+}
+
+// onSendStreamEvent forwards a publisher's mute/data event to its mediad, which fans it out to the
+// subscribers with their own mediaSessionIds (§B.10, §C.9).
+func (s *Session) onSendStreamEvent(env wcs.Envelope) {
+	var req wcs.SendStreamEventRequest
+	if err := env.Arg(0, &req); err != nil {
+		s.badArgument(env, err)
+		return
+	}
+	ms := s.streams[string(req.MediaSessionID)]
+	if ms == nil || !ms.publisher {
+		s.log.Debug().Str("mediaSessionId", string(req.MediaSessionID)).Msg("sendStreamEvent for no publisher of this session")
+		return
+	}
+	ms.applyMute(string(req.Type))
+	err := s.media.StreamEvent(s.ctx, ms.node, control.StreamEventRequest{MediaSessionID: ms.id,
+		Type: string(req.Type), Payload: req.Payload})
+	if err != nil {
+		s.log.Warn().Err(err).Str("mediaSessionId", ms.id).Msg("stream event not delivered")
+	}
+}
+
+func (s *Session) owner(mediaSessionID string) control.Owner {
+	return control.Owner{SignalNode: s.cfg.NodeID, SessionID: s.cfg.SessionID, MediaSessionID: mediaSessionID}
+}

@@ -1,0 +1,339 @@
+// Package wsconn is the transport of the WCS signalling WebSocket: one goroutine reads, one writes
+// from a bounded queue, the server keep-alive (protocol.md §A.6) and the frame size limits. It knows
+// nothing of WCS semantics; frames go to a Handler.
+package wsconn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/metrics"
+)
+
+// Defaults of Config.
+const (
+	DefaultPingInterval = 5 * time.Second // WCS keep_alive.server_interval (protocol.md §A.6)
+	DefaultMissedPongs  = 10              // WCS keep_alive.probes
+	DefaultQueueFrames  = 256
+	DefaultWriteTimeout = 10 * time.Second
+	hardLimitFactor     = 4
+)
+
+// Close reasons sent to clients (kept under the 123-byte limit of a close frame).
+const (
+	ReasonQueueFull   = "Send queue full: client too slow"
+	ReasonPingTimeout = "Ping timeout"
+	ReasonShutdown    = "Server shutdown"
+)
+
+// pingFrame is the server keep-alive, data is [] (protocol.md §C.3).
+var pingFrame = []byte(`{"message":"ping","data":[]}`)
+
+// Config tunes one connection. Zero values take the defaults.
+type Config struct {
+	MaxFrameBytes int           // frames above are refused but the connection stays (0 = wcs.MaxFrameBytes)
+	HardLimit     int           // frames above close the connection (0 = 4 × MaxFrameBytes)
+	PingInterval  time.Duration // 0 = 5 s
+	MissedPongs   int           // intervals without any client frame before the client is gone (0 = 10)
+	QueueFrames   int           // outgoing queue; a client whose queue is full is dropped (0 = 256)
+	WriteTimeout  time.Duration // one frame write (0 = 10 s)
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = wcs.MaxFrameBytes
+	}
+	if c.HardLimit <= 0 {
+		c.HardLimit = hardLimitFactor * c.MaxFrameBytes
+	}
+	if c.HardLimit < c.MaxFrameBytes {
+		c.HardLimit = c.MaxFrameBytes
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.MissedPongs <= 0 {
+		c.MissedPongs = DefaultMissedPongs
+	}
+	if c.QueueFrames <= 0 {
+		c.QueueFrames = DefaultQueueFrames
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	return c
+}
+
+// Handler receives what the reader goroutine reads, in order.
+type Handler interface {
+	// Frame is one complete text frame within MaxFrameBytes. The slice is owned by the handler.
+	Frame(b []byte)
+	// FrameTooLarge reports a text frame of n bytes above limit; it was discarded.
+	FrameTooLarge(n, limit int)
+}
+
+// outItem is one entry of the write queue: a frame, or a request to close after the frames before it.
+type outItem struct {
+	frame  []byte
+	close  bool
+	code   websocket.StatusCode
+	reason string
+}
+
+// Conn is one signalling WebSocket.
+type Conn struct {
+	ws      *websocket.Conn
+	cfg     Config
+	log     zerolog.Logger
+	m       *metrics.Signal
+	queue   chan outItem
+	kill    chan struct{} // closed to close now (queue overflow, forced shutdown)
+	gone    chan struct{} // closed when the reader has ended: nothing more will be read
+	killMu  sync.Mutex
+	killed  bool
+	killWhy outItem
+
+	lastRead atomic.Int64 // unix nanos of the last client frame (liveness)
+	closing  atomic.Bool  // a graceful close is queued; later frames are refused
+}
+
+// New wraps an accepted WebSocket. Call Run to start it.
+func New(ws *websocket.Conn, cfg Config, m *metrics.Signal, log zerolog.Logger) *Conn {
+	cfg = cfg.withDefaults()
+	ws.SetReadLimit(int64(cfg.HardLimit))
+	c := &Conn{
+		ws: ws, cfg: cfg, log: log, m: m,
+		queue: make(chan outItem, cfg.QueueFrames),
+		kill:  make(chan struct{}),
+		gone:  make(chan struct{}),
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	return c
+}
+
+// Run reads frames into h until the connection ends, while a second goroutine writes the queue and
+// the keep-alive pings. It returns when both goroutines have exited and the socket is closed.
+func (c *Conn) Run(h Handler) {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	c.readLoop(h)
+	close(c.gone)
+	<-writerDone
+}
+
+// Send queues a frame without blocking. A full queue means the client does not read: it is
+// dropped rather than allowed to hold anyone up. It reports whether the frame was queued.
+func (c *Conn) Send(frame []byte) bool {
+	if c.closing.Load() {
+		return false
+	}
+	select {
+	case <-c.gone:
+		return false
+	case <-c.kill:
+		return false
+	default:
+	}
+	select {
+	case c.queue <- outItem{frame: frame}:
+		return true
+	default:
+		c.m.Error(metrics.ReasonQueueFull)
+		c.log.Warn().Int("queued", len(c.queue)).Msg("send queue full, dropping client")
+		c.Kill(websocket.StatusPolicyViolation, ReasonQueueFull)
+		return false
+	}
+}
+
+// Close closes the connection with code and reason after the frames already queued are written.
+func (c *Conn) Close(code websocket.StatusCode, reason string) {
+	if !c.closing.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case c.queue <- outItem{close: true, code: code, reason: reason}:
+	default:
+		c.Kill(code, reason)
+	}
+}
+
+// Kill closes the connection now, dropping queued frames.
+func (c *Conn) Kill(code websocket.StatusCode, reason string) {
+	c.killMu.Lock()
+	defer c.killMu.Unlock()
+	if c.killed {
+		return
+	}
+	c.killed = true
+	c.killWhy = outItem{close: true, code: code, reason: reason}
+	close(c.kill)
+}
+
+// Gone is closed once the reader has ended (the client is gone or the connection was closed).
+func (c *Conn) Gone() <-chan struct{} { return c.gone }
+
+func (c *Conn) readLoop(h Handler) {
+	ctx := context.Background()
+	for {
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			c.logReadEnd(err)
+			return
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+		if typ != websocket.MessageText {
+			// The WebSDK never sends binary on the signalling socket (protocol.md §A.4).
+			n, err := io.Copy(io.Discard, r)
+			c.m.Error(metrics.ReasonBinaryFrame)
+			c.log.Debug().Int64("bytes", n).Msg("binary frame ignored")
+			if err != nil {
+				c.logReadEnd(err)
+				return
+			}
+			continue
+		}
+		if err := c.readText(r, h); err != nil {
+			c.logReadEnd(err)
+			return
+		}
+	}
+}
+
+// readText reads one text frame. Frames above MaxFrameBytes are drained (never buffered) and
+// reported; the library closes the connection itself above HardLimit (StatusMessageTooBig).
+func (c *Conn) readText(r io.Reader, h Handler) error {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, int64(c.cfg.MaxFrameBytes)+1))
+	if err != nil {
+		return err
+	}
+	if n <= int64(c.cfg.MaxFrameBytes) {
+		h.Frame(buf.Bytes())
+		return nil
+	}
+	rest, err := io.Copy(io.Discard, r)
+	if err != nil {
+		c.m.Error(metrics.ReasonFrameTooLarge)
+		return err
+	}
+	h.FrameTooLarge(int(n+rest), c.cfg.MaxFrameBytes)
+	return nil
+}
+
+func (c *Conn) logReadEnd(err error) {
+	switch {
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		c.m.Error(metrics.ReasonFrameTooLarge)
+		c.log.Warn().Err(err).Int("hardLimit", c.cfg.HardLimit).Msg("frame above hard limit, connection closed")
+	case websocket.CloseStatus(err) != -1:
+		c.log.Debug().Int("code", int(websocket.CloseStatus(err))).Msg("client closed the connection")
+	default:
+		c.log.Debug().Err(err).Msg("connection read ended")
+	}
+}
+
+// writeLoop writes queued frames and the keep-alive until the connection ends. It owns closing.
+func (c *Conn) writeLoop() {
+	ticker := time.NewTicker(c.cfg.PingInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case it := <-c.queue:
+			if it.close {
+				c.closeWith(it.code, it.reason)
+				return
+			}
+			if err := c.write(it.frame); err != nil {
+				c.m.Error(metrics.ReasonWriteFailed)
+				c.log.Info().Err(err).Msg("write failed, client gone")
+				_ = c.ws.CloseNow()
+				return
+			}
+		case <-ticker.C:
+			if !c.keepAlive() {
+				return
+			}
+		case <-c.kill:
+			c.closeWith(c.killWhy.code, c.killWhy.reason)
+			return
+		case <-c.gone:
+			_ = c.ws.CloseNow()
+			return
+		}
+	}
+}
+
+// keepAlive sends the server ping, or declares the client gone after MissedPongs intervals without
+// any frame from it (protocol.md §A.6: any client frame counts as liveness).
+func (c *Conn) keepAlive() bool {
+	silent := time.Since(time.Unix(0, c.lastRead.Load()))
+	if silent >= time.Duration(c.cfg.MissedPongs)*c.cfg.PingInterval {
+		c.m.Error(metrics.ReasonPingTimeout)
+		c.log.Info().Dur("silent", silent).Msg("no frame from client, disconnecting")
+		// A silent client would not answer a close handshake either.
+		_ = c.ws.CloseNow()
+		return false
+	}
+	if err := c.write(pingFrame); err != nil {
+		c.m.Error(metrics.ReasonWriteFailed)
+		c.log.Info().Err(err).Msg("ping write failed, client gone")
+		_ = c.ws.CloseNow()
+		return false
+	}
+	return true
+}
+
+func (c *Conn) write(frame []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.WriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, frame); err != nil {
+		return fmt.Errorf("wsconn: write: %w", err)
+	}
+	c.m.MessagesSent.Inc()
+	return nil
+}
+
+// closeWith runs the close handshake (bounded by the library at a few seconds) and then makes sure
+// the socket is closed.
+func (c *Conn) closeWith(code websocket.StatusCode, reason string) {
+	if err := c.ws.Close(code, reason); err != nil {
+		c.log.Debug().Err(err).Msg("close handshake")
+	}
+	_ = c.ws.CloseNow()
+}
+
+// Accept upgrades an HTTP request on any path. With no allowed origins every page may connect, as
+// with WCS; otherwise only pages whose Origin host matches one of the patterns.
+func Accept(w http.ResponseWriter, r *http.Request, allowedOrigins []string) (*websocket.Conn, error) {
+	opts := &websocket.AcceptOptions{}
+	if len(allowedOrigins) == 0 {
+		opts.InsecureSkipVerify = true
+	} else {
+		opts.OriginPatterns = allowedOrigins
+	}
+	ws, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: accept: %w", err)
+	}
+	return ws, nil
+}
+
+// Abort closes the socket at once, without a close handshake (forced shutdown).
+func (c *Conn) Abort() {
+	c.Kill(websocket.StatusGoingAway, ReasonShutdown)
+	_ = c.ws.CloseNow()
+}
