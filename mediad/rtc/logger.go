@@ -17,9 +17,9 @@ func (f pionLogs) NewLogger(scope string) logging.LeveledLogger {
 
 type pionLogger struct{ log zerolog.Logger }
 
-func (l pionLogger) Trace(msg string)                 {}
+func (l pionLogger) Trace(msg string)                  {}
 func (l pionLogger) Tracef(format string, args ...any) {}
-func (l pionLogger) Debug(msg string)                 { l.log.Trace().Msg(msg) }
+func (l pionLogger) Debug(msg string)                  { l.log.Trace().Msg(msg) }
 func (l pionLogger) Debugf(format string, args ...any) {
 	l.log.Trace().Msg(fmt.Sprintf(format, args...))
 }
