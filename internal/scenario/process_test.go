@@ -1,0 +1,290 @@
+package scenario
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/wasmclient"
+)
+
+// TestSeparateProcesses runs the scenarios with `potok signal` and `potok mediad` as separate
+// processes on one NATS server, then stops them with SIGTERM: clients get their terminal
+// statuses and both processes exit 0.
+func TestSeparateProcesses(t *testing.T) {
+	bin := potokBinary(t)
+	nats, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nats.Shutdown()
+
+	md := startProcess(t, bin, "mediad", "--nats", nats.ClientURL(), "--media-ip", "127.0.0.1",
+		"--media-udp-port", "0", "--media-tcp-port", "0", "--media-loopback-only",
+		"--mediad-http-listen", "127.0.0.1:0")
+	metricsURL := "http://" + md.waitAddr(t, "metrics listening") + "/metrics"
+	sig := startProcess(t, bin, "signal", "--nats", nats.ClientURL(), "--ws-listen", "127.0.0.1:0",
+		"--http-listen", "127.0.0.1:0")
+	wsURL := "ws://" + sig.waitAddr(t, "websocket listening")
+	waitPublishable(t, wsURL)
+
+	Run(t, Target{WSURL: wsURL, PeerConnections: func(t *testing.T) int {
+		return int(scrapeGauge(t, metricsURL, "potok_mediad_peer_connections"))
+	}})
+
+	// SIGTERM with a live publisher: it is told its stream ended and its socket closes.
+	s, err := wasmclient.Connect(ctx(t), wsURL, wasmclient.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pub := publishSynthetic(t, s, streamName("sigterm"), wcs.StatusPublishing)
+	sig.terminate(t)
+	if obj, err := pub.WaitStatus(ctx(t), wcs.StatusUnpublished, wcs.StatusFailed); err != nil {
+		t.Fatalf("publisher on SIGTERM: %v", err)
+	} else {
+		t.Logf("publisher on SIGTERM: %s %q", obj.Status, obj.Info)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session still open after the signal process stopped")
+	}
+	waitPeerConnections(t, Target{PeerConnections: func(t *testing.T) int {
+		return int(scrapeGauge(t, metricsURL, "potok_mediad_peer_connections"))
+	}}, 0)
+	md.terminate(t)
+}
+
+// TestAllInOneProcess starts the default `potok` (embedded NATS, signal and mediad in one process),
+// publishes and plays through it, and stops it with SIGTERM.
+func TestAllInOneProcess(t *testing.T) {
+	bin := potokBinary(t)
+	p := startProcess(t, bin, "", "--ws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--media-ip", "127.0.0.1", "--media-udp-port", "0", "--media-tcp-port", "0", "--media-loopback-only")
+	wsURL := "ws://" + p.waitAddr(t, "websocket listening")
+	httpURL := "http://" + p.waitAddr(t, "http listening")
+	waitPublishable(t, wsURL)
+	name := streamName("aio")
+	pub := publishSynthetic(t, connect(t, Target{WSURL: wsURL}), name, wcs.StatusPublishing)
+	player := play(t, connect(t, Target{WSURL: wsURL}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	waitReceived(t, player, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 }, "video through the all-in-one")
+	if v := scrapeGauge(t, httpURL+"/metrics", "potok_mediad_peer_connections"); v != 2 {
+		t.Errorf("potok_mediad_peer_connections = %v with one publisher and one player, want 2", v)
+	}
+	resp, err := http.Get(httpURL + "/rest-api/stream/find_all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "Not implemented") {
+		t.Errorf("REST API answered %d %s, want 501 with a reason", resp.StatusCode, body)
+	}
+	p.terminate(t)
+	if _, err := pub.WaitStatus(ctx(t), wcs.StatusUnpublished, wcs.StatusFailed); err != nil {
+		t.Fatalf("publisher after SIGTERM: %v", err)
+	}
+}
+
+// --- process helpers ---
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+func potokBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the potok binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "potok-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "potok")
+		out, err := exec.Command("go", "build", "-o", buildPath, "github.com/potok-media/potok/cmd/potok").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+type process struct {
+	name  string
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	addrs map[string]string
+	done  chan struct{}
+	err   error
+}
+
+func startProcess(t *testing.T, bin, sub string, args ...string) *process {
+	t.Helper()
+	if sub != "" {
+		args = append([]string{sub}, args...)
+	}
+	args = append(args, "--log-level", "debug")
+	p := &process{name: "potok " + sub, cmd: exec.Command(bin, args...), addrs: map[string]string{}, done: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go p.readLog(stderr)
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s log (last 60 lines):\n%s", p.name, p.tail(60))
+		}
+	})
+	return p
+}
+
+func (p *process) readLog(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		var rec struct {
+			Message string `json:"message"`
+			Addr    string `json:"addr"`
+		}
+		p.mu.Lock()
+		p.lines = append(p.lines, line)
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Addr != "" {
+			p.addrs[rec.Message] = rec.Addr
+		}
+		p.mu.Unlock()
+	}
+	p.err = p.cmd.Wait()
+	close(p.done)
+}
+
+// waitAddr waits for the log line announcing a listener and returns its address.
+func (p *process) waitAddr(t *testing.T, message string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		addr := p.addrs[message]
+		p.mu.Unlock()
+		if addr != "" {
+			return addr
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited (%v) before %q:\n%s", p.name, p.err, message, p.tail(40))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s: no %q log line in 30 s:\n%s", p.name, message, p.tail(40))
+	return ""
+}
+
+// terminate sends SIGTERM and expects a clean exit (status 0) within 15 s.
+func (p *process) terminate(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("%s: SIGTERM: %v", p.name, err)
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("%s exited with %v after SIGTERM:\n%s", p.name, p.err, p.tail(40))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s still running 15 s after SIGTERM:\n%s", p.name, p.tail(40))
+	}
+}
+
+func (p *process) tail(n int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	from := max(0, len(p.lines)-n)
+	return strings.Join(p.lines[from:], "\n")
+}
+
+// waitPublishable waits until a publish is placed on a mediad: the signal node learns the media
+// daemons from the directory, which separate processes join in any order.
+func waitPublishable(t *testing.T, wsURL string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := wasmclient.Connect(ctx(t), wsURL, wasmclient.SessionOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Publish(ctx(t), syntheticOptions(t, streamName("probe")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, werr := st.WaitStatus(ctx(t), wcs.StatusPublishing)
+		_ = s.Close()
+		if werr == nil {
+			return
+		}
+		var se *wasmclient.StatusError
+		if !errors.As(werr, &se) || time.Now().After(deadline) {
+			t.Fatalf("no publish possible: %v", werr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// scrapeGauge reads one unlabelled metric from a Prometheus text endpoint.
+func scrapeGauge(t *testing.T, url, name string) float64 {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(c, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", name, line)
+			}
+			return v
+		}
+	}
+	t.Fatalf("metric %s not exposed at %s", name, url)
+	return 0
+}
