@@ -32,6 +32,10 @@ type Options struct {
 const (
 	setupTimeout = 20 * time.Second
 	drainTime    = 500 * time.Millisecond
+	// settleTime separates PLAYING from the start of a player's measured window: the server
+	// asks for a key frame when a player joins (protocol.md §E.3), and packets of that burst
+	// still in flight at the snapshot would count as delivered but not as expected.
+	settleTime = 500 * time.Millisecond
 )
 
 func (o *Options) defaults() {
@@ -171,13 +175,14 @@ func (g *gated) RequestKeyframe() {
 	}
 }
 
-// player is one playing session and its measurement window: counts at PLAYING are subtracted
-// from the final ones, so expected and delivered cover the same interval.
+// player is one playing session and its measurement window: counts taken settleTime after
+// PLAYING are subtracted from the final ones, so expected and delivered cover the same interval.
 type player struct {
 	mu        sync.Mutex
 	sess      *wasmclient.Session
 	st        *wasmclient.Stream
-	playing   bool
+	playing   bool // reached PLAYING
+	measured  bool // window started
 	startSent uint64
 	startRecv uint64
 	err       error
@@ -206,6 +211,14 @@ func (p *player) start(ctx context.Context, o Options, pub *publisher) {
 	}
 	p.mu.Lock()
 	p.playing = true
+	p.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(settleTime):
+	}
+	p.mu.Lock()
+	p.measured = true
 	p.startSent, p.startRecv = pub.sent(), st.ReceiveStats().VideoPackets
 	p.mu.Unlock()
 }
@@ -216,12 +229,13 @@ func (p *player) fail(err error) {
 	p.mu.Unlock()
 }
 
-// window returns packets expected and delivered since PLAYING (ok=false if it never played).
-func (p *player) window(sent uint64) (expected, delivered uint64, ok bool) {
+// window returns packets expected and delivered in the player's window; playing tells whether it
+// reached PLAYING at all (its window may not have started yet).
+func (p *player) window(sent uint64) (expected, delivered uint64, playing bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.playing {
-		return 0, 0, false
+	if !p.measured {
+		return 0, 0, p.playing
 	}
 	recv := p.st.ReceiveStats().VideoPackets
 	return sent - p.startSent, recv - p.startRecv, true

@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/potok-media/potok/wasmclient/wcstest"
+)
+
+func TestParseFanoutFlags(t *testing.T) {
+	o, asJSON, err := parseFanout([]string{"--url", "ws://127.0.0.1:8080", "--metrics-url", "http://127.0.0.1:8081/metrics",
+		"--subscribers", "5", "--bitrate", "500000", "--duration", "3s", "--fps", "25", "--width", "320", "--height", "240",
+		"--name", "b1", "--json"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{URL: "ws://127.0.0.1:8080", MetricsURL: "http://127.0.0.1:8081/metrics", Subscribers: 5, Bitrate: 500000,
+		Duration: 3 * time.Second, FPS: 25, Width: 320, Height: 240, Name: "b1", Concurrency: 8}
+	if o != want || !asJSON {
+		t.Fatalf("got %+v json=%v", o, asJSON)
+	}
+	o, _, err = parseFanout([]string{"--url", "ws://h:1"}, &bytes.Buffer{})
+	if err != nil || !strings.HasPrefix(o.Name, "bench-") || o.Subscribers != 10 || o.Duration != 30*time.Second {
+		t.Fatalf("defaults: %+v %v", o, err)
+	}
+}
+
+func TestParseFanoutRejectsBadFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "--url is required"},
+		{[]string{"--url", "http://h:1"}, "must be ws://"},
+		{[]string{"--url", "ws://h:1", "--subscribers", "0"}, "--subscribers 0"},
+		{[]string{"--url", "ws://h:1", "--bitrate", "10"}, "--bitrate 10"},
+		{[]string{"--url", "ws://h:1", "--duration", "-1s"}, "--duration"},
+		{[]string{"--url", "ws://h:1", "--fps", "0"}, "--fps 0"},
+		{[]string{"--url", "ws://h:1", "--width", "20000"}, "--width/--height"},
+		{[]string{"--url", "ws://h:1", "--metrics-url", "ftp://x"}, "--metrics-url"},
+		{[]string{"--url", "ws://h:1", "--concurrency", "0"}, "--concurrency"},
+		{[]string{"--url", "ws://h:1", "extra"}, "unexpected argument"},
+		{[]string{"--subscribers", "many"}, "invalid value"},
+		{[]string{"--nope"}, "not defined"},
+	}
+	for _, c := range cases {
+		_, _, err := parseFanout(c.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+	if _, _, err := parseFanout([]string{"-h"}, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+}
+
+func TestCommandKinds(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := Command(context.Background(), nil, &out, &errOut); err == nil || !strings.Contains(err.Error(), "missing kind") {
+		t.Errorf("no kind: %v", err)
+	}
+	if err := Command(context.Background(), []string{"fanin"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), `"fanin"`) {
+		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	cases := []struct {
+		in            []time.Duration
+		p50, p95, max float64
+	}{
+		{nil, 0, 0, 0},
+		{ms(7), 7, 7, 7},
+		{ms(5, 1, 3, 2, 4), 3, 5, 5},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20), 10, 19, 20},
+		{ms(10, 10, 10, 1000), 10, 1000, 1000},
+	}
+	for _, c := range cases {
+		l := summarize(c.in)
+		if l.P50 != c.p50 || l.P95 != c.p95 || l.Max != c.max || l.Count != len(c.in) {
+			t.Errorf("%v: %+v, want p50 %v p95 %v max %v", c.in, l, c.p50, c.p95, c.max)
+		}
+	}
+}
+
+func TestParseCPU(t *testing.T) {
+	text := `# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total_other 99
+process_cpu_seconds_total 12.5
+`
+	if v, err := parseCPU(strings.NewReader(text)); err != nil || v != 12.5 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if v, err := parseCPU(strings.NewReader("process_cpu_seconds_total{pod=\"a\"} 1\nprocess_cpu_seconds_total{pod=\"b\"} 2.5e0\n")); err != nil || v != 3.5 {
+		t.Fatalf("labelled: %v %v", v, err)
+	}
+	if _, err := parseCPU(strings.NewReader("go_goroutines 5\n")); !errors.Is(err, errNoCPUMetric) {
+		t.Fatalf("missing metric: %v", err)
+	}
+	if _, err := parseCPU(strings.NewReader("process_cpu_seconds_total NaN\n")); err == nil {
+		t.Fatal("NaN accepted")
+	}
+}
+
+func TestScrapeCPUFromRealCollector(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	v, err := scrapeCPU(context.Background(), srv.URL)
+	if err != nil || v <= 0 {
+		t.Fatalf("%v %v", v, err)
+	}
+	if _, err := scrapeCPU(context.Background(), "http://127.0.0.1:1/metrics"); err == nil {
+		t.Fatal("closed port scraped")
+	}
+}
+
+func TestReportText(t *testing.T) {
+	cpu, per := 1.5, 12.25
+	r := Report{Name: "b", Subscribers: 3, Playing: 2, Failed: 1, Bitrate: 1000000, FPS: 30, Width: 640, Height: 480, DurationSec: 3,
+		PublisherSentVideoPackets: 300, ExpectedVideoPackets: 600, DeliveredVideoPackets: 597, DeliveryRatio: 0.995,
+		ServerCPUSeconds: &cpu, ServerCPUMicrosPerPacket: &per, PublisherConnectToPublish: 120, PublisherConnectToFirst: 130,
+		PlayerConnectToFirst: Latency{Count: 2, P50: 200, P95: 250, Max: 250}, Errors: []string{"boom"}}
+	txt := r.Text()
+	for _, want := range []string{"3 subscribers (2 playing, 1 failed)", "expected 600, delivered 597, ratio 0.9950",
+		"12.25 µs per delivered packet", "connect→PUBLISHING 120.0 ms", "p50 200.0 ms, p95 250.0 ms, max 250.0 ms (2 of 3)", "error: boom"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("report lacks %q:\n%s", want, txt)
+		}
+	}
+	r.ServerCPUSeconds, r.ServerCPUMicrosPerPacket, r.ServerCPUUnavailable = nil, nil, "connection refused"
+	if txt := r.Text(); !strings.Contains(txt, "server CPU: unavailable (connection refused)") {
+		t.Errorf("unavailable CPU not reported:\n%s", txt)
+	}
+	b, err := json.Marshal(r)
+	if err != nil || !strings.Contains(string(b), `"serverCpuUnavailable":"connection refused"`) || strings.Contains(string(b), "serverCpuSeconds") {
+		t.Errorf("json: %s %v", b, err)
+	}
+}
+
+// TestRunAgainstFixture drives the whole fanout path against the client's loopback WCS fixture;
+// the same run against the real cluster is TestFanoutAgainstCluster.
+func TestRunAgainstFixture(t *testing.T) {
+	base := runtime.NumGoroutine()
+	f := wcstest.New(t)
+	var progress bytes.Buffer
+	rep, err := Run(context.Background(), Options{URL: f.URL(), MetricsURL: "http://127.0.0.1:1/metrics", Subscribers: 2,
+		Bitrate: 300_000, Duration: 3 * time.Second, Width: 320, Height: 240}, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep, 2)
+	if !strings.Contains(rep.ServerCPUUnavailable, "127.0.0.1:1") {
+		t.Errorf("unreachable metrics not reported: %q", rep.ServerCPUUnavailable)
+	}
+	if lines := strings.Count(progress.String(), "playing "); lines < 2 {
+		t.Errorf("%d progress lines:\n%s", lines, progress.String())
+	}
+	f.Close()
+	checkGoroutines(t, base)
+}
+
+func checkReport(t *testing.T, rep Report, n int) {
+	t.Helper()
+	if rep.Playing != n || rep.Failed != 0 {
+		t.Fatalf("playing %d failed %d: %v", rep.Playing, rep.Failed, rep.Errors)
+	}
+	if rep.DeliveredVideoPackets == 0 || rep.DeliveryRatio <= 0 || rep.DeliveryRatio > 1.05 {
+		t.Fatalf("delivered %d of %d, ratio %v", rep.DeliveredVideoPackets, rep.ExpectedVideoPackets, rep.DeliveryRatio)
+	}
+	if rep.PublisherConnectToPublish <= 0 || rep.PublisherConnectToFirst <= 0 || rep.PlayerConnectToFirst.Count != n {
+		t.Fatalf("timings: %+v", rep)
+	}
+}
+
+func checkGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
