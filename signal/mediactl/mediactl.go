@@ -75,6 +75,15 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, m *metrics.Signal, log 
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.nodes.watch(runCtx, w, log) }()
 	go func() { defer c.wg.Done(); c.heartbeat(runCtx) }()
+	// Know the live media daemons before serving the first publish.
+	select {
+	case <-c.nodes.ready:
+	case <-ctx.Done():
+		c.Close()
+		return nil, fmt.Errorf("mediactl: initial node list: %w", ctx.Err())
+	case <-time.After(control.RequestTimeout):
+		c.log.Warn().Msg("initial node list not received yet")
+	}
 	return c, nil
 }
 

@@ -18,6 +18,7 @@ import (
 type nodeView struct {
 	mu    sync.Mutex
 	nodes map[string]*nodeEntry // by KV key
+	ready chan struct{}         // closed once the bucket's initial values are applied
 }
 
 type nodeEntry struct {
@@ -26,11 +27,14 @@ type nodeEntry struct {
 	placed int // sessions placed here since its last heartbeat: spreads a burst between heartbeats
 }
 
-func newNodeView() *nodeView { return &nodeView{nodes: map[string]*nodeEntry{}} }
+func newNodeView() *nodeView {
+	return &nodeView{nodes: map[string]*nodeEntry{}, ready: make(chan struct{})}
+}
 
 // watch applies bucket updates until ctx ends.
 func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolog.Logger) {
 	defer func() { _ = w.Stop() }()
+	initial := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -39,9 +43,14 @@ func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolo
 			if !ok {
 				return
 			}
-			if e != nil { // nil marks the end of the initial values
-				v.apply(e, log)
+			if e == nil { // the end of the initial values
+				if initial {
+					initial = false
+					close(v.ready)
+				}
+				continue
 			}
+			v.apply(e, log)
 		}
 	}
 }

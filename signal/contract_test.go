@@ -1,0 +1,524 @@
+package signal_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/signal"
+	"github.com/potok-media/potok/signal/metrics"
+)
+
+// scriptedMediad speaks the api/control contract over the real NATS, with replies and events the
+// test chooses. It exercises the signal's side of the contract, including failures (lost replies,
+// daemon errors, late or duplicate events) that a real daemon cannot be made to produce on demand.
+// The real daemon is driven in mediad_test.go.
+type scriptedMediad struct {
+	t  *testing.T
+	nc *nats.Conn
+	id string
+
+	mu           sync.Mutex
+	publishReply func(control.PublishRequest) control.PublishReply
+	playReply    func(control.PlayRequest) control.PlayReply
+
+	publishes chan control.PublishRequest
+	plays     chan control.PlayRequest
+	stops     chan control.StopRequest
+	events    chan control.StreamEventRequest
+}
+
+const testAnswer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=recvonly\r\n" +
+	"m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\n"
+
+// startMediad registers a daemon record (heartbeat) and, when serve is set, answers its subjects.
+func startMediad(t *testing.T, e *env, id string, serve bool) *scriptedMediad {
+	t.Helper()
+	m := &scriptedMediad{t: t, nc: e.nc, id: id,
+		publishes: make(chan control.PublishRequest, 16), plays: make(chan control.PlayRequest, 16),
+		stops: make(chan control.StopRequest, 16), events: make(chan control.StreamEventRequest, 16),
+		publishReply: func(control.PublishRequest) control.PublishReply {
+			return control.PublishReply{Answer: testAnswer, AudioCodec: "opus", VideoCodec: "VP8"}
+		},
+		playReply: func(control.PlayRequest) control.PlayReply {
+			return control.PlayReply{Answer: testAnswer, AudioCodec: "opus", VideoCodec: "VP8", HasAudio: true,
+				HasVideo: true}
+		},
+	}
+	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := json.Marshal(control.NodeRecord{ID: id, Kind: control.KindMediad, Started: time.Now().UnixMilli()})
+	if _, err := dir.Nodes.Put(context.Background(), control.NodeKey(id), rec); err != nil {
+		t.Fatal(err)
+	}
+	if serve {
+		sub, err := e.nc.Subscribe("potok.media."+id+".*", m.serve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	// The signal's node view is fed by a watcher: wait until a publish can be placed here.
+	time.Sleep(50 * time.Millisecond)
+	return m
+}
+
+func (m *scriptedMediad) serve(msg *nats.Msg) {
+	op := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
+	m.mu.Lock()
+	pubReply, playReply := m.publishReply, m.playReply
+	m.mu.Unlock()
+	switch op {
+	case control.OpPublish:
+		var req control.PublishRequest
+		_ = json.Unmarshal(msg.Data, &req)
+		m.publishes <- req
+		if rep := pubReply(req); rep.Answer != "" || rep.Error != "" {
+			_ = bus.Reply(msg, rep)
+		}
+	case control.OpPlay:
+		var req control.PlayRequest
+		_ = json.Unmarshal(msg.Data, &req)
+		m.plays <- req
+		_ = bus.Reply(msg, playReply(req))
+	case control.OpStop:
+		var req control.StopRequest
+		_ = json.Unmarshal(msg.Data, &req)
+		m.stops <- req
+		_ = bus.Reply(msg, control.StopReply{})
+	case control.OpStreamEvent:
+		var req control.StreamEventRequest
+		_ = json.Unmarshal(msg.Data, &req)
+		m.events <- req
+		_ = bus.Reply(msg, control.StopReply{})
+	}
+}
+
+func (m *scriptedMediad) setPublishReply(f func(control.PublishRequest) control.PublishReply) {
+	m.mu.Lock()
+	m.publishReply = f
+	m.mu.Unlock()
+}
+
+func (m *scriptedMediad) setPlayReply(f func(control.PlayRequest) control.PlayReply) {
+	m.mu.Lock()
+	m.playReply = f
+	m.mu.Unlock()
+}
+
+// emit sends a media event to the signal node that owns the media session.
+func (m *scriptedMediad) emit(o control.Owner, ev control.MediaEvent) {
+	m.t.Helper()
+	ev.Owner = o
+	if err := bus.Publish(m.nc, control.SignalEventsSubject(o.SignalNode), ev); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+func (m *scriptedMediad) connected(o control.Owner, publisher bool) {
+	m.emit(o, control.MediaEvent{Kind: control.EventState, State: control.StateConnected, Publisher: publisher})
+}
+
+func recv[T any](t *testing.T, ch chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitFor):
+		t.Fatalf("mediad: no %s request", what)
+		var zero T
+		return zero
+	}
+}
+
+func noRecv[T any](t *testing.T, ch chan T, what string, d time.Duration) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Fatalf("mediad: unexpected %s request %+v", what, v)
+	case <-time.After(d):
+	}
+}
+
+// expectAnswer checks setRemoteSDP [id, answer, true] (§C.5).
+func (c *client) expectAnswer(id string) {
+	c.t.Helper()
+	f := c.expect(wcs.MsgSetRemoteSDP)
+	var gotID, sdp string
+	var initiator bool
+	f.arg(c.t, 0, &gotID)
+	f.arg(c.t, 1, &sdp)
+	f.arg(c.t, 2, &initiator)
+	if gotID != id || sdp != testAnswer || !initiator || len(f.Data) != 3 {
+		c.t.Fatalf("setRemoteSDP %s", f.raw)
+	}
+}
+
+func (c *client) available(name string) string {
+	c.t.Helper()
+	c.send(wcs.MsgAvailableStream, map[string]any{"mediaSessionId": "av-" + name, "name": name})
+	var av wcs.AvailableStream
+	c.expect(wcs.MsgAvailableStream).arg(c.t, 0, &av)
+	return av.Status
+}
+
+// The whole publish → play → events → unpublish path (§E.2, §E.3, §E.4, §C.6–§C.9, §C.18).
+func TestPublishPlayFlow(t *testing.T) {
+	e := newEnv(t, signal.Config{NodeID: "sig-a"})
+	md := startMediad(t, e, "md-1", true)
+	pub, play := e.dial(t), e.dial(t)
+	pubToken := pub.connect(nil)["authToken"].(string)
+	play.connect(nil)
+
+	req := publishReq("m1", "s1")
+	req["record"] = true
+	req["custom"] = map[string]any{"room": "r"}
+	pub.send(wcs.MsgPublishStream, req)
+	pr := recv(t, md.publishes, "publish")
+	if pr.SignalNode != "sig-a" || pr.SessionID != pubToken || pr.MediaSessionID != "m1" || pr.StreamName != "s1" ||
+		pr.Offer != "v=0\r\n" || !pr.Record {
+		t.Errorf("PublishRequest %+v", pr)
+	}
+	pub.expectAnswer("m1")
+	pub.quiet(100 * time.Millisecond) // PENDING until the media is connected
+	if e.metric(metrics.NameMediaSessions, metrics.KindPublish) != 1 {
+		t.Errorf("media_sessions{publish} != 1")
+	}
+	md.connected(pr.Owner, true)
+	st := pub.streamStatus()
+	if st.Status != wcs.StatusPublishing || st.MediaSessionID != "m1" || st.Name != "s1" || !st.Published ||
+		!st.HasAudio || !st.HasVideo || st.AudioCodec != "opus" || st.VideoCodec != "VP8" || !st.Record ||
+		st.CreateDate == 0 || st.MediaProvider != "WebRTC" || st.AudioState == nil || st.AudioState.Muted ||
+		string(st.Custom) != `{"room":"r"}` {
+		t.Errorf("PUBLISHING %+v", st)
+	}
+	md.connected(pr.Owner, true) // a duplicate state event changes nothing
+	md.emit(pr.Owner, control.MediaEvent{Kind: control.EventRate, Publisher: true,
+		Rate: &control.Rate{VideoRate: 500000, FPS: 30, Width: 640, Height: 480}})
+	var rate wcs.VideoRate
+	pub.expect(wcs.MsgInboundVideoRate).arg(t, 0, &rate)
+	if rate.MediaSessionID != "m1" || rate.VideoRate != 500000 || rate.FPS != 30 {
+		t.Errorf("inboundVideoRate %+v", rate)
+	}
+
+	md.setPlayReply(func(control.PlayRequest) control.PlayReply {
+		return control.PlayReply{Answer: testAnswer, AudioCodec: "opus", VideoCodec: "VP8", HasAudio: true,
+			HasVideo: true, AudioMuted: true, Width: 640, Height: 480}
+	})
+	play.send(wcs.MsgPlayStream, playReq("p1", "s1"))
+	plr := recv(t, md.plays, "play")
+	if plr.StreamName != "s1" || plr.MediaSessionID != "p1" || plr.SignalNode != "sig-a" {
+		t.Errorf("PlayRequest %+v", plr)
+	}
+	play.expectAnswer("p1")
+	md.connected(plr.Owner, false)
+	st = play.streamStatus()
+	if st.Status != wcs.StatusPlaying || st.MediaSessionID != "p1" || st.Published || !st.AudioState.Muted ||
+		st.VideoState.Muted || st.Width != 640 {
+		t.Errorf("PLAYING %+v", st)
+	}
+	play.expectResize(t, "p1", 640, 480)
+
+	md.emit(plr.Owner, control.MediaEvent{Kind: control.EventFormat, Width: 1280, Height: 720})
+	play.expectResize(t, "p1", 1280, 720)
+
+	pub.send(wcs.MsgSendStreamEvent, map[string]any{"mediaSessionId": "m1", "type": "audioMuted"})
+	if ev := recv(t, md.events, "streamEvent"); ev.MediaSessionID != "m1" || ev.Type != "audioMuted" {
+		t.Errorf("StreamEventRequest %+v", ev)
+	}
+	md.emit(plr.Owner, control.MediaEvent{Kind: control.EventStreamEvent,
+		StreamEvent: &control.StreamEventMsg{Type: "data", Payload: json.RawMessage(`{"x":1}`)}})
+	var sev wcs.StreamEvent
+	play.expect(wcs.MsgNotifyStreamEvent).arg(t, 0, &sev)
+	if sev.MediaSessionID != "p1" || sev.Type != "data" || string(sev.Payload) != `{"x":1}` {
+		t.Errorf("notifyStreamEvent %+v", sev)
+	}
+	md.emit(plr.Owner, control.MediaEvent{Kind: control.EventRate, Rate: &control.Rate{VideoRate: 1}})
+	play.expect(wcs.MsgOutboundVideoRate)
+	// A player cannot send stream events for a stream it does not publish.
+	play.send(wcs.MsgSendStreamEvent, map[string]any{"mediaSessionId": "p1", "type": "audioMuted"})
+	noRecv(t, md.events, "streamEvent", 100*time.Millisecond)
+
+	pub.send(wcs.MsgUnPublishStream, map[string]any{"mediaSessionId": "m1", "name": "s1", "status": "PUBLISHING"})
+	if sr := recv(t, md.stops, "stop"); sr.MediaSessionID != "m1" || sr.Info != wcs.InfoStoppedByPublisherStop {
+		t.Errorf("StopRequest %+v", sr)
+	}
+	st = pub.streamStatus()
+	if st.Status != wcs.StatusUnpublished || st.Info != wcs.InfoStoppedByPublisherStop || st.MediaSessionID != "m1" {
+		t.Errorf("UNPUBLISHED %+v", st)
+	}
+	if got := play.available("s1"); got != "false" {
+		t.Errorf("stream name not released: available = %s", got)
+	}
+	// The daemon ends the players of the stopped publisher (§E.4, §I.1).
+	md.emit(plr.Owner, control.MediaEvent{Kind: control.EventState, State: control.StateClosed,
+		Info: wcs.InfoStoppedByPublisherStop})
+	st = play.streamStatus()
+	if st.Status != wcs.StatusFailed || st.Info != wcs.InfoStoppedByPublisherStop || st.MediaSessionID != "p1" {
+		t.Errorf("player after publisher stop %+v", st)
+	}
+	// Exactly one terminal status: later events for the id are dropped.
+	md.emit(plr.Owner, control.MediaEvent{Kind: control.EventState, State: control.StateFailed})
+	md.emit(pr.Owner, control.MediaEvent{Kind: control.EventState, State: control.StateClosed})
+	pub.quiet(100 * time.Millisecond)
+	play.quiet(100 * time.Millisecond)
+	if e.metric(metrics.NameMediaSessions, metrics.KindPublish) != 0 || e.metric(metrics.NameMediaSessions, metrics.KindPlay) != 0 {
+		t.Errorf("media_sessions gauge not back to 0")
+	}
+	// The name can be published again.
+	pub.send(wcs.MsgPublishStream, publishReq("m2", "s1"))
+	recv(t, md.publishes, "publish")
+	pub.expectAnswer("m2")
+}
+
+func (c *client) expectResize(t *testing.T, id string, w, h int) {
+	t.Helper()
+	var vf wcs.VideoFormat
+	c.expect(wcs.MsgNotifyVideoFormat).arg(t, 0, &vf)
+	if vf.MediaSessionID != id || vf.Status != "RESIZE" || vf.StreamerVideoWidth != w || vf.StreamerVideoHeight != h {
+		t.Errorf("notifyVideoFormat %+v", vf)
+	}
+	var ev struct {
+		MediaSessionID string         `json:"mediaSessionId"`
+		Type           string         `json:"type"`
+		Payload        map[string]int `json:"payload"`
+	}
+	c.expect(wcs.MsgNotifyStreamEvent).arg(t, 0, &ev)
+	if ev.MediaSessionID != id || ev.Type != "resize" || ev.Payload["streamerVideoWidth"] != w ||
+		ev.Payload["streamerVideoHeight"] != h {
+		t.Errorf("resize event %+v", ev)
+	}
+}
+
+// A second publisher of a name gets "Stream name is already in use"; the first is unaffected
+// (§E.6). A mediaSessionId cannot be reused within a session (§B.4).
+func TestDuplicateNameAndID(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	md := startMediad(t, e, "md-1", true)
+	c1, c2 := e.dial(t), e.dial(t)
+	c1.connect(nil)
+	c2.connect(nil)
+	c1.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	c1.expectAnswer("m1")
+
+	c2.send(wcs.MsgPublishStream, publishReq("m2", "s1"))
+	st := c2.streamStatus()
+	if st.Status != wcs.StatusFailed || st.Info != wcs.InfoStreamNameAlreadyInUse || st.MediaSessionID != "m2" {
+		t.Errorf("duplicate name %+v", st)
+	}
+	noRecv(t, md.publishes, "publish", 50*time.Millisecond)
+
+	c1.send(wcs.MsgPublishStream, publishReq("m1", "other"))
+	if f := c1.fail(); f.ID != "m1" || f.Info != wcs.InfoMediaSessionIDInUse || f.APIMethod != wcs.APIStreamStatusEvent {
+		t.Errorf("duplicate id %+v", f)
+	}
+	c1.send(wcs.MsgPlayStream, playReq("m1", "s1"))
+	if f := c1.fail(); f.ID != "m1" || f.Info != wcs.InfoMediaSessionIDInUse {
+		t.Errorf("duplicate id on play %+v", f)
+	}
+	md.connected(pr.Owner, true)
+	if st := c1.streamStatus(); st.Status != wcs.StatusPublishing {
+		t.Errorf("first publisher %+v", st)
+	}
+}
+
+// stop while PENDING still yields the terminal status (§E.5: "instant publish stop").
+func TestInstantStop(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	md := startMediad(t, e, "md-1", true)
+	c := e.dial(t)
+	c.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	c.send(wcs.MsgUnPublishStream, map[string]any{"mediaSessionId": "m1", "status": "PENDING"})
+	c.expectAnswer("m1")
+	if st := c.streamStatus(); st.Status != wcs.StatusUnpublished {
+		t.Errorf("instant publish stop %+v", st)
+	}
+	recv(t, md.stops, "stop")
+	md.connected(pr.Owner, true) // too late: ignored
+	c.quiet(100 * time.Millisecond)
+
+	c.send(wcs.MsgPublishStream, publishReq("m2", "s2"))
+	recv(t, md.publishes, "publish")
+	c.expectAnswer("m2")
+	c.send(wcs.MsgPlayStream, playReq("p1", "s2"))
+	recv(t, md.plays, "play")
+	c.send(wcs.MsgStopStream, map[string]any{"mediaSessionId": "p1"})
+	c.expectAnswer("p1")
+	if st := c.streamStatus(); st.Status != wcs.StatusStopped || st.Info != wcs.InfoStoppedByUser {
+		t.Errorf("instant play stop %+v", st)
+	}
+	if sr := recv(t, md.stops, "stop"); sr.MediaSessionID != "p1" || sr.Info != wcs.InfoStoppedByUser {
+		t.Errorf("StopRequest %+v", sr)
+	}
+	// A second stop of the same id is ignored.
+	c.send(wcs.MsgStopStream, map[string]any{"mediaSessionId": "p1"})
+	c.quiet(100 * time.Millisecond)
+}
+
+// No stream stays PENDING: the watchdog fails it and stops it at the daemon (§0 rule 10).
+func TestMediaTimeout(t *testing.T) {
+	e := newEnv(t, signal.Config{MediaTimeout: 300 * time.Millisecond})
+	md := startMediad(t, e, "md-1", true)
+	c := e.dial(t)
+	c.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	recv(t, md.publishes, "publish")
+	c.expectAnswer("m1")
+	st := c.streamStatus()
+	if st.Status != wcs.StatusFailed || st.Info != wcs.InfoICETimeout {
+		t.Errorf("watchdog %+v", st)
+	}
+	if sr := recv(t, md.stops, "stop"); sr.MediaSessionID != "m1" {
+		t.Errorf("StopRequest %+v", sr)
+	}
+	if got := c.available("s1"); got != "false" {
+		t.Errorf("name kept after timeout: %s", got)
+	}
+}
+
+// Daemon failures: an error reply, a failed state, no reply at all (§E.2 failure paths).
+func TestMediadFailures(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	md := startMediad(t, e, "md-1", true)
+	c := e.dial(t)
+	c.connect(nil)
+
+	md.setPublishReply(func(control.PublishRequest) control.PublishReply {
+		return control.PublishReply{Error: wcs.InfoNoCommonCodecs}
+	})
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	recv(t, md.publishes, "publish")
+	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoNoCommonCodecs {
+		t.Errorf("error reply %+v", st)
+	}
+	if got := c.available("s1"); got != "false" {
+		t.Errorf("name kept after error: %s", got)
+	}
+
+	md.setPublishReply(func(control.PublishRequest) control.PublishReply {
+		return control.PublishReply{Answer: testAnswer}
+	})
+	c.send(wcs.MsgPublishStream, publishReq("m2", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	c.expectAnswer("m2")
+	md.emit(pr.Owner, control.MediaEvent{Kind: control.EventState, State: control.StateFailed, Info: wcs.InfoICEError})
+	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoICEError {
+		t.Errorf("failed state %+v", st)
+	}
+	md.emit(pr.Owner, control.MediaEvent{Kind: control.EventState, State: control.StateClosed})
+	c.quiet(100 * time.Millisecond)
+
+	md.setPlayReply(func(control.PlayRequest) control.PlayReply { return control.PlayReply{Error: "Publish stream is not ready"} })
+	c.send(wcs.MsgPublishStream, publishReq("m3", "s3"))
+	recv(t, md.publishes, "publish")
+	c.expectAnswer("m3")
+	c.send(wcs.MsgPlayStream, playReq("p3", "s3"))
+	recv(t, md.plays, "play")
+	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != "Publish stream is not ready" || st.MediaSessionID != "p3" {
+		t.Errorf("play error reply %+v", st)
+	}
+
+	// A daemon that is listed but does not answer: the request times out or has no responders.
+	e2 := newEnv(t, signal.Config{})
+	startMediad(t, e2, "md-mute", false)
+	c2 := e2.dial(t)
+	c2.connect(nil)
+	c2.send(wcs.MsgPublishStream, publishReq("m9", "s9"))
+	if st := c2.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoFailedByError {
+		t.Errorf("no responders %+v", st)
+	}
+	if got := c2.available("s9"); got != "false" {
+		t.Errorf("name kept after lost request: %s", got)
+	}
+}
+
+// Socket closed while publishing and playing: media stopped, names released, nothing left
+// (§E.8). Players elsewhere learn it from the daemon (covered by TestPublishPlayFlow).
+func TestDisconnectWhilePublishing(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	md := startMediad(t, e, "md-1", true)
+	c, other := e.dial(t), e.dial(t)
+	c.connect(nil)
+	other.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	c.expectAnswer("m1")
+	md.connected(pr.Owner, true)
+	c.streamStatus()
+	c.send(wcs.MsgPlayStream, playReq("p1", "s1"))
+	recv(t, md.plays, "play")
+	c.expectAnswer("p1")
+
+	_ = c.ws.CloseNow()
+	stops := map[string]string{}
+	for range 2 {
+		sr := recv(t, md.stops, "stop")
+		stops[sr.MediaSessionID] = sr.Info
+	}
+	if stops["m1"] != wcs.InfoStoppedByPublisherStop || stops["p1"] != wcs.InfoStoppedBySessionDisconn {
+		t.Errorf("stops %v", stops)
+	}
+	eventually(t, "session removed", func() bool { return e.srv.Sessions() == 1 })
+	if got := other.available("s1"); got != "false" {
+		t.Errorf("name kept after disconnect: %s", got)
+	}
+	if e.metric(metrics.NameMediaSessions, metrics.KindPublish) != 0 || e.metric(metrics.NameMediaSessions, metrics.KindPlay) != 0 {
+		t.Error("media_sessions gauge not back to 0")
+	}
+	// Events for the gone session go nowhere and hurt nothing.
+	md.connected(pr.Owner, true)
+	other.quiet(100 * time.Millisecond)
+}
+
+// Shutdown: every media session gets its terminal status before the GoingAway close, media is
+// stopped, names released, no goroutine left (env cleanup checks).
+func TestShutdownWithMedia(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	md := startMediad(t, e, "md-1", true)
+	c := e.dial(t)
+	c.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	c.expectAnswer("m1")
+	md.connected(pr.Owner, true)
+	c.streamStatus()
+	c.send(wcs.MsgPlayStream, playReq("p1", "s1"))
+	recv(t, md.plays, "play")
+	c.expectAnswer("p1")
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.stop(false)
+	}()
+	got := map[string]wcs.Stream{}
+	for range 2 {
+		st := c.streamStatus()
+		got[st.MediaSessionID] = st
+	}
+	if got["m1"].Status != wcs.StatusUnpublished || got["p1"].Status != wcs.StatusStopped ||
+		got["m1"].Info != wcs.InfoStoppedBySessionDisconn {
+		t.Errorf("terminal statuses %+v", got)
+	}
+	if code := c.waitClosed(waitFor); code != 1001 {
+		t.Errorf("close status %v, want 1001 GoingAway", code)
+	}
+	<-done
+	for range 2 {
+		recv(t, md.stops, "stop")
+	}
+}
