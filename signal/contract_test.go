@@ -422,7 +422,9 @@ func TestMediadFailures(t *testing.T) {
 	md.emit(pr.Owner, control.MediaEvent{Kind: control.EventState, State: control.StateClosed})
 	c.quiet(100 * time.Millisecond)
 
-	md.setPlayReply(func(control.PlayRequest) control.PlayReply { return control.PlayReply{Error: "Publish stream is not ready"} })
+	md.setPlayReply(func(control.PlayRequest) control.PlayReply {
+		return control.PlayReply{Error: "Publish stream is not ready"}
+	})
 	c.send(wcs.MsgPublishStream, publishReq("m3", "s3"))
 	recv(t, md.publishes, "publish")
 	c.expectAnswer("m3")
