@@ -75,7 +75,7 @@ func Connect(ctx context.Context, rawURL string, opts SessionOptions) (*Session,
 		return nil, err
 	}
 	s.loopback = loop
-	conn, _, err := websocket.Dial(ctx, rawURL, &websocket.DialOptions{HTTPHeader: opts.Header})
+	conn, err := dial(ctx, rawURL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("wasmclient: dial %s: %w", rawURL, err)
 	}

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package wcstest is a minimal WCS server for the client's own tests, in the spirit of
 // net/http/httptest: real pion peers (ICE-lite, loopback only, answers carrying candidates as
 // protocol.md §H.3 requires) and the message sequences of §E.1–§E.5 in one process, without NATS
