@@ -15,6 +15,7 @@ import (
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/signal"
 	"github.com/potok-media/potok/signal/metrics"
+	"github.com/potok-media/potok/signal/session"
 )
 
 // scriptedMediad speaks the api/control contract over the real NATS, with replies and events the
@@ -522,5 +523,81 @@ func TestShutdownWithMedia(t *testing.T) {
 	<-done
 	for range 2 {
 		recv(t, md.stops, "stop")
+	}
+}
+
+// A name claimed by a node that no longer heartbeats is taken over; a live owner keeps its name
+// (design.md "Failure": a crashed node cannot release its names).
+func TestStaleNameTakenOver(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	md := startMediad(t, e, "md-1", true)
+	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := func(rec control.StreamRecord) {
+		b, _ := json.Marshal(rec)
+		if _, err := dir.Streams.Create(context.Background(), control.StreamKey(rec.Name), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim(control.StreamRecord{Name: "dead", MediaNode: "md-gone", SignalNode: "signal-gone", SessionID: "x"})
+	claim(control.StreamRecord{Name: "live", MediaNode: "md-1", SignalNode: "signal-test", SessionID: "y"})
+	c := e.dial(t)
+	c.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "dead"))
+	recv(t, md.publishes, "publish")
+	c.expectAnswer("m1")
+	c.send(wcs.MsgPublishStream, publishReq("m2", "live"))
+	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStreamNameAlreadyInUse {
+		t.Errorf("live owner's name: %+v", st)
+	}
+	e2, err := dir.Streams.Get(context.Background(), control.StreamKey("dead"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec control.StreamRecord
+	_ = json.Unmarshal(e2.Value(), &rec)
+	if rec.MediaSessionID != "m1" || rec.MediaNode != "md-1" || rec.SignalNode != "signal-test" {
+		t.Errorf("record after takeover %+v", rec)
+	}
+}
+
+// A media daemon that leaves the directory takes its media sessions with it: FAILED, names freed.
+func TestMediadLost(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	md := startMediad(t, e, "md-1", true)
+	c := e.dial(t)
+	c.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	c.expectAnswer("m1")
+	md.connected(pr.Owner, true)
+	c.streamStatus()
+	c.send(wcs.MsgPlayStream, playReq("p1", "s1"))
+	recv(t, md.plays, "play")
+	c.expectAnswer("p1")
+
+	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.Nodes.Delete(context.Background(), control.NodeKey("md-1")); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]wcs.Stream{}
+	for range 2 {
+		st := c.streamStatus()
+		got[st.MediaSessionID] = st
+	}
+	if got["m1"].Status != wcs.StatusFailed || got["p1"].Status != wcs.StatusFailed || got["m1"].Info != wcs.InfoFailedByError {
+		t.Errorf("after mediad loss %+v", got)
+	}
+	if s := c.available("s1"); s != "false" {
+		t.Errorf("name kept after mediad loss: %s", s)
+	}
+	c.send(wcs.MsgPublishStream, publishReq("m2", "s1"))
+	if st := c.streamStatus(); st.Info != session.InfoNoMediaNode {
+		t.Errorf("publish with the only mediad gone: %+v", st)
 	}
 }

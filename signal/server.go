@@ -71,7 +71,8 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (*S
 	}
 	// The caller's logger carries nodeId and component (logging.Component).
 	s := &Server{cfg: cfg, log: log, m: m, clients: map[string]*client{}}
-	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, OnEvent: s.route},
+	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, OnEvent: s.route,
+		OnNodeDown: s.nodeDown},
 		nc, m, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
@@ -97,6 +98,13 @@ func (s *Server) route(ev control.MediaEvent) {
 		return
 	}
 	c.sess.Event(ev)
+}
+
+// nodeDown tells every session that a media daemon is gone.
+func (s *Server) nodeDown(node string) {
+	for _, c := range s.snapshot() {
+		c.sess.NodeDown(node)
+	}
 }
 
 // ServeHTTP is the WCS WebSocket endpoint, on any path (protocol.md §1). It returns when the

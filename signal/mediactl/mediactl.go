@@ -36,6 +36,8 @@ type Config struct {
 	// OnEvent receives every MediaEvent addressed to this node, on the NATS delivery goroutine: it
 	// must not block.
 	OnEvent func(control.MediaEvent)
+	// OnNodeDown is told when a media daemon leaves or its heartbeat expires; it must not block.
+	OnNodeDown func(nodeID string)
 }
 
 // Client is one signal node's connection to the media tier.
@@ -73,7 +75,7 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, m *metrics.Signal, log 
 		return nil, fmt.Errorf("mediactl: subscribe events: %w", err)
 	}
 	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.nodes.watch(runCtx, w, log) }()
+	go func() { defer c.wg.Done(); c.nodes.watch(runCtx, w, log, c.nodeDown) }()
 	go func() { defer c.wg.Done(); c.heartbeat(runCtx) }()
 	// Know the live media daemons before serving the first publish.
 	select {
@@ -110,7 +112,8 @@ func (c *Client) onEventMsg(msg *nats.Msg) {
 	}
 }
 
-// heartbeat keeps this signal node's record alive in the nodes bucket (design.md "Failure").
+// heartbeat keeps this signal node's record alive in the nodes bucket and notices media daemons
+// whose heartbeat expired (design.md "Failure").
 func (c *Client) heartbeat(ctx context.Context) {
 	started := time.Now().UnixMilli()
 	t := time.NewTicker(control.NodeHeartbeat)
@@ -128,8 +131,18 @@ func (c *Client) heartbeat(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			for _, id := range c.nodes.sweep(now) {
+				c.nodeDown(id)
+			}
 		}
+	}
+}
+
+func (c *Client) nodeDown(id string) {
+	c.log.Warn().Str("mediaNode", id).Msg("media node down")
+	if c.cfg.OnNodeDown != nil {
+		c.cfg.OnNodeDown(id)
 	}
 }
 
@@ -151,12 +164,41 @@ func (c *Client) ClaimStream(ctx context.Context, rec control.StreamRecord) (uin
 	}
 	rev, err := c.dir.Streams.Create(ctx, control.StreamKey(rec.Name), body)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return 0, ErrNameInUse
+		return c.takeOver(ctx, rec.Name, body)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("mediactl: claim stream %q: %w", rec.Name, err)
 	}
 	return rev, nil
+}
+
+// takeOver replaces a claim whose owner is dead: its mediad, or its signal node, no longer
+// heartbeats (a crashed node cannot release its names). The swap is a compare-and-set on the
+// revision read, so two nodes racing for the name cannot both win.
+func (c *Client) takeOver(ctx context.Context, name string, body []byte) (uint64, error) {
+	e, err := c.dir.Streams.Get(ctx, control.StreamKey(name))
+	if err != nil {
+		return 0, ErrNameInUse
+	}
+	var old control.StreamRecord
+	if err := json.Unmarshal(e.Value(), &old); err == nil && !c.ownerDead(old) {
+		return 0, ErrNameInUse
+	}
+	rev, err := c.dir.Streams.Update(ctx, control.StreamKey(name), body, e.Revision())
+	if err != nil {
+		return 0, ErrNameInUse
+	}
+	c.log.Warn().Str("streamName", name).Str("mediaNode", old.MediaNode).Str("signalNode", old.SignalNode).
+		Msg("stream name taken over from a dead node")
+	return rev, nil
+}
+
+func (c *Client) ownerDead(rec control.StreamRecord) bool {
+	now := time.Now()
+	if !c.nodes.alive(rec.MediaNode, control.KindMediad, now) {
+		return true
+	}
+	return rec.SignalNode != c.cfg.NodeID && !c.nodes.alive(rec.SignalNode, control.KindSignal, now)
 }
 
 // ReleaseStream deletes our claim; a newer claim by someone else (another revision) is left alone.

@@ -24,15 +24,17 @@ type nodeView struct {
 type nodeEntry struct {
 	rec    control.NodeRecord
 	seen   time.Time
-	placed int // sessions placed here since its last heartbeat: spreads a burst between heartbeats
+	placed int  // sessions placed here since its last heartbeat: spreads a burst between heartbeats
+	down   bool // reported down already
 }
 
 func newNodeView() *nodeView {
 	return &nodeView{nodes: map[string]*nodeEntry{}, ready: make(chan struct{})}
 }
 
-// watch applies bucket updates until ctx ends.
-func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolog.Logger) {
+// watch applies bucket updates until ctx ends; a media daemon whose record is deleted is reported
+// to down at once.
+func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolog.Logger, down func(string)) {
 	defer func() { _ = w.Stop() }()
 	initial := true
 	for {
@@ -50,24 +52,47 @@ func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolo
 				}
 				continue
 			}
-			v.apply(e, log)
+			if gone := v.apply(e, log); gone != "" && down != nil {
+				down(gone)
+			}
 		}
 	}
 }
 
-func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) {
+// apply records one update and returns the id of a live media daemon it removed, if any.
+func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
+		old := v.nodes[e.Key()]
 		delete(v.nodes, e.Key())
-		return
+		if old != nil && old.rec.Kind == control.KindMediad && !old.down {
+			return old.rec.ID
+		}
+		return ""
 	}
 	var rec control.NodeRecord
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
 		log.Warn().Err(err).Str("key", e.Key()).Msg("malformed node record")
-		return
+		return ""
 	}
 	v.nodes[e.Key()] = &nodeEntry{rec: rec, seen: e.Created()}
+	return ""
+}
+
+// sweep returns the media daemons whose heartbeat expired since the last sweep. The bucket's TTL
+// drops their records silently, so this is how their loss is noticed.
+func (v *nodeView) sweep(now time.Time) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, n := range v.nodes {
+		if n.rec.Kind == control.KindMediad && !n.down && now.Sub(n.seen) > control.NodeTTL {
+			n.down = true
+			out = append(out, n.rec.ID)
+		}
+	}
+	return out
 }
 
 // pick returns the live mediad with the least load, and counts the placement.
@@ -92,14 +117,10 @@ func (v *nodeView) pick(now time.Time) (string, bool) {
 
 func load(n *nodeEntry) int { return n.rec.MediaSessions + n.placed }
 
-// alive reports whether node is a live mediad.
-func (v *nodeView) alive(node string, now time.Time) bool {
+// alive reports whether node heartbeats as a node of kind.
+func (v *nodeView) alive(node, kind string, now time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, n := range v.nodes {
-		if n.rec.ID == node {
-			return n.rec.Kind == control.KindMediad && now.Sub(n.seen) <= control.NodeTTL
-		}
-	}
-	return false
+	n := v.nodes[control.NodeKey(node)]
+	return n != nil && n.rec.ID == node && n.rec.Kind == kind && now.Sub(n.seen) <= control.NodeTTL
 }

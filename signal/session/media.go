@@ -251,6 +251,16 @@ func (s *Session) sendResize(ms *mediaSession) {
 	s.send(wcs.MsgNotifyStreamEvent, wcs.StreamEvent{MediaSessionID: ms.id, Type: wcs.EventResize, Payload: payload})
 }
 
+// onNodeDown fails the media sessions held by a daemon that died; their names are released so
+// the stream can be published again elsewhere.
+func (s *Session) onNodeDown(node string) {
+	for _, ms := range s.sorted() {
+		if ms.node == node {
+			s.terminate(ms, wcs.StatusFailed, wcs.InfoFailedByError, false)
+		}
+	}
+}
+
 // armWatchdog points the timer at the earliest deadline of a PENDING media session.
 func (s *Session) armWatchdog(t *time.Timer) {
 	var next time.Time

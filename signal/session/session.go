@@ -49,6 +49,7 @@ type Config struct {
 const (
 	frameQueue = 16  // the reader waits when the session is busy: backpressure on this client only
 	eventQueue = 256 // media events are dropped (and counted) beyond this
+	downQueue  = 8
 	stopBudget = 3 * time.Second
 )
 
@@ -62,7 +63,8 @@ type Session struct {
 
 	frames chan []byte
 	events chan control.MediaEvent
-	ends   chan bool // true: tell the client (server shutdown); false: the socket is gone
+	downs  chan string // media daemons that died
+	ends   chan bool   // true: tell the client (server shutdown); false: the socket is gone
 	done   chan struct{}
 
 	ctx     context.Context // cancelled when the session ends: aborts a request in flight
@@ -89,6 +91,7 @@ func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Log
 		log:    log.With().Str("sessionId", cfg.SessionID).Logger(),
 		frames: make(chan []byte, frameQueue),
 		events: make(chan control.MediaEvent, eventQueue),
+		downs:  make(chan string, downQueue),
 		ends:   make(chan bool, 1),
 		done:   make(chan struct{}),
 		ctx:    ctx, cancel: cancel,
@@ -129,6 +132,18 @@ func (s *Session) Event(ev control.MediaEvent) {
 	}
 }
 
+// NodeDown tells the session that a media daemon is gone, without blocking: its media sessions
+// there have ended (design.md "Failure").
+func (s *Session) NodeDown(node string) {
+	select {
+	case s.downs <- node:
+	case <-s.done:
+	default:
+		s.m.Error(metrics.ReasonEventDropped)
+		s.log.Warn().Str("mediaNode", node).Msg("node-down queue full, dropped")
+	}
+}
+
 // Disconnect ends the session after its socket is gone: media stopped, names released, nothing
 // sent (protocol.md §E.8). Shutdown ends it while the socket is still open: every live media
 // session first gets its terminal status. Only the first of the two counts.
@@ -160,6 +175,8 @@ func (s *Session) Run() {
 			s.handleFrame(b)
 		case ev := <-s.events:
 			s.handleEvent(ev)
+		case node := <-s.downs:
+			s.onNodeDown(node)
 		case now := <-watchdog.C:
 			s.expirePending(now)
 		}
