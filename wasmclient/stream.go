@@ -27,7 +27,7 @@ type StreamEvent struct {
 	VideoFormat wcs.VideoFormat // notifyVideoFormat
 	Event       wcs.StreamEvent // notifyStreamEvent
 	Rate        wcs.VideoRate   // inboundVideoRate / outboundVideoRate
-	Fail        wcs.Fail        // fail with apiMethod StreamStatusEvent
+	Fail        wcs.Fail        // fail with apiMethod StreamStatusEvent (Stream then holds the FAILED object)
 }
 
 // peer is the media side of a stream; peer.go implements it with pion, a _js.go twin would wrap
@@ -213,7 +213,7 @@ func (st *Stream) Stop(ctx context.Context) error {
 
 // setStatus records a status change and wakes waiters. It returns false when the stream was
 // already terminal (the WebSDK forgets the id then, so later messages are ignored).
-func (st *Stream) setStatus(obj wcs.Stream, kind string) bool {
+func (st *Stream) setStatus(obj wcs.Stream, ev StreamEvent) bool {
 	st.mu.Lock()
 	if IsTerminal(st.status) {
 		st.mu.Unlock()
@@ -232,7 +232,8 @@ func (st *Stream) setStatus(obj wcs.Stream, kind string) bool {
 	close(st.changed)
 	st.changed = make(chan struct{})
 	st.mu.Unlock()
-	st.emit(StreamEvent{Kind: kind, At: now, Stream: obj})
+	ev.At, ev.Stream = now, obj
+	st.emit(ev)
 	if IsTerminal(obj.Status) {
 		st.s.removeStream(st.id)
 		st.closePeer()
@@ -246,7 +247,7 @@ func (st *Stream) localEnd(status, info string) {
 	obj := st.obj
 	st.mu.Unlock()
 	obj.Status, obj.Info = status, info
-	st.setStatus(obj, "local")
+	st.setStatus(obj, StreamEvent{Kind: "local"})
 }
 
 func (st *Stream) closePeer() {
@@ -286,7 +287,7 @@ func (st *Stream) onStatus(obj wcs.Stream) {
 		st.emit(StreamEvent{Kind: wcs.MsgNotifyStreamStatusEvent, At: time.Now(), Stream: obj})
 		return
 	}
-	st.setStatus(obj, wcs.MsgNotifyStreamStatusEvent)
+	st.setStatus(obj, StreamEvent{Kind: wcs.MsgNotifyStreamStatusEvent})
 }
 
 func (st *Stream) onFail(f wcs.Fail) {
@@ -294,9 +295,7 @@ func (st *Stream) onFail(f wcs.Fail) {
 	obj := st.obj
 	st.mu.Unlock()
 	obj.Status, obj.Info = wcs.StatusFailed, f.Info
-	if st.setStatus(obj, wcs.MsgFail) {
-		st.emit(StreamEvent{Kind: wcs.MsgFail, At: time.Now(), Fail: f})
-	}
+	st.setStatus(obj, StreamEvent{Kind: wcs.MsgFail, Fail: f})
 }
 
 func (st *Stream) onVideoFormat(v wcs.VideoFormat) {
