@@ -99,7 +99,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (Report, error) {
 	time.Sleep(drainTime) // packets in flight reach the players before counting
 	rep.DurationSec = time.Since(started).Seconds()
 	fillDelivery(&rep, pub, players)
-	fillCPU(&rep, ctx, o.MetricsURL, cpuBefore, cpuErr)
+	// An interrupted run still reports: scrape with a context that Ctrl-C does not cancel.
+	fillCPU(&rep, context.WithoutCancel(ctx), o.MetricsURL, cpuBefore, cpuErr)
 	fillTimes(&rep, pub, players)
 	closePlayers(players, o.Concurrency)
 	return rep, nil
