@@ -207,6 +207,15 @@ func (c *client) next() frame {
 			}
 			return f
 		case <-c.closed:
+			// Frames read before the close are still queued: deliver them first.
+			select {
+			case f := <-c.frames:
+				if f.Message == wcs.MsgPing {
+					continue
+				}
+				return f
+			default:
+			}
 			c.t.Fatalf("connection closed while waiting for a frame: %v", c.err)
 		case <-timeout:
 			c.t.Fatalf("no frame within %v", waitFor)

@@ -1,0 +1,197 @@
+package wsconn_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/signal/metrics"
+	"github.com/potok-media/potok/signal/wsconn"
+)
+
+// handler records what the reader delivers.
+type handler struct {
+	mu     sync.Mutex
+	frames []string
+	large  []int
+}
+
+func (h *handler) Frame(b []byte) {
+	h.mu.Lock()
+	h.frames = append(h.frames, string(b))
+	h.mu.Unlock()
+}
+
+func (h *handler) FrameTooLarge(n, _ int) {
+	h.mu.Lock()
+	h.large = append(h.large, n)
+	h.mu.Unlock()
+}
+
+// serve runs one Conn per request and hands it to the test.
+func serve(t *testing.T, cfg wsconn.Config, h wsconn.Handler) (url string, conns chan *wsconn.Conn, m *metrics.Signal) {
+	t.Helper()
+	m, _ = metrics.New(nil)
+	conns = make(chan *wsconn.Conn, 1)
+	var wg sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsconn.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		defer wg.Done()
+		c := wsconn.New(ws, cfg, m, zerolog.Nop())
+		conns <- c
+		c.Run(h)
+	}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		wg.Wait()
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), conns, m
+}
+
+func dial(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(-1)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	return ws
+}
+
+// A client that does not read is dropped with a clear close reason once its queue is full; the
+// server never blocks on it.
+func TestQueueFullDropsClient(t *testing.T) {
+	url, conns, m := serve(t, wsconn.Config{QueueFrames: 4}, &handler{})
+	ws := dial(t, url)
+	c := <-conns
+	big := []byte(`{"message":"x","data":["` + strings.Repeat("a", 1<<20) + `"]}`)
+	dropped := false
+	start := time.Now()
+	for i := 0; i < 1000 && !dropped; i++ {
+		dropped = !c.Send(big)
+	}
+	if !dropped {
+		t.Fatal("1000 frames of 1 MiB queued to a client that does not read")
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("Send blocked for %v", time.Since(start))
+	}
+	if c.Send([]byte(`{}`)) {
+		t.Error("Send after the drop succeeded")
+	}
+	// Reading now drains what was written and ends with the close reason.
+	for {
+		_, _, err := ws.Read(context.Background())
+		if err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), wsconn.ReasonQueueFull) {
+				t.Errorf("close: %v", err)
+			}
+			break
+		}
+	}
+	select {
+	case <-c.Gone():
+	case <-time.After(5 * time.Second):
+		t.Error("connection not gone after the drop")
+	}
+	if n := testCounter(m, metrics.ReasonQueueFull); n != 1 {
+		t.Errorf("queue_full errors = %v", n)
+	}
+}
+
+// Close after Send delivers the queued frames, then the close status.
+func TestCloseFlushes(t *testing.T) {
+	url, conns, _ := serve(t, wsconn.Config{}, &handler{})
+	ws := dial(t, url)
+	c := <-conns
+	for _, f := range []string{`{"message":"a","data":[]}`, `{"message":"b","data":[]}`} {
+		if !c.Send([]byte(f)) {
+			t.Fatal("Send failed")
+		}
+	}
+	c.Close(websocket.StatusGoingAway, wsconn.ReasonShutdown)
+	if c.Send([]byte(`{"message":"late","data":[]}`)) {
+		t.Error("Send after Close queued")
+	}
+	var got []string
+	for {
+		_, b, err := ws.Read(context.Background())
+		if err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+				t.Errorf("close: %v", err)
+			}
+			break
+		}
+		got = append(got, string(b))
+	}
+	if len(got) != 2 || !strings.Contains(got[0], `"a"`) || !strings.Contains(got[1], `"b"`) {
+		t.Errorf("frames before close: %q", got)
+	}
+}
+
+// Reads: frames within the limit are delivered in order, larger ones reported with their size,
+// binary ones ignored; only above the hard limit is the connection closed.
+func TestReadLimits(t *testing.T) {
+	h := &handler{}
+	url, conns, _ := serve(t, wsconn.Config{MaxFrameBytes: 100, HardLimit: 1000}, h)
+	ws := dial(t, url)
+	c := <-conns
+	ctx := context.Background()
+	write := func(typ websocket.MessageType, s string) {
+		if err := ws.Write(ctx, typ, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(websocket.MessageText, "one")
+	write(websocket.MessageText, strings.Repeat("x", 500))
+	write(websocket.MessageBinary, "bin")
+	write(websocket.MessageText, "two")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.mu.Lock()
+		n := len(h.frames)
+		h.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames delivered", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.mu.Lock()
+	if h.frames[0] != "one" || h.frames[1] != "two" || len(h.large) != 1 || h.large[0] != 500 {
+		t.Errorf("frames %q, large %v", h.frames, h.large)
+	}
+	h.mu.Unlock()
+	write(websocket.MessageText, strings.Repeat("y", 2000))
+	_, _, err := ws.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Errorf("above hard limit: %v", err)
+	}
+	<-c.Gone()
+}
+
+func testCounter(m *metrics.Signal, reason string) float64 {
+	var d dto.Metric
+	if err := m.Errors.WithLabelValues(reason).Write(&d); err != nil {
+		return -1
+	}
+	return d.GetCounter().GetValue()
+}
