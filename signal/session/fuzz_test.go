@@ -269,3 +269,16 @@ func waitFrames(t *testing.T, out *recorder, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkDispatch measures decoding and dispatch of one client message (sendData round trip).
+func BenchmarkDispatch(b *testing.B) {
+	out := &recorder{}
+	s := newTestSession(newMemMedia(), out)
+	s.handleFrame([]byte(`{"message":"connection","data":[{"appKey":"defaultApp"}]}`))
+	frame := []byte(`{"message":"sendData","data":[{"operationId":"0f1e2d3c-aaaa-11ee-8c90-0242ac120002","payload":{"a":1}}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.handleFrame(frame)
+		out.frames = out.frames[:0]
+	}
+}

@@ -48,7 +48,7 @@ type Config struct {
 
 const (
 	frameQueue = 16  // the reader waits when the session is busy: backpressure on this client only
-	eventQueue = 256 // media events are dropped (and counted) beyond this
+	eventQueue = 128 // media events are dropped (and counted) beyond this
 	downQueue  = 8
 	stopBudget = 3 * time.Second
 )
@@ -62,7 +62,7 @@ type Session struct {
 	log   zerolog.Logger
 
 	frames chan []byte
-	events chan control.MediaEvent
+	events chan *control.MediaEvent
 	downs  chan string // media daemons that died
 	ends   chan bool   // true: tell the client (server shutdown); false: the socket is gone
 	done   chan struct{}
@@ -90,7 +90,7 @@ func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Log
 		cfg: cfg, media: media, out: out, m: m,
 		log:    log.With().Str("sessionId", cfg.SessionID).Logger(),
 		frames: make(chan []byte, frameQueue),
-		events: make(chan control.MediaEvent, eventQueue),
+		events: make(chan *control.MediaEvent, eventQueue),
 		downs:  make(chan string, downQueue),
 		ends:   make(chan bool, 1),
 		done:   make(chan struct{}),
@@ -124,7 +124,7 @@ func (s *Session) FrameTooLarge(n, limit int) {
 // Event hands a media event to the session without blocking the NATS delivery goroutine.
 func (s *Session) Event(ev control.MediaEvent) {
 	select {
-	case s.events <- ev:
+	case s.events <- &ev:
 	case <-s.done:
 	default:
 		s.m.Error(metrics.ReasonEventDropped)
@@ -174,7 +174,7 @@ func (s *Session) Run() {
 		case b := <-s.frames:
 			s.handleFrame(b)
 		case ev := <-s.events:
-			s.handleEvent(ev)
+			s.handleEvent(*ev)
 		case node := <-s.downs:
 			s.onNodeDown(node)
 		case now := <-watchdog.C:

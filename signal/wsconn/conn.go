@@ -83,10 +83,8 @@ type Handler interface {
 	FrameTooLarge(n, limit int)
 }
 
-// outItem is one entry of the write queue: a frame, or a request to close after the frames before it.
-type outItem struct {
-	frame  []byte
-	close  bool
+// closeReq is how a connection is to be closed.
+type closeReq struct {
 	code   websocket.StatusCode
 	reason string
 }
@@ -97,12 +95,13 @@ type Conn struct {
 	cfg     Config
 	log     zerolog.Logger
 	m       *metrics.Signal
-	queue   chan outItem
+	queue   chan []byte   // frames; a nil entry means "close now with closeWhy" (after the frames before it)
 	kill    chan struct{} // closed to close now (queue overflow, forced shutdown)
 	gone    chan struct{} // closed when the reader has ended: nothing more will be read
 	killMu  sync.Mutex
 	killed  bool
-	killWhy outItem
+	killWhy closeReq
+	closeBy closeReq // set before the nil entry is queued
 
 	lastRead atomic.Int64 // unix nanos of the last client frame (liveness)
 	closing  atomic.Bool  // a graceful close is queued; later frames are refused
@@ -114,7 +113,7 @@ func New(ws *websocket.Conn, cfg Config, m *metrics.Signal, log zerolog.Logger) 
 	ws.SetReadLimit(int64(cfg.HardLimit))
 	c := &Conn{
 		ws: ws, cfg: cfg, log: log, m: m,
-		queue: make(chan outItem, cfg.QueueFrames),
+		queue: make(chan []byte, cfg.QueueFrames),
 		kill:  make(chan struct{}),
 		gone:  make(chan struct{}),
 	}
@@ -138,7 +137,7 @@ func (c *Conn) Run(h Handler) {
 // Send queues a frame without blocking. A full queue means the client does not read: it is
 // dropped rather than allowed to hold anyone up. It reports whether the frame was queued.
 func (c *Conn) Send(frame []byte) bool {
-	if c.closing.Load() {
+	if frame == nil || c.closing.Load() {
 		return false
 	}
 	select {
@@ -149,7 +148,7 @@ func (c *Conn) Send(frame []byte) bool {
 	default:
 	}
 	select {
-	case c.queue <- outItem{frame: frame}:
+	case c.queue <- frame:
 		return true
 	default:
 		c.m.Error(metrics.ReasonQueueFull)
@@ -164,8 +163,9 @@ func (c *Conn) Close(code websocket.StatusCode, reason string) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
+	c.closeBy = closeReq{code: code, reason: reason}
 	select {
-	case c.queue <- outItem{close: true, code: code, reason: reason}:
+	case c.queue <- nil:
 	default:
 		c.Kill(code, reason)
 	}
@@ -179,7 +179,7 @@ func (c *Conn) Kill(code websocket.StatusCode, reason string) {
 		return
 	}
 	c.killed = true
-	c.killWhy = outItem{close: true, code: code, reason: reason}
+	c.killWhy = closeReq{code: code, reason: reason}
 	close(c.kill)
 }
 
@@ -252,12 +252,12 @@ func (c *Conn) writeLoop() {
 	defer ticker.Stop()
 	for {
 		select {
-		case it := <-c.queue:
-			if it.close {
-				c.closeWith(it.code, it.reason)
+		case frame := <-c.queue:
+			if frame == nil {
+				c.closeWith(c.closeBy.code, c.closeBy.reason)
 				return
 			}
-			if err := c.write(it.frame); err != nil {
+			if err := c.write(frame); err != nil {
 				c.m.Error(metrics.ReasonWriteFailed)
 				c.log.Info().Err(err).Msg("write failed, client gone")
 				_ = c.ws.CloseNow()
