@@ -44,6 +44,11 @@ const testAnswer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
 // startMediad registers a daemon record (heartbeat) and, when serve is set, answers its subjects.
 func startMediad(t *testing.T, e *env, id string, serve bool) *scriptedMediad {
 	t.Helper()
+	return startLoadedMediad(t, e, id, serve, 0)
+}
+
+func startLoadedMediad(t *testing.T, e *env, id string, serve bool, load int) *scriptedMediad {
+	t.Helper()
 	m := &scriptedMediad{t: t, nc: e.nc, id: id,
 		publishes: make(chan control.PublishRequest, 16), plays: make(chan control.PlayRequest, 16),
 		stops: make(chan control.StopRequest, 16), events: make(chan control.StreamEventRequest, 16),
@@ -59,7 +64,8 @@ func startMediad(t *testing.T, e *env, id string, serve bool) *scriptedMediad {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := json.Marshal(control.NodeRecord{ID: id, Kind: control.KindMediad, Started: time.Now().UnixMilli()})
+	rec, _ := json.Marshal(control.NodeRecord{ID: id, Kind: control.KindMediad, Started: time.Now().UnixMilli(),
+		MediaSessions: load})
 	if _, err := dir.Nodes.Put(context.Background(), control.NodeKey(id), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -599,5 +605,31 @@ func TestMediadLost(t *testing.T) {
 	c.send(wcs.MsgPublishStream, publishReq("m2", "s1"))
 	if st := c.streamStatus(); st.Info != session.InfoNoMediaNode {
 		t.Errorf("publish with the only mediad gone: %+v", st)
+	}
+}
+
+// New publishers go to the least loaded daemon, counting what this node placed since the last
+// heartbeat (so a burst is spread out).
+func TestLeastLoadedMediad(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	busy := startLoadedMediad(t, e, "md-busy", true, 3)
+	idle := startLoadedMediad(t, e, "md-idle", true, 0)
+	c := e.dial(t)
+	c.connect(nil)
+	counts := map[string]int{}
+	for i := range 5 {
+		id := string(rune('a' + i))
+		c.send(wcs.MsgPublishStream, publishReq("m"+id, "s"+id))
+		c.expectAnswer("m" + id)
+		select {
+		case <-busy.publishes:
+			counts["md-busy"]++
+		case <-idle.publishes:
+			counts["md-idle"]++
+		}
+	}
+	// idle takes 3 (its load 0,1,2 < 3); at 3:3 the lower id wins (busy → 4); then idle again.
+	if counts["md-idle"] != 4 || counts["md-busy"] != 1 {
+		t.Errorf("placement %v", counts)
 	}
 }
