@@ -205,3 +205,24 @@ func checkGoroutines(t *testing.T, base int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestCommandJSONAgainstFixture(t *testing.T) {
+	f := wcstest.New(t)
+	var out, errOut bytes.Buffer
+	err := Command(context.Background(), []string{"fanout", "--url", f.URL(), "--subscribers", "1", "--bitrate", "200000",
+		"--duration", "2s", "--width", "160", "--height", "120", "--name", "cmd-json", "--json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, out.String())
+	}
+	if rep.Name != "cmd-json" || rep.Width != 160 {
+		t.Fatalf("report %+v", rep)
+	}
+	checkReport(t, rep, 1)
+	if !strings.Contains(errOut.String(), "playing 1/1") {
+		t.Errorf("no progress on stderr: %q", errOut.String())
+	}
+}
