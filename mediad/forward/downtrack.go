@@ -1,0 +1,210 @@
+package forward
+
+import (
+	"strings"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// DownTrack is one subscriber's copy of a published track: a webrtc.TrackLocal whose packets come
+// from a Track's writer pool. Sequence numbers and timestamps are the publisher's; SSRC and payload
+// type are the subscriber's own, as negotiated in Bind.
+type DownTrack struct {
+	id, streamID string
+	kind         webrtc.RTPCodecType
+	codec        webrtc.RTPCodecCapability
+
+	track   *Track
+	writer  *writer // guarded by track.mu
+	bound   atomic.Pointer[binding]
+	waitKey atomic.Bool
+
+	hdr     rtp.Header // owned by the writer goroutine
+	nackHdr rtp.Header // owned by the RTCP goroutine (HandleRTCP), as are nackOut and nackBuf
+	nackOut rtp.Header
+	nackBuf [MaxPacketSize]byte
+
+	packets, bytes, frames   atomic.Int64
+	nacks, plis, retransmits atomic.Int64
+	nackMisses, lost         atomic.Int64
+	attached                 atomic.Bool
+}
+
+type binding struct {
+	id   string
+	ssrc uint32
+	pt   uint8
+	w    webrtc.TrackLocalWriter
+}
+
+// DownStats are cumulative counters of what was sent to one subscriber and what it reported.
+type DownStats struct {
+	Packets, Bytes, Frames   int64
+	NACKs, PLIs, Retransmits int64
+	NACKMisses, Lost         int64
+}
+
+// NewDownTrack creates a subscriber track. All tracks of one player share streamID so the browser
+// puts audio and video in one MediaStream (protocol.md §H.3).
+func NewDownTrack(id, streamID string, kind webrtc.RTPCodecType, c webrtc.RTPCodecCapability) *DownTrack {
+	return &DownTrack{id: id, streamID: streamID, kind: kind, codec: c}
+}
+
+func (d *DownTrack) attach(t *Track) bool {
+	if !d.attached.CompareAndSwap(false, true) {
+		return false
+	}
+	d.track = t
+	return true
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *DownTrack) ID() string { return d.id }
+
+// RID implements webrtc.TrackLocal (no simulcast).
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *DownTrack) StreamID() string { return d.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
+
+// Codec is the codec this down-track carries.
+func (d *DownTrack) Codec() webrtc.RTPCodecCapability { return d.codec }
+
+// Bind implements webrtc.TrackLocal: pick the negotiated payload type of our codec.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, d.codec.MimeType) && c.ClockRate == d.codec.ClockRate {
+			d.bound.Store(&binding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream()})
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *DownTrack) Unbind(ctx webrtc.TrackLocalContext) error {
+	if b := d.bound.Load(); b != nil && b.id == ctx.ID() {
+		d.bound.CompareAndSwap(b, nil)
+	}
+	return nil
+}
+
+// SSRC is the subscriber-side SSRC once bound, else 0.
+func (d *DownTrack) SSRC() uint32 {
+	if b := d.bound.Load(); b != nil {
+		return b.ssrc
+	}
+	return 0
+}
+
+// forward writes one packet from the writer goroutine; it reports whether the packet was sent.
+func (d *DownTrack) forward(h *rtp.Header, payload []byte, key bool) bool {
+	b := d.bound.Load()
+	if b == nil {
+		return false
+	}
+	if d.waitKey.Load() {
+		if !key {
+			return false
+		}
+		if d.waitKey.CompareAndSwap(true, false) {
+			d.track.waiting.Add(-1)
+		}
+	}
+	if !d.write(b, &d.hdr, h, payload) {
+		return false
+	}
+	d.packets.Add(1)
+	d.bytes.Add(int64(h.MarshalSize() + len(payload)))
+	if h.Marker && d.kind == webrtc.RTPCodecTypeVideo {
+		d.frames.Add(1)
+	}
+	return true
+}
+
+// write rewrites the header into dst (a header owned by the calling goroutine, so nothing escapes
+// per packet) and hands it to pion. Header extensions are dropped: their ids were negotiated with
+// the publisher, not with this subscriber.
+func (d *DownTrack) write(b *binding, dst, src *rtp.Header, payload []byte) bool {
+	*dst = *src
+	dst.SSRC = b.ssrc
+	dst.PayloadType = b.pt
+	dst.Extension = false
+	dst.ExtensionProfile = 0
+	dst.Extensions = nil
+	_, err := b.w.WriteRTP(dst, payload)
+	return err == nil
+}
+
+// HandleRTCP processes feedback from the subscriber (read from its RTPSender): NACKs are answered
+// from the cache, PLI/FIR become a deduplicated keyframe request upstream, receiver reports give
+// the subscriber's packet loss. Call it from one goroutine per down-track.
+func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
+	t := d.track
+	if t == nil {
+		return
+	}
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.TransportLayerNack:
+			d.nacks.Add(1)
+			t.metrics.NACKsReceived.Inc()
+			for _, pair := range p.Nacks {
+				d.retransmit(pair.PacketID)
+				for i := uint16(0); i < 16; i++ {
+					if pair.LostPackets&(1<<i) != 0 {
+						d.retransmit(pair.PacketID + i + 1)
+					}
+				}
+			}
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.plis.Add(1)
+			t.metrics.SubscriberPLIReceived.Inc()
+			t.RequestKeyframe()
+		case *rtcp.ReceiverReport:
+			ssrc := d.SSRC()
+			for _, r := range p.Reports {
+				if r.SSRC == ssrc {
+					d.lost.Store(int64(r.TotalLost))
+				}
+			}
+		}
+	}
+}
+
+// retransmit resends one cached packet, unchanged but for SSRC and payload type (no RTX: the
+// WCS answer does not negotiate it).
+func (d *DownTrack) retransmit(seq uint16) {
+	b := d.bound.Load()
+	if b == nil || d.waitKey.Load() {
+		return
+	}
+	n := d.track.cache.Get(seq, d.nackBuf[:])
+	if n == 0 {
+		d.nackMisses.Add(1)
+		return
+	}
+	hlen, err := d.nackHdr.Unmarshal(d.nackBuf[:n])
+	if err != nil {
+		return
+	}
+	if d.write(b, &d.nackOut, &d.nackHdr, d.nackBuf[hlen:n]) {
+		d.retransmits.Add(1)
+		d.track.metrics.RetransmittedPackets.Inc()
+	}
+}
+
+// Stats returns the cumulative counters.
+func (d *DownTrack) Stats() DownStats {
+	return DownStats{
+		Packets: d.packets.Load(), Bytes: d.bytes.Load(), Frames: d.frames.Load(),
+		NACKs: d.nacks.Load(), PLIs: d.plis.Load(), Retransmits: d.retransmits.Load(),
+		NACKMisses: d.nackMisses.Load(), Lost: d.lost.Load(),
+	}
+}

@@ -1,0 +1,355 @@
+// Package forward is the media hot path (Galène style): one reader per published track stores each
+// packet in a per-track cache and hands its sequence number to a bounded pool of writers (about
+// √n goroutines for n subscribers), which write it to subscriber down-tracks with the subscriber's
+// SSRC and payload type. Subscribers' NACKs are answered from the cache, their PLI/FIR are
+// forwarded upstream deduplicated, and video subscribers start at a key frame. No heap allocation
+// per packet on this path.
+package forward
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/potok-media/potok/internal/codec"
+)
+
+// Timing of keyframe requests to the publisher.
+const (
+	// KeyframeMinInterval deduplicates PLIs upstream: many subscribers joining or losing the
+	// picture at once cost the publisher one key frame, not one each.
+	KeyframeMinInterval = 400 * time.Millisecond
+	// keyframeRetry re-asks while a subscriber still waits for its first key frame (a PLI can be
+	// lost too).
+	keyframeRetry = time.Second
+)
+
+// ErrClosed is returned when adding a subscriber to a track that has ended.
+var ErrClosed = errors.New("forward: track closed")
+
+// TrackConfig describes one published track.
+type TrackConfig struct {
+	Kind      webrtc.RTPCodecType
+	MimeType  string // e.g. "video/VP8"
+	CacheSize int    // packets kept for NACKs; 0 = 512 video, 64 audio
+	QueueSize int    // per-writer queue; 0 = 256
+	// RequestKeyframe sends a PLI to the publisher. Called already deduplicated, from the reader
+	// or an RTCP goroutine: it must not block for long.
+	RequestKeyframe func()
+	// OnFormat is called from the reader when a key frame reveals a new picture size.
+	OnFormat func(width, height int)
+	Metrics  *Metrics // nil = unregistered counters
+}
+
+// TrackStats are cumulative counters of what the track received.
+type TrackStats struct {
+	Packets, Bytes, Frames, Lost, KeyframeRequests, Dropped int64
+	Width, Height                                           int
+}
+
+// PacketSource is where a track's packets come from; *webrtc.TrackRemote is one.
+type PacketSource interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// Track fans one published track out to its subscribers.
+type Track struct {
+	cfg      TrackConfig
+	video    bool
+	codec    string // "VP8", "H264", ... for the bitstream probes
+	cache    *PacketCache
+	metrics  *Metrics
+	hdr      rtp.Header // reader-owned
+	haveSeq  bool
+	lastSeq  uint16
+	readBuf  [MaxPacketSize]byte
+	writers  atomic.Pointer[[]*writer] // reader's snapshot, copy-on-write under mu
+	waiting  atomic.Int32              // video subscribers still waiting for a key frame
+	lastKey  atomic.Int64              // unix nanos of the last keyframe request sent
+	packets  atomic.Int64
+	bytes    atomic.Int64
+	frames   atomic.Int64
+	lost     atomic.Int64
+	keyReqs  atomic.Int64
+	dropped  atomic.Int64
+	size     atomic.Uint64 // width<<32 | height
+	mu       sync.Mutex
+	all      []*writer
+	subs     int
+	closed   bool
+	writerWG sync.WaitGroup
+}
+
+// NewTrack creates a track; feed it with Run or Push.
+func NewTrack(cfg TrackConfig) *Track {
+	t := &Track{cfg: cfg, video: cfg.Kind == webrtc.RTPCodecTypeVideo, metrics: cfg.Metrics}
+	if _, n, ok := strings.Cut(cfg.MimeType, "/"); ok {
+		t.codec = n
+	}
+	if t.metrics == nil {
+		t.metrics, _ = NewMetrics(nil)
+	}
+	size := cfg.CacheSize
+	if size == 0 {
+		size = 64
+		if t.video {
+			size = 512
+		}
+	}
+	if t.cfg.QueueSize == 0 {
+		t.cfg.QueueSize = 256
+	}
+	t.cache = NewPacketCache(size)
+	t.writers.Store(&[]*writer{})
+	return t
+}
+
+// Kind is the track's media kind.
+func (t *Track) Kind() webrtc.RTPCodecType { return t.cfg.Kind }
+
+// MimeType is the track's codec.
+func (t *Track) MimeType() string { return t.cfg.MimeType }
+
+// Run reads src until it fails (the publisher's peer connection closed), then stops the writers.
+func (t *Track) Run(src PacketSource) {
+	defer t.Close()
+	for {
+		n, _, err := src.Read(t.readBuf[:])
+		if err != nil {
+			return
+		}
+		t.Push(t.readBuf[:n])
+	}
+}
+
+// Push handles one received RTP packet: cache, statistics, key frame probe, fan-out. It must only
+// be called from one goroutine (the reader). It does not allocate.
+func (t *Track) Push(pkt []byte) {
+	n, err := t.hdr.Unmarshal(pkt)
+	if err != nil || len(pkt) > MaxPacketSize {
+		return
+	}
+	seq := t.hdr.SequenceNumber
+	t.cache.Store(seq, pkt)
+	t.packets.Add(1)
+	t.bytes.Add(int64(len(pkt)))
+	t.metrics.ReceivedPackets.Inc()
+	t.metrics.ReceivedBytes.Add(float64(len(pkt)))
+	t.countLoss(seq)
+	key := false
+	if t.video {
+		if t.hdr.Marker {
+			t.frames.Add(1)
+		}
+		key = t.probe(pkt[n:])
+		if t.waiting.Load() > 0 && time.Now().UnixNano()-t.lastKey.Load() > int64(keyframeRetry) {
+			t.RequestKeyframe()
+		}
+	}
+	msg := writerMsg{op: opPacket, seq: seq, key: key}
+	for _, w := range *t.writers.Load() {
+		select {
+		case w.ch <- msg:
+		default: // a slow writer loses this packet; its subscribers will NACK it from the cache
+			t.dropped.Add(1)
+			t.metrics.DroppedPackets.Inc()
+		}
+	}
+}
+
+// countLoss counts sequence gaps (RFC 3550 A.1 style, without the probation).
+func (t *Track) countLoss(seq uint16) {
+	if !t.haveSeq {
+		t.haveSeq, t.lastSeq = true, seq
+		return
+	}
+	d := seq - t.lastSeq
+	if d == 0 || d >= 0x8000 { // duplicate, reordered or retransmitted packet
+		return
+	}
+	if d > 1 {
+		t.lost.Add(int64(d - 1))
+	}
+	t.lastSeq = seq
+}
+
+// probe reports whether a video payload starts a key frame and records the picture size.
+func (t *Track) probe(payload []byte) bool {
+	var w, h int
+	var key bool
+	switch {
+	case strings.EqualFold(t.codec, codec.VP8):
+		w, h, key = codec.VP8Keyframe(payload)
+	case strings.EqualFold(t.codec, codec.H264):
+		var ok bool
+		w, h, key, ok = codec.H264Keyframe(payload)
+		key = key && ok
+	}
+	if w > 0 && h > 0 {
+		packed := uint64(w)<<32 | uint64(h)
+		if t.size.Swap(packed) != packed && t.cfg.OnFormat != nil {
+			t.cfg.OnFormat(w, h)
+		}
+	}
+	return key
+}
+
+// RequestKeyframe asks the publisher for a key frame unless one was asked for within
+// KeyframeMinInterval.
+func (t *Track) RequestKeyframe() {
+	now := time.Now().UnixNano()
+	last := t.lastKey.Load()
+	if now-last < int64(KeyframeMinInterval) || !t.lastKey.CompareAndSwap(last, now) {
+		return
+	}
+	t.keyReqs.Add(1)
+	t.metrics.KeyframeRequests.Inc()
+	if t.cfg.RequestKeyframe != nil {
+		t.cfg.RequestKeyframe()
+	}
+}
+
+// Size is the last picture size read from a key frame (0, 0 before the first).
+func (t *Track) Size() (width, height int) {
+	s := t.size.Load()
+	return int(s >> 32), int(s & math.MaxUint32)
+}
+
+// Stats returns the cumulative counters.
+func (t *Track) Stats() TrackStats {
+	w, h := t.Size()
+	return TrackStats{
+		Packets: t.packets.Load(), Bytes: t.bytes.Load(), Frames: t.frames.Load(), Lost: t.lost.Load(),
+		KeyframeRequests: t.keyReqs.Load(), Dropped: t.dropped.Load(), Width: w, Height: h,
+	}
+}
+
+// Subscribers is the number of down-tracks attached.
+func (t *Track) Subscribers() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.subs
+}
+
+// AddDown attaches a subscriber. Video subscribers receive nothing until the next key frame, which
+// is requested now (protocol.md §E.3: "request a keyframe from the publisher").
+func (t *Track) AddDown(d *DownTrack) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if !d.attach(t) {
+		return errors.New("forward: down-track already attached")
+	}
+	t.subs++
+	w := t.pickWriter()
+	w.subs++
+	d.writer = w
+	if t.video {
+		d.waitKey.Store(true)
+		t.waiting.Add(1)
+	}
+	w.ch <- writerMsg{op: opAdd, dt: d}
+	if t.video {
+		t.RequestKeyframe()
+	}
+	return nil
+}
+
+// RemoveDown detaches a subscriber; when it returns, no writer touches d any more.
+func (t *Track) RemoveDown(d *DownTrack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := d.writer
+	if t.closed || w == nil || d.track != t {
+		return
+	}
+	ack := make(chan struct{})
+	w.ch <- writerMsg{op: opRemove, dt: d, ack: ack}
+	<-ack
+	d.writer = nil
+	if d.waitKey.CompareAndSwap(true, false) {
+		t.waiting.Add(-1)
+	}
+	t.subs--
+	w.subs--
+	if w.subs == 0 && len(t.all) > writersFor(t.subs) {
+		t.stopWriter(w)
+	}
+}
+
+// writersFor is the pool size for n subscribers: ⌈√n⌉ (Galène), at least one.
+func writersFor(n int) int {
+	k := int(math.Ceil(math.Sqrt(float64(n))))
+	return max(k, 1)
+}
+
+// pickWriter returns the least loaded writer, starting a new one while the pool is below ⌈√n⌉.
+func (t *Track) pickWriter() *writer {
+	if len(t.all) < writersFor(t.subs) {
+		w := newWriter(t)
+		t.all = append(t.all, w)
+		t.publishWriters()
+		t.writerWG.Add(1)
+		go func() {
+			defer t.writerWG.Done()
+			w.run()
+		}()
+		return w
+	}
+	best := t.all[0]
+	for _, w := range t.all[1:] {
+		if w.subs < best.subs {
+			best = w
+		}
+	}
+	return best
+}
+
+func (t *Track) stopWriter(w *writer) {
+	for i, x := range t.all {
+		if x == w {
+			t.all = append(t.all[:i:i], t.all[i+1:]...)
+			break
+		}
+	}
+	t.publishWriters()
+	// Never close w.ch: the reader may still hold the old snapshot. A stop message ends the
+	// goroutine; late packets land in the abandoned buffer and are collected with it.
+	done := make(chan struct{})
+	w.ch <- writerMsg{op: opStop, ack: done}
+	<-done
+}
+
+func (t *Track) publishWriters() {
+	snap := append([]*writer(nil), t.all...)
+	t.writers.Store(&snap)
+}
+
+// Close stops every writer and detaches every subscriber. Safe to call more than once.
+func (t *Track) Close() {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	all := t.all
+	t.all = nil
+	t.publishWriters()
+	t.mu.Unlock()
+	for _, w := range all {
+		done := make(chan struct{})
+		w.ch <- writerMsg{op: opStop, ack: done}
+		<-done
+	}
+	t.writerWG.Wait()
+}
