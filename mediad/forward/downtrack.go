@@ -17,7 +17,7 @@ type DownTrack struct {
 	kind         webrtc.RTPCodecType
 	codec        webrtc.RTPCodecCapability
 
-	track   *Track
+	track   atomic.Pointer[Track]
 	writer  *writer // guarded by track.mu
 	bound   atomic.Pointer[binding]
 	waitKey atomic.Bool
@@ -57,7 +57,7 @@ func (d *DownTrack) attach(t *Track) bool {
 	if !d.attached.CompareAndSwap(false, true) {
 		return false
 	}
-	d.track = t
+	d.track.Store(t)
 	return true
 }
 
@@ -114,7 +114,7 @@ func (d *DownTrack) forward(h *rtp.Header, payload []byte, key bool) bool {
 			return false
 		}
 		if d.waitKey.CompareAndSwap(true, false) {
-			d.track.waiting.Add(-1)
+			d.track.Load().waiting.Add(-1)
 		}
 	}
 	if !d.write(b, &d.hdr, h, payload) {
@@ -146,7 +146,7 @@ func (d *DownTrack) write(b *binding, dst, src *rtp.Header, payload []byte) bool
 // from the cache, PLI/FIR become a deduplicated keyframe request upstream, receiver reports give
 // the subscriber's packet loss. Call it from one goroutine per down-track.
 func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
-	t := d.track
+	t := d.track.Load()
 	if t == nil {
 		return
 	}
@@ -185,7 +185,8 @@ func (d *DownTrack) retransmit(seq uint16) {
 	if b == nil || d.waitKey.Load() {
 		return
 	}
-	n := d.track.cache.Get(seq, d.nackBuf[:])
+	t := d.track.Load()
+	n := t.cache.Get(seq, d.nackBuf[:])
 	if n == 0 {
 		d.nackMisses.Add(1)
 		return
@@ -196,7 +197,7 @@ func (d *DownTrack) retransmit(seq uint16) {
 	}
 	if d.write(b, &d.nackOut, &d.nackHdr, d.nackBuf[hlen:n]) {
 		d.retransmits.Add(1)
-		d.track.metrics.RetransmittedPackets.Inc()
+		t.metrics.RetransmittedPackets.Inc()
 	}
 }
 

@@ -269,7 +269,7 @@ func (t *Track) RemoveDown(d *DownTrack) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	w := d.writer
-	if t.closed || w == nil || d.track != t {
+	if t.closed || w == nil || d.track.Load() != t {
 		return
 	}
 	ack := make(chan struct{})

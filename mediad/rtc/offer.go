@@ -32,6 +32,7 @@ type Media struct {
 	Kind      webrtc.RTPCodecType
 	Mid       string
 	Direction string // sendonly, recvonly, sendrecv, inactive
+	Port      int    // 0 = rejected m-line (in answers)
 	Codecs    []OfferCodec
 }
 
@@ -127,6 +128,7 @@ func parseMedia(md *sdp.MediaDescription) (Media, error) {
 		return m, fmt.Errorf("%d payload types, limit %d", len(md.MediaName.Formats), maxFormats)
 	}
 	m.Mid, _ = md.Attribute("mid")
+	m.Port = md.MediaName.Port.Value
 	m.Direction = "sendrecv"
 	byPT := map[uint8]int{}
 	for _, f := range md.MediaName.Formats {
@@ -189,6 +191,17 @@ func parseRtpmap(c *OfferCodec, v string) {
 			c.Channels = uint16(n)
 		}
 	}
+}
+
+// FirstCodec is the preferred (first) codec of the first accepted m-line of a kind; in an answer
+// this is the codec the remote peer will send.
+func (o *Offer) FirstCodec(kind webrtc.RTPCodecType) (OfferCodec, bool) {
+	for _, m := range o.Media {
+		if m.Kind == kind && m.Port != 0 && m.Direction != "inactive" && len(m.Codecs) > 0 {
+			return m.Codecs[0], true
+		}
+	}
+	return OfferCodec{}, false
 }
 
 // Kind returns the first m-line of a kind, or nil.

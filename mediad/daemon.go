@@ -1,0 +1,270 @@
+// Package mediad is the media daemon: it serves the signal tier's control RPCs over NATS
+// (api/control), terminates the browsers' WebRTC sessions with pion (ICE-lite on one UDP and one
+// TCP port), forwards each published stream to its players, and reports state, rates and picture
+// size back to the owning signal node (protocol.md §E.2–§E.8, §C.18).
+package mediad
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/mediad/rtc"
+)
+
+// Version is reported in the node record.
+var Version = "dev"
+
+// DefaultICETimeout resolves a media session that never connects (protocol.md §0 item 10).
+const DefaultICETimeout = 15 * time.Second
+
+// Config configures one daemon.
+type Config struct {
+	NodeID       string
+	ListenIP     string                // bind address for the media ports; "" = 0.0.0.0
+	UDPPort      int                   // the one ICE UDP port; 0 = pick a free one
+	TCPPort      int                   // the one ICE-TCP port; 0 = pick a free one; -1 = ICE-TCP off
+	PublicIPs    []string              // advertised addresses (NAT 1:1); empty = the bound interface addresses
+	LoopbackOnly bool                  // tests/local: only 127.0.0.1 candidates (browser.md §3)
+	ICETimeout   time.Duration         // a media session not connected by then ends FAILED "Failed by ICE timeout"; 0 = 15s
+	Registerer   prometheus.Registerer // nil = no metrics registration
+}
+
+// Daemon is a running media daemon.
+type Daemon struct {
+	cfg     Config
+	nc      *nats.Conn
+	log     zerolog.Logger
+	tr      *rtc.Transport
+	dir     *bus.Directory
+	met     *metrics
+	started time.Time
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	subs   []*nats.Subscription
+	wg     sync.WaitGroup // every goroutine of the daemon and its sessions
+	pcs    atomic.Int64
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[string]*session // by mediaSessionId
+	streams  map[string]*session // publishers by stream name
+}
+
+// Start opens the media ports, registers the node and serves the control RPCs. ctx bounds the
+// start-up only; the daemon lives until Close.
+func Start(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (*Daemon, error) {
+	if cfg.NodeID == "" {
+		return nil, errors.New("mediad: NodeID is required")
+	}
+	if nc == nil {
+		return nil, errors.New("mediad: NATS connection is required")
+	}
+	if cfg.ICETimeout <= 0 {
+		cfg.ICETimeout = DefaultICETimeout
+	}
+	met, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := bus.OpenDirectory(ctx, nc)
+	if err != nil {
+		return nil, fmt.Errorf("mediad: %w", err)
+	}
+	tr, err := rtc.Listen(rtc.Options{ListenIP: cfg.ListenIP, UDPPort: cfg.UDPPort, TCPPort: cfg.TCPPort,
+		PublicIPs: cfg.PublicIPs, LoopbackOnly: cfg.LoopbackOnly, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("mediad: %w", err)
+	}
+	d := &Daemon{cfg: cfg, nc: nc, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
+		sessions: map[string]*session{}, streams: map[string]*session{}}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	if err := d.heartbeat(ctx); err != nil {
+		_ = tr.Close()
+		return nil, err
+	}
+	if err := d.serve(); err != nil {
+		d.cancel()
+		for _, s := range d.subs {
+			_ = s.Unsubscribe()
+		}
+		_ = tr.Close()
+		return nil, err
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.heartbeatLoop()
+	}()
+	log.Info().Stringer("udp", tr.UDPAddr()).Msg("mediad serving")
+	return d, nil
+}
+
+// NodeID is the daemon's node id.
+func (d *Daemon) NodeID() string { return d.cfg.NodeID }
+
+// UDPAddr is the ICE UDP address shared by every peer connection.
+func (d *Daemon) UDPAddr() *net.UDPAddr { return d.tr.UDPAddr() }
+
+// TCPAddr is the ICE-TCP address, nil when ICE-TCP is off.
+func (d *Daemon) TCPAddr() *net.TCPAddr { return d.tr.TCPAddr() }
+
+// PeerConnections is the number of live pion peer connections (for leak checks).
+func (d *Daemon) PeerConnections() int { return int(d.pcs.Load()) }
+
+// Close ends every media session, closes every peer connection and waits for every goroutine.
+// Owners are not notified (the node record disappears; signal nodes watch it).
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	all := make([]*session, 0, len(d.sessions))
+	for _, s := range d.sessions {
+		all = append(all, s)
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, s := range d.subs {
+		if err := s.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, err)
+		}
+	}
+	d.cancel()
+	for _, s := range all {
+		d.end(s, "", "", false)
+	}
+	d.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := d.dir.Nodes.Delete(ctx, control.NodeKey(d.cfg.NodeID)); err != nil && !d.nc.IsClosed() {
+		errs = append(errs, fmt.Errorf("mediad: delete node record: %w", err))
+	}
+	errs = append(errs, d.tr.Close())
+	return errors.Join(errs...)
+}
+
+// heartbeat writes the node record (control.NodeRecord) with the current load.
+func (d *Daemon) heartbeat(ctx context.Context) error {
+	d.mu.Lock()
+	n := len(d.sessions)
+	d.mu.Unlock()
+	rec, _ := json.Marshal(control.NodeRecord{ID: d.cfg.NodeID, Kind: control.KindMediad, MediaSessions: n,
+		Started: d.started.UnixMilli(), Version: Version})
+	if _, err := d.dir.Nodes.Put(ctx, control.NodeKey(d.cfg.NodeID), rec); err != nil {
+		return fmt.Errorf("mediad: heartbeat: %w", err)
+	}
+	return nil
+}
+
+func (d *Daemon) heartbeatLoop() {
+	t := time.NewTicker(control.NodeHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(d.ctx, control.NodeHeartbeat)
+			if err := d.heartbeat(ctx); err != nil && d.ctx.Err() == nil {
+				d.log.Warn().Err(err).Msg("heartbeat")
+			}
+			cancel()
+		}
+	}
+}
+
+// serve subscribes the control RPCs. Each request runs in its own goroutine (an answer waits for
+// pion), owned by the daemon's WaitGroup.
+func (d *Daemon) serve() error {
+	ops := map[string]func(*nats.Msg) any{
+		control.OpPublish:     d.handlePublish,
+		control.OpPlay:        d.handlePlay,
+		control.OpStop:        d.handleStop,
+		control.OpStreamEvent: d.handleStreamEvent,
+		control.OpSessionGone: d.handleSessionGone,
+	}
+	for op, h := range ops {
+		h := h
+		sub, err := d.nc.Subscribe(control.MediaSubject(d.cfg.NodeID, op), func(m *nats.Msg) {
+			d.mu.Lock()
+			closed := d.closed
+			if !closed {
+				d.wg.Add(1)
+			}
+			d.mu.Unlock()
+			if closed {
+				return
+			}
+			go func() {
+				defer d.wg.Done()
+				if err := bus.Reply(m, h(m)); err != nil {
+					d.log.Warn().Err(err).Str("op", op).Msg("reply")
+				}
+			}()
+		})
+		if err != nil {
+			return fmt.Errorf("mediad: subscribe %s: %w", op, err)
+		}
+		d.subs = append(d.subs, sub)
+	}
+	return d.nc.Flush()
+}
+
+// emit sends one event to the signal node owning s. nats.Conn.Publish only buffers, so this never
+// blocks the caller for long.
+func (d *Daemon) emit(s *session, ev control.MediaEvent) {
+	ev.Owner = s.owner
+	ev.Publisher = s.publisher
+	if err := bus.Publish(d.nc, control.SignalEventsSubject(s.owner.SignalNode), ev); err != nil {
+		s.log.Debug().Err(err).Str("kind", ev.Kind).Msg("emit event")
+	}
+}
+
+func (d *Daemon) handleStop(m *nats.Msg) any {
+	var req control.StopRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		return control.StopReply{Error: "bad request: " + err.Error()}
+	}
+	d.mu.Lock()
+	s := d.sessions[req.MediaSessionID]
+	d.mu.Unlock()
+	if s != nil { // a stop for an unknown id is not an error: it may have ended already
+		s.log.Info().Str("info", req.Info).Msg("stop requested")
+		d.end(s, "", req.Info, false)
+	}
+	return control.StopReply{}
+}
+
+func (d *Daemon) handleSessionGone(m *nats.Msg) any {
+	var req control.SessionGoneRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		return control.StopReply{Error: "bad request: " + err.Error()}
+	}
+	d.mu.Lock()
+	var gone []*session
+	for _, s := range d.sessions {
+		if s.owner.SignalNode == req.SignalNode && s.owner.SessionID == req.SessionID {
+			gone = append(gone, s)
+		}
+	}
+	d.mu.Unlock()
+	for _, s := range gone {
+		d.end(s, "", "", false) // players on other sessions get "Stopped by publisher stop" (§E.8)
+	}
+	return control.StopReply{}
+}

@@ -1,0 +1,125 @@
+package mediad
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/nats-io/nats.go"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/mediad/forward"
+	"github.com/potok-media/potok/mediad/rtc"
+)
+
+// handlePlay adds a player to a stream published on this node (protocol.md §E.3, §E.7): a
+// sendonly answer carrying only the publisher's codecs, with one msid stream id for audio and
+// video (§H.3). Forwarding starts when the player's peer connection is up.
+func (d *Daemon) handlePlay(m *nats.Msg) any {
+	var req control.PlayRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		return control.PlayReply{Error: wcs.InfoFailedByError}
+	}
+	if req.MediaSessionID == "" {
+		return control.PlayReply{Error: wcs.InfoMediaSessionIDNull}
+	}
+	if msg := d.precheck(req.MediaSessionID, "", false); msg != "" {
+		return control.PlayReply{Error: msg}
+	}
+	d.mu.Lock()
+	pub := d.streams[req.StreamName]
+	var audioMuted, videoMuted bool
+	if pub != nil {
+		audioMuted, videoMuted = pub.audioMuted, pub.videoMuted
+	}
+	d.mu.Unlock()
+	if pub == nil {
+		return control.PlayReply{Error: wcs.InfoStreamNotFound}
+	}
+	s := d.newSession(req.Owner, false, req.StreamName)
+	s.pub = pub
+	offer, err := rtc.ParseOffer(req.Offer)
+	if err != nil {
+		s.log.Info().Err(err).Msg("play offer refused")
+		return control.PlayReply{Error: wcs.InfoFailedByError}
+	}
+	codecs, ok := playCodecs(pub, offer)
+	if !ok {
+		return control.PlayReply{Error: wcs.InfoNoCommonCodecs}
+	}
+	if err := s.newPeer(rtc.PeerOptions{Codecs: codecs, TCP: req.Transport == "TCP"}); err != nil {
+		s.log.Error().Err(err).Msg("play peer connection")
+		return control.PlayReply{Error: wcs.InfoFailedByError}
+	}
+	reply := control.PlayReply{AudioMuted: audioMuted, VideoMuted: videoMuted}
+	if err := s.addDownTracks(codecs, &reply); err != nil {
+		s.log.Error().Err(err).Msg("play tracks")
+		s.discard()
+		return control.PlayReply{Error: wcs.InfoFailedByError}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
+	defer cancel()
+	if reply.Answer, err = rtc.Answer(ctx, s.pc, req.Offer); err != nil {
+		s.log.Info().Err(err).Msg("play answer")
+		s.discard()
+		return control.PlayReply{Error: wcs.InfoFailedByError}
+	}
+	if msg := s.start(); msg != "" {
+		s.discard()
+		return control.PlayReply{Error: msg}
+	}
+	if t := pub.tracks[webrtc.RTPCodecTypeVideo]; t != nil && reply.HasVideo {
+		reply.Width, reply.Height = t.Size()
+	}
+	s.log.Info().Str("audioCodec", reply.AudioCodec).Str("videoCodec", reply.VideoCodec).Msg("play answered")
+	return reply
+}
+
+// playCodecs picks, per kind the player asks for, the publisher's codec; the player's offer must
+// contain it since nothing is transcoded (else "No common codecs", protocol.md §E.3).
+func playCodecs(pub *session, offer *rtc.Offer) ([]rtc.Codec, bool) {
+	var out []rtc.Codec
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		params, published := pub.codecs[kind]
+		m := offer.Kind(kind)
+		if !published || m == nil || m.Direction == "sendonly" || m.Direction == "inactive" {
+			continue
+		}
+		if !m.Supports(params.RTPCodecCapability) {
+			return nil, false
+		}
+		out = append(out, rtc.CodecFor(kind, params))
+	}
+	return out, len(out) > 0
+}
+
+// addDownTracks adds the player's tracks before the offer is applied, so pion binds them to the
+// offer's recvonly m-lines without renegotiation (browser.md §3), and starts their RTCP loops.
+func (s *session) addDownTracks(codecs []rtc.Codec, reply *control.PlayReply) error {
+	streamID := "potok-" + s.id // one MediaStream for audio and video (§H.3)
+	for _, c := range codecs {
+		dt := forward.NewDownTrack(c.Kind.String(), streamID, c.Kind, c.Params.RTPCodecCapability)
+		sender, err := s.pc.AddTrack(dt)
+		if err != nil {
+			return err
+		}
+		s.downs = append(s.downs, dt)
+		s.goSession(func() {
+			for {
+				pkts, _, err := sender.ReadRTCP()
+				if err != nil {
+					return
+				}
+				dt.HandleRTCP(pkts)
+			}
+		})
+		name := rtc.WCSName(c.Params.MimeType)
+		if c.Kind == webrtc.RTPCodecTypeAudio {
+			reply.HasAudio, reply.AudioCodec = true, name
+		} else {
+			reply.HasVideo, reply.VideoCodec = true, name
+		}
+	}
+	return nil
+}

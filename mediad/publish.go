@@ -1,0 +1,199 @@
+package mediad
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/nats-io/nats.go"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/mediad/forward"
+	"github.com/potok-media/potok/mediad/rtc"
+)
+
+// handlePublish accepts a publisher's offer (protocol.md §E.2): recvonly answer with our
+// candidates, one forward.Track per received kind, indexed by stream name for players.
+func (d *Daemon) handlePublish(m *nats.Msg) any {
+	var req control.PublishRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		return control.PublishReply{Error: wcs.InfoFailedByError}
+	}
+	if req.MediaSessionID == "" {
+		return control.PublishReply{Error: wcs.InfoMediaSessionIDNull}
+	}
+	if msg := d.precheck(req.MediaSessionID, req.StreamName, true); msg != "" {
+		return control.PublishReply{Error: msg}
+	}
+	s := d.newSession(req.Owner, true, req.StreamName)
+	offer, err := rtc.ParseOffer(req.Offer)
+	if err != nil {
+		s.log.Info().Err(err).Msg("publish offer refused")
+		return control.PublishReply{Error: wcs.InfoFailedByError}
+	}
+	if !offersAny(offer, rtc.PublishCodecs()) {
+		return control.PublishReply{Error: wcs.InfoNoCommonCodecs}
+	}
+	if err := s.newPeer(rtc.PeerOptions{Codecs: rtc.PublishCodecs(), TCP: req.Transport == "TCP"}); err != nil {
+		s.log.Error().Err(err).Msg("publish peer connection")
+		return control.PublishReply{Error: wcs.InfoFailedByError}
+	}
+	reply, err := s.answerPublish(req.Offer)
+	if err != nil {
+		s.log.Info().Err(err).Msg("publish answer")
+		s.discard()
+		return control.PublishReply{Error: reply.Error}
+	}
+	if msg := s.start(); msg != "" {
+		s.discard()
+		return control.PublishReply{Error: msg}
+	}
+	s.log.Info().Str("audioCodec", reply.AudioCodec).Str("videoCodec", reply.VideoCodec).Msg("publish answered")
+	return reply
+}
+
+// precheck refuses ids and names in use before any work (start checks again, atomically).
+func (d *Daemon) precheck(id, stream string, publish bool) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.closed:
+		return wcs.InfoFailedByError
+	case d.sessions[id] != nil:
+		return wcs.InfoMediaSessionIDInUse
+	case publish && d.streams[stream] != nil:
+		return wcs.InfoStreamNameAlreadyInUse
+	}
+	return ""
+}
+
+// offersAny reports whether some m-line offers a codec we can receive.
+func offersAny(o *rtc.Offer, codecs []rtc.Codec) bool {
+	for _, c := range codecs {
+		for i := range o.Media {
+			if m := &o.Media[i]; m.Kind == c.Kind && m.Supports(c.Params.RTPCodecCapability) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *session) answerPublish(offer string) (control.PublishReply, error) {
+	s.pc.OnTrack(s.onTrack)
+	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
+	defer cancel()
+	answer, err := rtc.Answer(ctx, s.pc, offer)
+	if err != nil {
+		return control.PublishReply{Error: wcs.InfoFailedByError}, err
+	}
+	summary, err := rtc.ParseOffer(answer)
+	if err != nil {
+		return control.PublishReply{Error: wcs.InfoFailedByError}, err
+	}
+	reply := control.PublishReply{Answer: answer}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		oc, ok := summary.FirstCodec(kind)
+		if !ok {
+			continue
+		}
+		// The browser sends with the first codec of our answer; players get exactly that one.
+		params := webrtc.RTPCodecParameters{PayloadType: webrtc.PayloadType(oc.PayloadType),
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: kind.String() + "/" + oc.Name,
+				ClockRate: oc.ClockRate, Channels: oc.Channels, SDPFmtpLine: oc.Fmtp}}
+		if kind == webrtc.RTPCodecTypeAudio {
+			reply.AudioCodec = rtc.WCSName(oc.Name)
+		} else {
+			reply.VideoCodec = rtc.WCSName(oc.Name)
+		}
+		s.addTrack(kind, params)
+	}
+	if len(s.tracks) == 0 {
+		return control.PublishReply{Error: wcs.InfoNoCommonCodecs}, errNoMedia
+	}
+	return reply, nil
+}
+
+func (s *session) addTrack(kind webrtc.RTPCodecType, params webrtc.RTPCodecParameters) {
+	var ssrc uint32Box
+	s.codecs[kind] = params
+	t := forward.NewTrack(forward.TrackConfig{
+		Kind: kind, MimeType: params.MimeType, Metrics: s.d.met.forward,
+		RequestKeyframe: func() {
+			if v := ssrc.load(); v != 0 {
+				_ = s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: v}})
+			}
+		},
+		OnFormat: func(w, h int) { s.d.onFormat(s, w, h) },
+	})
+	s.ssrcs[kind] = &ssrc
+	s.tracks[kind] = t
+	s.d.met.publishedTracks.Inc()
+}
+
+// onTrack starts the reader of a published track when its first packet arrives.
+func (s *session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	t := s.tracks[remote.Kind()]
+	box := s.ssrcs[remote.Kind()]
+	if t == nil || box == nil || !box.store(uint32(remote.SSRC())) {
+		s.log.Warn().Str("kind", remote.Kind().String()).Msg("unexpected track ignored")
+		return
+	}
+	if got := remote.Codec().MimeType; !equalFold(got, t.MimeType()) {
+		s.log.Warn().Str("sent", got).Str("answered", t.MimeType()).Msg("publisher codec differs from answer")
+	}
+	s.log.Debug().Str("kind", remote.Kind().String()).Uint32("ssrc", uint32(remote.SSRC())).Msg("track started")
+	s.goSession(func() { t.Run(remote) })
+}
+
+// onFormat tells every player the published picture size (protocol.md §C.7). Called from the
+// video track's reader.
+func (d *Daemon) onFormat(pub *session, w, h int) {
+	pub.log.Info().Int("width", w).Int("height", h).Msg("picture size")
+	for _, p := range d.playersOf(pub) {
+		d.emit(p, control.MediaEvent{Kind: control.EventFormat, Width: w, Height: h})
+	}
+}
+
+func (d *Daemon) playersOf(pub *session) []*session {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*session, 0, len(pub.players))
+	for _, p := range pub.players {
+		out = append(out, p)
+	}
+	return out
+}
+
+// handleStreamEvent fans a publisher's stream event out to its players and keeps the mute state
+// for late joiners (protocol.md §B.10, §C.9).
+func (d *Daemon) handleStreamEvent(m *nats.Msg) any {
+	var req control.StreamEventRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		return control.StopReply{Error: "bad request: " + err.Error()}
+	}
+	d.mu.Lock()
+	pub := d.sessions[req.MediaSessionID]
+	if pub == nil || !pub.publisher {
+		d.mu.Unlock()
+		return control.StopReply{Error: wcs.InfoStreamNotFound}
+	}
+	switch req.Type {
+	case wcs.EventAudioMuted:
+		pub.audioMuted = true
+	case wcs.EventAudioUnmuted:
+		pub.audioMuted = false
+	case wcs.EventVideoMuted:
+		pub.videoMuted = true
+	case wcs.EventVideoUnmuted:
+		pub.videoMuted = false
+	}
+	d.mu.Unlock()
+	ev := &control.StreamEventMsg{Type: req.Type, Payload: req.Payload}
+	for _, p := range d.playersOf(pub) {
+		d.emit(p, control.MediaEvent{Kind: control.EventStreamEvent, StreamEvent: ev})
+	}
+	return control.StopReply{}
+}

@@ -1,0 +1,377 @@
+package mediad
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/mediad/forward"
+	"github.com/potok-media/potok/mediad/rtc"
+)
+
+// session is one media session: a publisher or a player, one peer connection.
+type session struct {
+	d         *Daemon
+	id        string
+	owner     control.Owner
+	publisher bool
+	stream    string
+	log       zerolog.Logger
+	pc        *webrtc.PeerConnection
+
+	ctx     context.Context // cancelled when the session ends
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // readers and RTCP loops of this session
+	states  chan webrtc.PeerConnectionState
+	iceUp   atomic.Bool // ICE reached connected (tells DTLS failures from ICE failures)
+	mu      sync.Mutex  // guards closing against late pion callbacks adding to wg
+	closing bool
+	rtcp    rtc.RTCPCounters
+
+	// Publisher: tracks by kind, fixed once answered.
+	tracks map[webrtc.RTPCodecType]*forward.Track
+	codecs map[webrtc.RTPCodecType]webrtc.RTPCodecParameters
+	ssrcs  map[webrtc.RTPCodecType]*uint32Box
+	// Player: its down-tracks and the tracks they attach to when connected.
+	pub   *session
+	downs []*forward.DownTrack
+
+	// Guarded by d.mu.
+	ended      bool
+	players    map[string]*session
+	audioMuted bool
+	videoMuted bool
+
+	// Owned by the run goroutine.
+	connected bool
+	last      rateSample
+}
+
+type rateSample struct {
+	at            time.Time
+	bytes, frames int64
+}
+
+func (d *Daemon) newSession(owner control.Owner, publisher bool, stream string) *session {
+	s := &session{d: d, id: owner.MediaSessionID, owner: owner, publisher: publisher, stream: stream,
+		states: make(chan webrtc.PeerConnectionState, 16), tracks: map[webrtc.RTPCodecType]*forward.Track{},
+		codecs: map[webrtc.RTPCodecType]webrtc.RTPCodecParameters{}, ssrcs: map[webrtc.RTPCodecType]*uint32Box{},
+		players: map[string]*session{}}
+	role := "play"
+	if publisher {
+		role = "publish"
+	}
+	s.log = d.log.With().Str("mediaSessionId", s.id).Str("sessionId", owner.SessionID).
+		Str("signalNode", owner.SignalNode).Str("streamName", stream).Str("role", role).Logger()
+	s.ctx, s.cancel = context.WithCancel(d.ctx)
+	return s
+}
+
+func (s *session) role() string {
+	if s.publisher {
+		return "publish"
+	}
+	return "play"
+}
+
+// newPeer creates the session's peer connection and wires its state callbacks. pion keeps a
+// single handler per event (browser.md), so these are the only ones.
+func (s *session) newPeer(opts rtc.PeerOptions) error {
+	opts.Counters = &s.rtcp
+	pc, err := s.d.tr.NewPeerConnection(opts)
+	if err != nil {
+		return err
+	}
+	s.pc = pc
+	s.d.pcs.Add(1)
+	s.d.met.peerConnections.Inc()
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		if st == webrtc.ICEConnectionStateConnected {
+			s.iceUp.Store(true)
+		}
+	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		select {
+		case s.states <- st:
+		default: // run is behind; the state it needs (connected/failed) is already queued
+		}
+	})
+	return nil
+}
+
+// start registers the session and starts its run loop. It fails when the daemon is closing or
+// the media session id is taken (checked again here: two requests may race).
+func (s *session) start() string {
+	d := s.d
+	d.mu.Lock()
+	switch {
+	case d.closed:
+		d.mu.Unlock()
+		return wcs.InfoFailedByError
+	case d.sessions[s.id] != nil:
+		d.mu.Unlock()
+		return wcs.InfoMediaSessionIDInUse
+	}
+	if s.publisher {
+		if d.streams[s.stream] != nil {
+			d.mu.Unlock()
+			return wcs.InfoStreamNameAlreadyInUse
+		}
+		d.streams[s.stream] = s
+	} else {
+		if s.pub.ended {
+			d.mu.Unlock()
+			return wcs.InfoStreamNotFound
+		}
+		s.pub.players[s.id] = s
+	}
+	d.sessions[s.id] = s
+	d.wg.Add(1)
+	d.mu.Unlock()
+	d.met.mediaSessions.WithLabelValues(s.role()).Inc()
+	go func() {
+		defer d.wg.Done()
+		s.run()
+	}()
+	return ""
+}
+
+// run owns the session's timers: ICE timeout, the 1 s rate events, connection state changes.
+// When the session ends it tears the peer connection down.
+func (s *session) run() {
+	timeout := time.NewTimer(s.d.cfg.ICETimeout)
+	defer timeout.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			s.teardown()
+			return
+		case st := <-s.states:
+			s.onState(st)
+		case <-timeout.C:
+			if !s.connected {
+				s.log.Info().Dur("timeout", s.d.cfg.ICETimeout).Msg("ICE timeout")
+				s.d.met.iceTimeouts.Inc()
+				s.d.met.iceFailures.Inc()
+				s.d.end(s, control.StateFailed, wcs.InfoICETimeout, true)
+			}
+		case <-tick.C:
+			if s.connected {
+				s.d.emit(s, control.MediaEvent{Kind: control.EventRate, Rate: s.rate()})
+			}
+		}
+	}
+}
+
+func (s *session) onState(st webrtc.PeerConnectionState) {
+	switch st {
+	case webrtc.PeerConnectionStateConnected:
+		if s.connected {
+			return
+		}
+		s.connected = true
+		s.last = s.sample()
+		s.log.Info().Msg("media connected")
+		s.d.emit(s, control.MediaEvent{Kind: control.EventState, State: control.StateConnected})
+		if !s.publisher {
+			s.attach()
+		}
+	case webrtc.PeerConnectionStateFailed:
+		// protocol.md §E.2: failures are reported as ICE or DTLS errors.
+		info := wcs.InfoICEError
+		if s.iceUp.Load() && !s.connected {
+			info = wcs.InfoDTLSError
+		}
+		s.log.Info().Str("info", info).Msg("media failed")
+		s.d.met.iceFailures.Inc()
+		s.d.end(s, control.StateFailed, info, true)
+	}
+}
+
+// attach starts forwarding to a connected player: its down-tracks join the publisher's tracks,
+// which asks the publisher for a key frame (protocol.md §E.3), and it learns the picture size.
+func (s *session) attach() {
+	for _, dt := range s.downs {
+		t := s.pub.tracks[dt.Kind()]
+		if t == nil {
+			continue
+		}
+		if err := t.AddDown(dt); err != nil {
+			s.log.Debug().Err(err).Msg("attach to publisher track")
+		}
+	}
+	if t := s.pub.tracks[webrtc.RTPCodecTypeVideo]; t != nil {
+		if w, h := t.Size(); w > 0 {
+			s.d.emit(s, control.MediaEvent{Kind: control.EventFormat, Width: w, Height: h})
+		}
+	}
+}
+
+// teardown runs once, in run, after the session has ended: detach, close the peer connection,
+// wait for the session's goroutines.
+func (s *session) teardown() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	if !s.publisher && s.pub != nil {
+		for _, dt := range s.downs {
+			if t := s.pub.tracks[dt.Kind()]; t != nil {
+				t.RemoveDown(dt)
+			}
+		}
+	}
+	if s.pc != nil {
+		if err := s.pc.Close(); err != nil {
+			s.log.Debug().Err(err).Msg("close peer connection")
+		}
+	}
+	s.wg.Wait() // track readers end when the peer connection closes
+	for _, t := range s.tracks {
+		t.Close()
+	}
+	if s.pc != nil {
+		s.d.pcs.Add(-1)
+		s.d.met.peerConnections.Dec()
+	}
+	s.d.met.mediaSessions.WithLabelValues(s.role()).Dec()
+	if s.publisher {
+		s.d.met.publishedTracks.Sub(float64(len(s.tracks)))
+	}
+	s.log.Debug().Msg("media session closed")
+}
+
+// discard releases a session that was never started (its request failed).
+func (s *session) discard() {
+	s.cancel()
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	if s.pc != nil {
+		_ = s.pc.Close()
+		s.d.pcs.Add(-1)
+		s.d.met.peerConnections.Dec()
+	}
+	s.wg.Wait()
+	for _, t := range s.tracks {
+		t.Close()
+	}
+}
+
+// goSession runs f as one of the session's goroutines unless the session is closing.
+func (s *session) goSession(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// sample returns what the rate event describes: received video for a publisher, sent video for a
+// player (protocol.md §C.18).
+func (s *session) sample() rateSample {
+	r := rateSample{at: time.Now()}
+	if s.publisher {
+		if t := s.tracks[webrtc.RTPCodecTypeVideo]; t != nil {
+			st := t.Stats()
+			r.bytes, r.frames = st.Bytes, st.Frames
+		}
+		return r
+	}
+	for _, dt := range s.downs {
+		if dt.Kind() == webrtc.RTPCodecTypeVideo {
+			st := dt.Stats()
+			r.bytes, r.frames = st.Bytes, st.Frames
+		}
+	}
+	return r
+}
+
+// rate computes one second of statistics. nack, pli and lostPackets are cumulative, like the
+// browser's own getStats counters.
+func (s *session) rate() *control.Rate {
+	now := s.sample()
+	dt := now.at.Sub(s.last.at).Seconds()
+	r := &control.Rate{}
+	if dt > 0 {
+		r.VideoRate = int64(float64(now.bytes-s.last.bytes) * 8 / dt)
+		r.FPS = int(float64(now.frames-s.last.frames)/dt + 0.5)
+	}
+	s.last = now
+	var vt *forward.Track
+	if s.publisher {
+		vt = s.tracks[webrtc.RTPCodecTypeVideo]
+		if vt != nil {
+			st := vt.Stats()
+			r.LostPackets = st.Lost
+			r.PLI = st.KeyframeRequests
+		}
+		r.NACK = s.rtcp.NACKsSent.Load()
+	} else {
+		if s.pub != nil {
+			vt = s.pub.tracks[webrtc.RTPCodecTypeVideo]
+		}
+		for _, d := range s.downs {
+			if d.Kind() == webrtc.RTPCodecTypeVideo {
+				st := d.Stats()
+				r.NACK, r.PLI, r.LostPackets = st.NACKs, st.PLIs, st.Lost
+			}
+		}
+	}
+	if vt != nil {
+		r.Width, r.Height = vt.Size()
+	}
+	return r
+}
+
+// end finishes a media session once: unindex it, tell its owner (notify) with state/info, and end
+// the players of a publisher with "closed" and info (default "Stopped by publisher stop",
+// protocol.md §E.4, §E.8). The peer connection is closed by the session's run goroutine.
+func (d *Daemon) end(s *session, state, info string, notify bool) {
+	d.mu.Lock()
+	if s.ended {
+		d.mu.Unlock()
+		return
+	}
+	s.ended = true
+	if d.sessions[s.id] == s {
+		delete(d.sessions, s.id)
+	}
+	var players []*session
+	if s.publisher {
+		if d.streams[s.stream] == s {
+			delete(d.streams, s.stream)
+		}
+		for _, p := range s.players {
+			players = append(players, p)
+		}
+		s.players = map[string]*session{}
+	} else if s.pub != nil {
+		delete(s.pub.players, s.id)
+	}
+	d.mu.Unlock()
+	if notify {
+		d.emit(s, control.MediaEvent{Kind: control.EventState, State: state, Info: info})
+	}
+	s.cancel()
+	playerInfo := info
+	if playerInfo == "" || state == control.StateFailed {
+		playerInfo = wcs.InfoStoppedByPublisherStop
+	}
+	for _, p := range players {
+		d.end(p, control.StateClosed, playerInfo, true)
+	}
+}
