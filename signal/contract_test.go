@@ -549,14 +549,19 @@ func TestStaleNameTakenOver(t *testing.T) {
 	}
 	claim(control.StreamRecord{Name: "dead", MediaNode: "md-gone", SignalNode: "signal-gone", SessionID: "x"})
 	claim(control.StreamRecord{Name: "live", MediaNode: "md-1", SignalNode: "signal-test", SessionID: "y"})
+	// Unknown owners, but claimed just now: maybe a node not seen yet, so the claim stands.
+	claim(control.StreamRecord{Name: "fresh", MediaNode: "md-new", SignalNode: "signal-new", SessionID: "z",
+		Created: time.Now().UnixMilli()})
 	c := e.dial(t)
 	c.connect(nil)
 	c.send(wcs.MsgPublishStream, publishReq("m1", "dead"))
 	recv(t, md.publishes, "publish")
 	c.expectAnswer("m1")
-	c.send(wcs.MsgPublishStream, publishReq("m2", "live"))
-	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStreamNameAlreadyInUse {
-		t.Errorf("live owner's name: %+v", st)
+	for _, name := range []string{"live", "fresh"} {
+		c.send(wcs.MsgPublishStream, publishReq("m-"+name, name))
+		if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStreamNameAlreadyInUse {
+			t.Errorf("%s owner's name: %+v", name, st)
+		}
 	}
 	e2, err := dir.Streams.Get(context.Background(), control.StreamKey("dead"))
 	if err != nil {

@@ -50,8 +50,9 @@ type Client struct {
 	nodes *nodeView
 	sub   *nats.Subscription
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started int64 // epoch ms
 }
 
 // New opens the directory, starts the node watcher and the heartbeat, and subscribes to events.
@@ -74,6 +75,10 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, m *metrics.Signal, log 
 		cancel()
 		return nil, fmt.Errorf("mediactl: subscribe events: %w", err)
 	}
+	// The first heartbeat is written before serving, so other nodes know this one as soon as it
+	// can own anything.
+	c.started = time.Now().UnixMilli()
+	c.beat(ctx)
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.nodes.watch(runCtx, w, log, c.nodeDown) }()
 	go func() { defer c.wg.Done(); c.heartbeat(runCtx) }()
@@ -115,27 +120,33 @@ func (c *Client) onEventMsg(msg *nats.Msg) {
 // heartbeat keeps this signal node's record alive in the nodes bucket and notices media daemons
 // whose heartbeat expired (design.md "Failure").
 func (c *Client) heartbeat(ctx context.Context) {
-	started := time.Now().UnixMilli()
 	t := time.NewTicker(control.NodeHeartbeat)
 	defer t.Stop()
 	for {
-		rec := control.NodeRecord{ID: c.cfg.NodeID, Kind: control.KindSignal, Started: started, Version: wcs.Version}
-		if c.cfg.Sessions != nil {
-			rec.MediaSessions = c.cfg.Sessions()
-		}
-		if body, err := json.Marshal(rec); err == nil {
-			if _, err := c.dir.Nodes.Put(ctx, control.NodeKey(c.cfg.NodeID), body); err != nil && ctx.Err() == nil {
-				c.log.Warn().Err(err).Msg("node heartbeat")
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			c.beat(ctx)
 			for _, id := range c.nodes.sweep(now) {
 				c.nodeDown(id)
 			}
 		}
+	}
+}
+
+// beat writes this node's record once.
+func (c *Client) beat(ctx context.Context) {
+	rec := control.NodeRecord{ID: c.cfg.NodeID, Kind: control.KindSignal, Started: c.started, Version: wcs.Version}
+	if c.cfg.Sessions != nil {
+		rec.MediaSessions = c.cfg.Sessions()
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	if _, err := c.dir.Nodes.Put(ctx, control.NodeKey(c.cfg.NodeID), body); err != nil && ctx.Err() == nil {
+		c.log.Warn().Err(err).Msg("node heartbeat")
 	}
 }
 
@@ -195,6 +206,10 @@ func (c *Client) takeOver(ctx context.Context, name string, body []byte) (uint64
 
 func (c *Client) ownerDead(rec control.StreamRecord) bool {
 	now := time.Now()
+	// A claim younger than a heartbeat TTL may belong to a node this one has not seen yet.
+	if now.Sub(time.UnixMilli(rec.Created)) < control.NodeTTL {
+		return false
+	}
 	if !c.nodes.alive(rec.MediaNode, control.KindMediad, now) {
 		return true
 	}
