@@ -31,6 +31,7 @@ type receiver struct {
 	width       int
 	height      int
 	firstPacket time.Time
+	firstKey    time.Time
 	lastKeyTS   uint32
 	haveKeyTS   bool
 }
@@ -122,6 +123,9 @@ func (r *receiver) count(video bool, mime string, pkt *rtp.Packet) {
 		// An H.264 key frame is often an SPS/PPS packet plus an IDR start: count it once.
 		r.keyframes.Add(1)
 		r.lastKeyTS, r.haveKeyTS = pkt.Timestamp, true
+		if r.firstKey.IsZero() {
+			r.firstKey = time.Now()
+		}
 	}
 	if w > 0 && h > 0 {
 		r.width, r.height = w, h
@@ -143,7 +147,8 @@ func probeKeyframe(mime string, payload []byte) (key bool, w, h int) {
 
 func (r *receiver) stats() ReceiveStats {
 	r.mu.Lock()
-	s := ReceiveStats{VideoCodec: r.videoCodec, Width: r.width, Height: r.height, FirstPacket: r.firstPacket}
+	s := ReceiveStats{VideoCodec: r.videoCodec, Width: r.width, Height: r.height, FirstPacket: r.firstPacket,
+		FirstKeyframe: r.firstKey}
 	r.mu.Unlock()
 	s.VideoPackets, s.VideoBytes = r.videoPackets.Load(), r.videoBytes.Load()
 	s.AudioPackets, s.AudioBytes = r.audioPackets.Load(), r.audioBytes.Load()

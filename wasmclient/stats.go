@@ -9,16 +9,17 @@ import (
 
 // ReceiveStats describe what a player received.
 type ReceiveStats struct {
-	VideoCodec   string // MIME type of the received video track
-	VideoPackets uint64
-	VideoBytes   uint64 // RTP payload bytes
-	AudioPackets uint64
-	AudioBytes   uint64
-	Keyframes    uint64 // key frames seen (counted once per RTP timestamp)
-	Width        int    // picture size from the last key frame that carried one
-	Height       int
-	FirstPacket  time.Time // first RTP packet of any track
-	RecordErrors uint64    // packets the RecordFile writer refused
+	VideoCodec    string // MIME type of the received video track
+	VideoPackets  uint64
+	VideoBytes    uint64 // RTP payload bytes
+	AudioPackets  uint64
+	AudioBytes    uint64
+	Keyframes     uint64 // key frames seen (counted once per RTP timestamp)
+	Width         int    // picture size from the last key frame that carried one
+	Height        int
+	FirstPacket   time.Time // first RTP packet of any track
+	FirstKeyframe time.Time // first video key frame start: when a decoder could show a picture
+	RecordErrors  uint64    // packets the RecordFile writer refused
 }
 
 // SendStats describe what a publisher sent.

@@ -189,7 +189,7 @@ func checkReport(t *testing.T, rep Report, n int) {
 	if rep.DeliveredVideoPackets == 0 || rep.DeliveryRatio <= 0 || rep.DeliveryRatio > 1.05 {
 		t.Fatalf("delivered %d of %d, ratio %v", rep.DeliveredVideoPackets, rep.ExpectedVideoPackets, rep.DeliveryRatio)
 	}
-	if rep.PublisherConnectToPublish <= 0 || rep.PublisherConnectToFirst <= 0 || rep.PlayerConnectToFirst.Count != n {
+	if rep.PublisherConnectToPublish <= 0 || rep.PublisherConnectToFirst <= 0 || rep.PlayerConnectToFirst.Count != n || rep.PlayerConnectToKeyframe.Count != n {
 		t.Fatalf("timings: %+v", rep)
 	}
 }

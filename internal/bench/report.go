@@ -60,6 +60,7 @@ type Report struct {
 	PublisherConnectToPublish float64  `json:"publisherConnectToPublishingMs"`
 	PublisherConnectToFirst   float64  `json:"publisherConnectToFirstPacketMs"`
 	PlayerConnectToFirst      Latency  `json:"playerConnectToFirstPacket"`
+	PlayerConnectToKeyframe   Latency  `json:"playerConnectToFirstKeyframe"`
 
 	Errors []string `json:"errors,omitempty"` // first few player errors
 }
@@ -87,6 +88,9 @@ func (r Report) Text() string {
 	l := r.PlayerConnectToFirst
 	fmt.Fprintf(&b, "players: connect→first packet p50 %.1f ms, p95 %.1f ms, max %.1f ms (%d of %d)\n",
 		l.P50, l.P95, l.Max, l.Count, r.Subscribers)
+	k := r.PlayerConnectToKeyframe
+	fmt.Fprintf(&b, "players: connect→first key frame p50 %.1f ms, p95 %.1f ms, max %.1f ms (%d of %d)\n",
+		k.P50, k.P95, k.Max, k.Count, r.Subscribers)
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "error: %s\n", e)
 	}

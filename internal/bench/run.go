@@ -315,17 +315,21 @@ func fillTimes(rep *Report, pub *publisher, players []*player) {
 	if !tl.FirstPacket.IsZero() {
 		rep.PublisherConnectToFirst = ms(tl.FirstPacket.Sub(start))
 	}
-	var ds []time.Duration
+	var first, key []time.Duration
 	for _, p := range players {
 		p.mu.Lock()
 		if p.st != nil {
-			if first := p.st.Timeline().FirstPacket; !first.IsZero() {
-				ds = append(ds, first.Sub(p.sess.Timeline().ConnectStart))
+			start := p.sess.Timeline().ConnectStart
+			if t := p.st.Timeline().FirstPacket; !t.IsZero() {
+				first = append(first, t.Sub(start))
+			}
+			if t := p.st.ReceiveStats().FirstKeyframe; !t.IsZero() {
+				key = append(key, t.Sub(start))
 			}
 		}
 		p.mu.Unlock()
 	}
-	rep.PlayerConnectToFirst = summarize(ds)
+	rep.PlayerConnectToFirst, rep.PlayerConnectToKeyframe = summarize(first), summarize(key)
 }
 
 // closePlayers ends every player session, a bounded number at a time.

@@ -219,7 +219,7 @@ func TestFanoutAgainstCluster(t *testing.T) {
 	if rep.ServerCPUUnavailable != "" || rep.ServerCPUSeconds == nil || rep.ServerCPUMicrosPerPacket == nil {
 		t.Fatalf("server CPU not measured: %q", rep.ServerCPUUnavailable)
 	}
-	if rep.PlayerConnectToFirst.Count != 2 || rep.PublisherConnectToPublish <= 0 {
+	if rep.PlayerConnectToFirst.Count != 2 || rep.PlayerConnectToKeyframe.Count != 2 || rep.PublisherConnectToPublish <= 0 {
 		t.Fatalf("timings: %+v", rep)
 	}
 }
