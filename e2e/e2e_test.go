@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,21 @@ import (
 // envRequire makes missing browser prerequisites a failure instead of a skip. CI sets it, so that a
 // missing install cannot pass green.
 const envRequire = "POTOK_E2E"
+
+// envConsole=1 prints the page's console also when the test passed (it is always printed on failure).
+const envConsole = "POTOK_E2E_CONSOLE"
+
+// envTrace=1 makes the WebSDK pages log every signalling frame to the console (web/wstrace.js), and
+// prints the console.
+const envTrace = "POTOK_E2E_TRACE"
+
+// pageQuery encodes a page's query, adding trace=1 under POTOK_E2E_TRACE=1.
+func pageQuery(v url.Values) string {
+	if os.Getenv(envTrace) == "1" {
+		v.Set("trace", "1")
+	}
+	return v.Encode()
+}
 
 // requireBrowser skips the test when Chromium or the npm packages are missing, unless POTOK_E2E=1.
 func requireBrowser(t *testing.T) {
@@ -58,7 +74,7 @@ func serveAssets(t *testing.T) string {
 }
 
 // launch starts Chromium for one test, bounded by timeout. Cleanup closes it, checks that the launcher
-// left no goroutine behind, and prints the page's console when the test failed.
+// left no goroutine behind, and prints the page's console when the test failed (or POTOK_E2E_CONSOLE=1).
 func launch(t *testing.T, timeout time.Duration) (*Browser, context.Context) {
 	t.Helper()
 	before := runtime.NumGoroutine()
@@ -71,8 +87,8 @@ func launch(t *testing.T, timeout time.Duration) (*Browser, context.Context) {
 	}
 	t.Logf("browser up in %v", time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
-		if t.Failed() {
-			for _, line := range lastLines(b.Console(), 200) {
+		if t.Failed() || os.Getenv(envConsole) == "1" || os.Getenv(envTrace) == "1" {
+			for _, line := range lastLines(b.Console(), 2000) {
 				t.Logf("console: %s", line)
 			}
 		}

@@ -57,7 +57,7 @@ func TestWebSDKPublishPlay(t *testing.T) {
 	name := "e2e-" + randomHex(4)
 	q := url.Values{"ws": {ws}, "name": {name}}
 	start := time.Now()
-	if err := b.Navigate(ctx, base+"/publish_play.html?"+q.Encode()); err != nil {
+	if err := b.Navigate(ctx, base+"/publish_play.html?"+pageQuery(q)); err != nil {
 		t.Fatal(err)
 	}
 	var res publishPlayResult
@@ -160,7 +160,7 @@ func TestWebSDKMochaSuite(t *testing.T) {
 	b, ctx := launch(t, 5*time.Minute)
 
 	start := time.Now()
-	if err := b.Navigate(ctx, base+"/mocha.html?"+url.Values{"ws": {ws}}.Encode()); err != nil {
+	if err := b.Navigate(ctx, base+"/mocha.html?"+pageQuery(url.Values{"ws": {ws}})); err != nil {
 		t.Fatal(err)
 	}
 	var res mochaResult
