@@ -283,6 +283,12 @@ func TestPublishPlayFlow(t *testing.T) {
 	if e.metric(metrics.NameMediaSessions, metrics.KindPublish) != 0 || e.metric(metrics.NameMediaSessions, metrics.KindPlay) != 0 {
 		t.Errorf("media_sessions gauge not back to 0")
 	}
+	if n := e.metric(metrics.NameMediadRPC, control.OpPublish); n != 1 {
+		t.Errorf("mediad_rpc_seconds{op=publish} count = %v", n)
+	}
+	if n := e.metric(metrics.NameMediadRPC, control.OpStop); n != 1 {
+		t.Errorf("mediad_rpc_seconds{op=stop} count = %v", n)
+	}
 	// The name can be published again.
 	pub.send(wcs.MsgPublishStream, publishReq("m2", "s1"))
 	recv(t, md.publishes, "publish")

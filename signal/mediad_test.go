@@ -2,6 +2,8 @@ package signal_test
 
 import (
 	"context"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,4 +207,45 @@ func TestRealMediadPendingResolved(t *testing.T) {
 		t.Errorf("instant publish stop: %+v", st)
 	}
 	c.quiet(700 * time.Millisecond) // the daemon's timer must not produce a second terminal status
+}
+
+// Two signal nodes share one daemon: a player on node B of a stream published through node A gets
+// its events on B; names are unique across nodes (design.md "Control plane", §E.4, §E.6).
+func TestRealMediadTwoSignalNodes(t *testing.T) {
+	e := newEnv(t, signal.Config{NodeID: "sig-a"})
+	b, err := signal.New(context.Background(), signal.Config{NodeID: "sig-b"}, e.nc, logging.Test())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := httptest.NewServer(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		hb.CloseClientConnections()
+		hb.Close()
+	})
+	startRealMediad(t, e, "md-real")
+	pub := e.dial(t)
+	pub.connect(nil)
+	urlB := "ws" + strings.TrimPrefix(hb.URL, "http")
+	play, dup := dialURL(t, urlB, nil), dialURL(t, urlB, nil)
+	play.connect(nil)
+	dup.connect(nil)
+
+	_, pubID := publishReal(t, pub, "shared")
+	playReal(t, play, "shared", "player-b")
+	p2 := newPublisher(t)
+	req := publishReq("dup-b", "shared")
+	req["sdp"] = p2.offer
+	dup.send(wcs.MsgPublishStream, req)
+	if st := dup.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStreamNameAlreadyInUse {
+		t.Errorf("duplicate name on node B: %+v", st)
+	}
+	pub.send(wcs.MsgUnPublishStream, map[string]any{"mediaSessionId": pubID})
+	if st := play.terminal("player-b"); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStoppedByPublisherStop {
+		t.Errorf("player on node B: %+v", st)
+	}
 }

@@ -41,8 +41,14 @@ func TestConnectionEchoesUserData(t *testing.T) {
 	if mp, _ := ud["mediaProviders"].([]any); len(mp) != 3 || mp[0] != "WebRTC" {
 		t.Errorf("mediaProviders = %v", ud["mediaProviders"])
 	}
-	if e.srv.Sessions() != 1 {
-		t.Errorf("Sessions() = %d, want 1", e.srv.Sessions())
+	if e.srv.Sessions() != 1 || e.metric(metrics.NameConnections, "") != 1 {
+		t.Errorf("Sessions() = %d, connections gauge %v, want 1", e.srv.Sessions(), e.metric(metrics.NameConnections, ""))
+	}
+	if n := e.metric(metrics.NameMessagesReceived, wcs.MsgConnection); n != 1 {
+		t.Errorf("messages_received{connection} = %v", n)
+	}
+	if n := e.metric(metrics.NameMessagesSent, ""); n < 2 {
+		t.Errorf("messages_sent = %v", n)
 	}
 
 	// A second connection on the same socket is refused and changes nothing.
@@ -341,7 +347,8 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
-// metric reads a counter or gauge child (by one label value) from the env's registry.
+// metric reads a counter or gauge child (by one label value; "" = unlabelled) or a histogram's
+// sample count from the env's registry.
 func (e *env) metric(name, label string) float64 {
 	mfs, err := e.reg.Gather()
 	if err != nil {
@@ -352,8 +359,14 @@ func (e *env) metric(name, label string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" && len(m.GetLabel()) == 0 {
+				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
 			for _, lp := range m.GetLabel() {
 				if lp.GetValue() == label {
+					if h := m.GetHistogram(); h != nil {
+						return float64(h.GetSampleCount())
+					}
 					if c := m.GetCounter(); c != nil {
 						return c.GetValue()
 					}
