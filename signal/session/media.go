@@ -123,15 +123,15 @@ func (s *Session) add(ms *mediaSession, now time.Time) {
 // terminate gives a media session its one terminal status: optionally stop it at its mediad,
 // release its stream name, then tell the client. After this the id is forgotten, as in the SDK.
 func (s *Session) terminate(ms *mediaSession, status, info string, stop bool) {
-	s.drop(ms, stop, stopInfo(ms, status, info))
+	s.drop(ms, stop, stopInfo(ms, info))
 	s.send(wcs.MsgNotifyStreamStatusEvent, ms.stream(status, info))
 	s.log.Info().Str("mediaSessionId", ms.id).Str("status", status).Str("info", info).Msg("media session ended")
 }
 
 // stopInfo is the reason a mediad passes on to the players of a stopped publisher: they get FAILED
 // "Stopped by publisher stop" (protocol.md §E.4, §I.1).
-func stopInfo(ms *mediaSession, status, info string) string {
-	if ms.publisher && (status == wcs.StatusUnpublished || status == "") {
+func stopInfo(ms *mediaSession, info string) string {
+	if ms.publisher {
 		return wcs.InfoStoppedByPublisherStop
 	}
 	return info
