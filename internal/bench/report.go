@@ -50,6 +50,7 @@ type Report struct {
 	DurationSec float64 `json:"durationSec"`
 
 	PublisherSentVideoPackets uint64  `json:"publisherSentVideoPackets"`
+	PublisherKeyframeRequests uint64  `json:"publisherKeyframeRequests"` // PLI/FIR the server sent the publisher
 	ExpectedVideoPackets      uint64  `json:"expectedVideoPackets"`  // sum over players of packets sent in their window
 	DeliveredVideoPackets     uint64  `json:"deliveredVideoPackets"` // sum over players of packets received in it
 	DeliveryRatio             float64 `json:"deliveryRatio"`
@@ -73,8 +74,8 @@ func (r Report) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fanout %s: %d subscribers (%d playing, %d failed), %d bit/s, %dx%d@%d, %.1fs\n",
 		r.Name, r.Subscribers, r.Playing, r.Failed, r.Bitrate, r.Width, r.Height, r.FPS, r.DurationSec)
-	fmt.Fprintf(&b, "video packets: publisher sent %d; players expected %d, delivered %d, ratio %.4f\n",
-		r.PublisherSentVideoPackets, r.ExpectedVideoPackets, r.DeliveredVideoPackets, r.DeliveryRatio)
+	fmt.Fprintf(&b, "video packets: publisher sent %d (%d key frame requests); players expected %d, delivered %d, ratio %.4f\n",
+		r.PublisherSentVideoPackets, r.PublisherKeyframeRequests, r.ExpectedVideoPackets, r.DeliveredVideoPackets, r.DeliveryRatio)
 	switch {
 	case r.ServerCPUUnavailable != "":
 		fmt.Fprintf(&b, "server CPU: unavailable (%s)\n", r.ServerCPUUnavailable)

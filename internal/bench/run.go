@@ -270,6 +270,7 @@ func watch(ctx context.Context, started time.Time, w io.Writer, players []*playe
 func fillDelivery(rep *Report, pub *publisher, players []*player) {
 	sent := pub.sent()
 	rep.PublisherSentVideoPackets = sent
+	rep.PublisherKeyframeRequests = pub.st.SendStats().Video.KeyframeRequests
 	for _, p := range players {
 		e, d, ok := p.window(sent)
 		if ok {

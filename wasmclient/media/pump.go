@@ -28,6 +28,7 @@ type RTPWriter interface {
 // PumpStats are counters of what a Pump has written.
 type PumpStats struct {
 	Frames, Keyframes, Packets, Bytes, WriteErrors uint64
+	KeyframeRequests                               uint64    // PLI/FIR received for this track
 	FirstPacket                                    time.Time // zero until the first packet is written
 }
 
@@ -41,6 +42,7 @@ type Pump struct {
 	samples    uint64        // RTP clock ticks sent so far: round(elapsed) without drift
 
 	frames, keyframes, packets, bytes, writeErrors atomic.Uint64
+	keyframeRequests                               atomic.Uint64
 	firstPacket                                    atomic.Int64 // unix nanoseconds
 }
 
@@ -129,7 +131,7 @@ func (p *Pump) send(f Frame) {
 func (p *Pump) Stats() PumpStats {
 	s := PumpStats{
 		Frames: p.frames.Load(), Keyframes: p.keyframes.Load(), Packets: p.packets.Load(),
-		Bytes: p.bytes.Load(), WriteErrors: p.writeErrors.Load(),
+		Bytes: p.bytes.Load(), WriteErrors: p.writeErrors.Load(), KeyframeRequests: p.keyframeRequests.Load(),
 	}
 	if ns := p.firstPacket.Load(); ns != 0 {
 		s.FirstPacket = time.Unix(0, ns)
@@ -139,6 +141,7 @@ func (p *Pump) Stats() PumpStats {
 
 // RequestKeyframe forwards a keyframe request to the source if it can honour one.
 func (p *Pump) RequestKeyframe() {
+	p.keyframeRequests.Add(1)
 	if k, ok := p.src.(KeyframeRequester); ok {
 		k.RequestKeyframe()
 	}
