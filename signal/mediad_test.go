@@ -16,18 +16,19 @@ import (
 
 // startRealMediad runs the real media daemon on the env's NATS, loopback only. It stops before the
 // env (cleanups run last-in first-out).
-func startRealMediad(t *testing.T, e *env, id string) {
+func startRealMediad(t *testing.T, e *env, id string) *mediad.Daemon {
 	t.Helper()
-	startRealMediadCfg(t, e, mediad.Config{NodeID: id, ListenIP: "127.0.0.1", LoopbackOnly: true})
+	return startRealMediadCfg(t, e, mediad.Config{NodeID: id, ListenIP: "127.0.0.1", LoopbackOnly: true})
 }
 
-func startRealMediadCfg(t *testing.T, e *env, cfg mediad.Config) {
+func startRealMediadCfg(t *testing.T, e *env, cfg mediad.Config) *mediad.Daemon {
 	t.Helper()
 	d, err := mediad.Start(context.Background(), cfg, e.nc, logging.Test().With().Str("nodeId", cfg.NodeID).Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
+	return d
 }
 
 // publishReal publishes with a pion peer through c and waits for PUBLISHING. The daemon's first
@@ -107,7 +108,7 @@ func (c *client) terminal(id string) wcs.Stream {
 // refused; unpublish ends the player with "Stopped by publisher stop" (§E.2–§E.6, §I.1).
 func TestRealMediadPublishPlay(t *testing.T) {
 	e := newEnv(t, signal.Config{})
-	startRealMediad(t, e, "md-real")
+	d := startRealMediad(t, e, "md-real")
 	pub, play, dup := e.dial(t), e.dial(t), e.dial(t)
 	pub.connect(nil)
 	play.connect(nil)
@@ -146,13 +147,14 @@ func TestRealMediadPublishPlay(t *testing.T) {
 	if s := dup.available("cam"); s != "false" {
 		t.Errorf("name kept after unpublish: %s", s)
 	}
+	eventually(t, "no peer connection left at the daemon", func() bool { return d.PeerConnections() == 0 })
 }
 
 // The publisher's socket closes: its player elsewhere gets FAILED "Stopped by publisher stop" from
 // the daemon and the name is free again (§E.8).
 func TestRealMediadDisconnectWhilePublishing(t *testing.T) {
 	e := newEnv(t, signal.Config{})
-	startRealMediad(t, e, "md-real")
+	d := startRealMediad(t, e, "md-real")
 	pub, play := e.dial(t), e.dial(t)
 	pub.connect(nil)
 	play.connect(nil)
@@ -164,6 +166,7 @@ func TestRealMediadDisconnectWhilePublishing(t *testing.T) {
 		t.Errorf("player after publisher disconnect: %+v", st)
 	}
 	eventually(t, "name released", func() bool { return play.available("cam2") == "false" })
+	eventually(t, "no peer connection left at the daemon", func() bool { return d.PeerConnections() == 0 })
 }
 
 // A client that never applies the answer: the daemon's ICE timeout resolves the stream, which
@@ -248,4 +251,33 @@ func TestRealMediadTwoSignalNodes(t *testing.T) {
 	if st := play.terminal("player-b"); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStoppedByPublisherStop {
 		t.Errorf("player on node B: %+v", st)
 	}
+}
+
+// Server shutdown with live media: terminal statuses, GoingAway, and the daemon is left with no
+// peer connection of ours.
+func TestRealMediadShutdown(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	d := startRealMediad(t, e, "md-real")
+	pub, play := e.dial(t), e.dial(t)
+	pub.connect(nil)
+	play.connect(nil)
+	_, pubID := publishReal(t, pub, "live")
+	playReal(t, play, "live", "player-s")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := pub.terminal(pubID); st.Status != wcs.StatusUnpublished {
+		t.Errorf("publisher at shutdown: %+v", st)
+	}
+	if st := play.terminal("player-s"); st.Status != wcs.StatusStopped {
+		t.Errorf("player at shutdown: %+v", st)
+	}
+	for _, c := range []*client{pub, play} {
+		if code := c.waitClosed(waitFor); code != 1001 {
+			t.Errorf("close status %v", code)
+		}
+	}
+	eventually(t, "no peer connection left at the daemon", func() bool { return d.PeerConnections() == 0 })
 }
