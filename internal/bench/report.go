@@ -51,8 +51,8 @@ type Report struct {
 
 	PublisherSentVideoPackets uint64  `json:"publisherSentVideoPackets"`
 	PublisherKeyframeRequests uint64  `json:"publisherKeyframeRequests"` // PLI/FIR the server sent the publisher
-	ExpectedVideoPackets      uint64  `json:"expectedVideoPackets"`  // sum over players of packets sent in their window
-	DeliveredVideoPackets     uint64  `json:"deliveredVideoPackets"` // sum over players of packets received in it
+	ExpectedVideoPackets      uint64  `json:"expectedVideoPackets"`      // sum over players of packets sent in their window
+	DeliveredVideoPackets     uint64  `json:"deliveredVideoPackets"`     // sum over players of packets received in it
 	DeliveryRatio             float64 `json:"deliveryRatio"`
 
 	ServerCPUSeconds          *float64 `json:"serverCpuSeconds,omitempty"`
