@@ -15,6 +15,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 )
@@ -231,5 +232,51 @@ func Answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (strin
 	if ld == nil {
 		return "", errors.New("rtc: no local description after gathering")
 	}
-	return ld.SDP, nil
+	return candidatesEverywhere(ld.SDP)
+}
+
+// candidatesEverywhere copies the candidates onto every accepted m-line. pion writes them only on
+// the first m-line; when that one is rejected (port 0, e.g. a player asks for audio the publisher
+// does not send), the bundled m-lines would be left without candidates and never connect, and the
+// WebSDK cannot trickle to make up for it (protocol.md §H.3: "one or more a=candidate lines per
+// m-line").
+func candidatesEverywhere(raw string) (string, error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(raw); err != nil {
+		return "", fmt.Errorf("rtc: parse own answer: %w", err)
+	}
+	var cands []sdp.Attribute
+	for _, md := range sd.MediaDescriptions {
+		for _, a := range md.Attributes {
+			if a.Key == "candidate" {
+				cands = append(cands, a)
+			}
+		}
+		if len(cands) > 0 {
+			break
+		}
+	}
+	if len(cands) == 0 {
+		return raw, nil
+	}
+	changed := false
+	for _, md := range sd.MediaDescriptions {
+		if md.MediaName.Port.Value == 0 {
+			continue
+		}
+		if _, has := md.Attribute("candidate"); has {
+			continue
+		}
+		md.Attributes = append(md.Attributes, cands...)
+		md.Attributes = append(md.Attributes, sdp.Attribute{Key: "end-of-candidates"})
+		changed = true
+	}
+	if !changed {
+		return raw, nil
+	}
+	out, err := sd.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("rtc: marshal answer: %w", err)
+	}
+	return string(out), nil
 }

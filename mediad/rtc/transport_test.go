@@ -205,3 +205,56 @@ func FuzzSetRemoteDescription(f *testing.F) {
 		_, _ = Answer(ctx, pc, s)
 	})
 }
+
+// TestAnswerRejectedFirstMLine: a player asks for audio and video but only video is available.
+// pion rejects the audio m-line and writes the candidates there only; the accepted video m-line
+// must carry them too.
+func TestAnswerRejectedFirstMLine(t *testing.T) {
+	tr := listenLoopback(t, -1)
+	client, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := client.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer, _ := client.CreateOffer(nil)
+	_ = client.SetLocalDescription(offer)
+	videoOnly := []Codec{}
+	for _, c := range PublishCodecs() {
+		if c.Kind == webrtc.RTPCodecTypeVideo {
+			videoOnly = append(videoOnly, c)
+		}
+	}
+	server, err := tr.NewPeerConnection(PeerOptions{Codecs: videoOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	answer, err := Answer(context.Background(), server, offer.SDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	video := answer[strings.Index(answer, "m=video"):]
+	if !strings.Contains(answer, "m=audio 0 ") || !strings.Contains(video, "typ host") ||
+		!strings.Contains(video, "a=end-of-candidates") {
+		t.Fatalf("video m-line without candidates:\n%s", answer)
+	}
+	connected := make(chan struct{})
+	client.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			close(connected)
+		}
+	})
+	if err := client.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("client did not connect")
+	}
+}

@@ -1,0 +1,393 @@
+package mediad
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/internal/codec"
+	"github.com/potok-media/potok/internal/logging"
+)
+
+const signalNode = "signal-test"
+
+// env is one embedded NATS, one daemon and a signal stand-in that records the daemon's events.
+type env struct {
+	t      *testing.T
+	emb    *bus.Embedded
+	nc     *nats.Conn // the signal's connection
+	d      *Daemon
+	reg    *prometheus.Registry
+	events *eventLog
+	base   int // goroutines before the daemon started
+}
+
+func newEnv(t *testing.T, mod func(*Config)) *env {
+	t.Helper()
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	dnc, err := emb.Connect("mediad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dnc.Close)
+	snc, err := emb.Connect("signal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(snc.Close)
+	e := &env{t: t, emb: emb, nc: snc, reg: prometheus.NewRegistry(), events: &eventLog{}}
+	sub, err := snc.Subscribe(control.SignalEventsSubject(signalNode), e.events.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	_ = snc.Flush()
+	cfg := Config{NodeID: "mediad-test", LoopbackOnly: true, TCPPort: -1, ICETimeout: 10 * time.Second, Registerer: e.reg}
+	if mod != nil {
+		mod(&cfg)
+	}
+	// The directory buckets and each connection's request-reply subscription belong to NATS, not
+	// to the daemon: create them before counting goroutines.
+	for _, nc := range []*nats.Conn{snc, dnc} {
+		if _, err := bus.OpenDirectory(context.Background(), nc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	e.base = runtime.NumGoroutine()
+	d, err := Start(context.Background(), cfg, dnc, logging.Test())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.d = d
+	t.Cleanup(func() { _ = d.Close() })
+	return e
+}
+
+// closeAndCheckLeaks closes the daemon and waits for the goroutine count to return to where it was.
+func (e *env) closeAndCheckLeaks(clients ...*webrtc.PeerConnection) {
+	e.t.Helper()
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	if err := e.d.Close(); err != nil {
+		e.t.Fatalf("close: %v", err)
+	}
+	if n := e.d.PeerConnections(); n != 0 {
+		e.t.Fatalf("%d peer connections after Close", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > e.base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			e.t.Fatalf("goroutines: %d now, %d before\n%s", runtime.NumGoroutine(), e.base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *env) request(op string, in, out any) {
+	e.t.Helper()
+	if err := bus.Request(context.Background(), e.nc, control.MediaSubject(e.d.NodeID(), op), in, out); err != nil {
+		e.t.Fatalf("%s: %v", op, err)
+	}
+}
+
+func owner(id string) control.Owner {
+	return control.Owner{SignalNode: signalNode, SessionID: "ws-1", MediaSessionID: id}
+}
+
+// eventLog records MediaEvents in arrival order.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []control.MediaEvent
+}
+
+func (l *eventLog) add(m *nats.Msg) {
+	var ev control.MediaEvent
+	if json.Unmarshal(m.Data, &ev) == nil {
+		l.mu.Lock()
+		l.evs = append(l.evs, ev)
+		l.mu.Unlock()
+	}
+}
+
+func (l *eventLog) match(f func(control.MediaEvent) bool) []control.MediaEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []control.MediaEvent
+	for _, ev := range l.evs {
+		if f(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// wait returns the first event of a media session matching kind (and state, when set).
+func (e *env) wait(id, kind, state string) control.MediaEvent {
+	e.t.Helper()
+	var got control.MediaEvent
+	eventually(e.t, kind+" "+state+" event for "+id, func() bool {
+		evs := e.events.match(func(ev control.MediaEvent) bool {
+			return ev.MediaSessionID == id && ev.Kind == kind && (state == "" || ev.State == state)
+		})
+		if len(evs) > 0 {
+			got = evs[0]
+		}
+		return len(evs) > 0
+	})
+	return got
+}
+
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// clientAPI is a browser stand-in on loopback (browser.md §3). Replay protection is off so a
+// retransmission of a packet the client already has can be observed.
+func clientAPI(t testing.TB) *webrtc.API {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.DisableSRTPReplayProtection(true)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+}
+
+// publisher is a Go stand-in for a browser publishing synthetic VP8: 30 frames/s, one 1000-byte
+// packet per frame, a 320x240 key frame every second and on PLI.
+type publisher struct {
+	pc     *webrtc.PeerConnection
+	track  *webrtc.TrackLocalStaticRTP
+	offer  string
+	wantKF atomic.Bool
+	plis   atomic.Int64
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newPublisher(t *testing.T) *publisher {
+	t.Helper()
+	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &publisher{pc: pc, track: track, stop: make(chan struct{})}
+	p.wg.Add(1)
+	go func() { // read RTCP: PLI asks for a key frame
+		defer p.wg.Done()
+		for {
+			pkts, _, err := tr.Sender().ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pk := range pkts {
+				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+					p.plis.Add(1)
+					p.wantKF.Store(true)
+				}
+			}
+		}
+	}()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	p.offer = offer.SDP
+	return p
+}
+
+func (p *publisher) answer(t *testing.T, sdp string) {
+	t.Helper()
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *publisher) send() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		seq, ts := uint16(1000), uint32(0)
+		for frame := 0; ; frame++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			key := frame%30 == 0 || p.wantKF.Swap(false)
+			seq++
+			ts += 3000
+			_ = p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: true},
+				Payload: vp8Frame(key)})
+		}
+	}()
+}
+
+func (p *publisher) close() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	_ = p.pc.Close()
+	p.wg.Wait()
+}
+
+// vp8Frame is a one-packet VP8 frame: payload descriptor S=1, then a key frame header of
+// 320x240 (RFC 6386 §9.1) or an inter frame tag.
+func vp8Frame(key bool) []byte {
+	b := make([]byte, 1000)
+	b[0] = 0x10
+	if key {
+		copy(b[1:], []byte{0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00})
+	} else {
+		b[1] = 0x51
+	}
+	return b
+}
+
+// player is a Go stand-in for a browser playing: recvonly audio and video like the WebSDK.
+type player struct {
+	pc       *webrtc.PeerConnection
+	offer    string
+	packets  atomic.Int64
+	keyW     atomic.Int64
+	keyH     atomic.Int64
+	mu       sync.Mutex
+	seqs     map[uint16]int // how often each sequence number arrived
+	lastSeq  atomic.Uint32
+	ssrc     atomic.Uint32
+	tracks   chan *webrtc.TrackRemote
+	streamID atomic.Value
+	wg       sync.WaitGroup
+}
+
+func newPlayer(t *testing.T) *player {
+	t.Helper()
+	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &player{pc: pc, seqs: map[uint16]int{}, tracks: make(chan *webrtc.TrackRemote, 2)}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		p.streamID.Store(tr.StreamID())
+		p.ssrc.Store(uint32(tr.SSRC()))
+		p.wg.Add(1)
+		defer p.wg.Done()
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			p.packets.Add(1)
+			p.lastSeq.Store(uint32(pkt.SequenceNumber))
+			p.mu.Lock()
+			p.seqs[pkt.SequenceNumber]++
+			p.mu.Unlock()
+			if w, h, ok := codec.VP8Keyframe(pkt.Payload); ok {
+				p.keyW.Store(int64(w))
+				p.keyH.Store(int64(h))
+			}
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	p.offer = offer.SDP
+	return p
+}
+
+func (p *player) seen(seq uint16) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seqs[seq]
+}
+
+func (p *player) close() {
+	_ = p.pc.Close()
+	p.wg.Wait()
+}
+
+// counter reads one counter from the registry.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				if m.Counter != nil {
+					sum += m.Counter.GetValue()
+				}
+				if m.Gauge != nil {
+					sum += m.Gauge.GetValue()
+				}
+			}
+			return sum
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}
+
+func busDirectory(e *env) (*bus.Directory, error) {
+	return bus.OpenDirectory(context.Background(), e.nc)
+}

@@ -1,0 +1,333 @@
+package mediad
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
+)
+
+// TestPublishPlayForward is the main path: one publisher, three players, forwarding with key
+// frame start, rate/format events, NACK from cache, stop of one player, stop of the publisher.
+func TestPublishPlayForward(t *testing.T) {
+	e := newEnv(t, nil)
+	pub := newPublisher(t)
+	defer pub.close()
+	var pr control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("pub"), StreamName: "s1", Offer: pub.offer}, &pr)
+	if pr.Error != "" || pr.VideoCodec != "VP8" || pr.AudioCodec != "" {
+		t.Fatalf("publish reply %+v", pr)
+	}
+	for _, want := range []string{"a=ice-lite", "a=recvonly", "typ host", "a=end-of-candidates"} {
+		if !strings.Contains(pr.Answer, want) {
+			t.Fatalf("publish answer lacks %q:\n%s", want, pr.Answer)
+		}
+	}
+	pub.answer(t, pr.Answer)
+	e.wait("pub", control.EventState, control.StateConnected)
+	pub.send()
+
+	// Duplicate name and id are refused; an unknown stream is not found (§E.6, §E.7).
+	var dup control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("pub2"), StreamName: "s1", Offer: pub.offer}, &dup)
+	if dup.Error != wcs.InfoStreamNameAlreadyInUse {
+		t.Fatalf("duplicate name: %+v", dup)
+	}
+	var nf control.PlayReply
+	e.request(control.OpPlay, control.PlayRequest{Owner: owner("p-nf"), StreamName: "nope", Offer: pub.offer}, &nf)
+	if nf.Error != wcs.InfoStreamNotFound {
+		t.Fatalf("play unknown stream: %+v", nf)
+	}
+
+	players := make([]*player, 3)
+	ids := []string{"p0", "p1", "p2"}
+	for i := range players {
+		players[i] = newPlayer(t)
+		defer players[i].close()
+		var rep control.PlayReply
+		e.request(control.OpPlay, control.PlayRequest{Owner: owner(ids[i]), StreamName: "s1", Offer: players[i].offer}, &rep)
+		if rep.Error != "" || rep.VideoCodec != "VP8" || !rep.HasVideo || rep.HasAudio {
+			t.Fatalf("play reply %+v", rep)
+		}
+		if !strings.Contains(rep.Answer, "a=sendonly") || !strings.Contains(rep.Answer, "a=msid:potok-"+ids[i]+" ") ||
+			!strings.Contains(rep.Answer, " cname:") {
+			t.Fatalf("play answer:\n%s", rep.Answer)
+		}
+		if err := players[i].pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: rep.Answer}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range players {
+		e.wait(ids[i], control.EventState, control.StateConnected)
+		eventually(t, "320x240 key frame at player "+ids[i], func() bool { return p.keyW.Load() == 320 && p.keyH.Load() == 240 })
+		f := e.wait(ids[i], control.EventFormat, "")
+		if f.Width != 320 || f.Height != 240 || f.Publisher {
+			t.Fatalf("format event %+v", f)
+		}
+		if got, _ := p.streamID.Load().(string); got != "potok-"+ids[i] {
+			t.Fatalf("stream id %q", got)
+		}
+	}
+	if pub.plis.Load() == 0 {
+		t.Fatal("publisher never asked for a key frame")
+	}
+	if n := e.d.PeerConnections(); n != 4 {
+		t.Fatalf("%d peer connections, want 4", n)
+	}
+
+	// Rate events: about one per second per media session (count over 3 s, not exact timing).
+	rates := func(id string) []control.MediaEvent {
+		return e.events.match(func(ev control.MediaEvent) bool { return ev.MediaSessionID == id && ev.Kind == control.EventRate })
+	}
+	before, beforeP := len(rates("pub")), len(rates("p0"))
+	time.Sleep(3 * time.Second)
+	if n := len(rates("pub")) - before; n < 2 || n > 5 {
+		t.Fatalf("%d publisher rate events in 3 s", n)
+	}
+	if n := len(rates("p0")) - beforeP; n < 2 || n > 5 {
+		t.Fatalf("%d player rate events in 3 s", n)
+	}
+	last := rates("pub")[len(rates("pub"))-1]
+	if r := last.Rate; r == nil || r.VideoRate < 100_000 || r.FPS < 10 || r.Width != 320 || r.Height != 240 || !last.Publisher {
+		t.Fatalf("publisher rate %+v", last.Rate)
+	}
+	lastP := rates("p1")[len(rates("p1"))-1]
+	if r := lastP.Rate; r == nil || r.VideoRate < 100_000 || r.FPS < 10 || r.Width != 320 {
+		t.Fatalf("player rate %+v", lastP.Rate)
+	}
+
+	// NACK from player 0 for a packet it has: the daemon resends it from its cache.
+	p0 := players[0]
+	seq := uint16(p0.lastSeq.Load())
+	retransmittedBefore := counter(t, e.reg, "potok_mediad_retransmitted_packets_total")
+	if err := p0.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: p0.ssrc.Load(),
+		Nacks: []rtcp.NackPair{{PacketID: seq}}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "retransmission of the NACKed packet", func() bool { return p0.seen(seq) >= 2 })
+	if counter(t, e.reg, "potok_mediad_retransmitted_packets_total") <= retransmittedBefore {
+		t.Fatal("retransmission not counted")
+	}
+	eventually(t, "nack in the player's rate", func() bool {
+		r := rates("p0")
+		return r[len(r)-1].Rate.NACK >= 1
+	})
+
+	// Stopping one player leaves the others playing.
+	var sr control.StopReply
+	e.request(control.OpStop, control.StopRequest{MediaSessionID: "p2", Info: wcs.InfoStoppedByUser}, &sr)
+	if sr.Error != "" {
+		t.Fatal(sr.Error)
+	}
+	eventually(t, "3 peer connections", func() bool { return e.d.PeerConnections() == 3 })
+	n1 := players[1].packets.Load()
+	eventually(t, "player 1 still receiving", func() bool { return players[1].packets.Load() > n1+10 })
+
+	// Stopping the publisher closes the remaining players with "Stopped by publisher stop".
+	e.request(control.OpStop, control.StopRequest{MediaSessionID: "pub"}, &sr)
+	for _, id := range []string{"p0", "p1"} {
+		ev := e.wait(id, control.EventState, control.StateClosed)
+		if ev.Info != wcs.InfoStoppedByPublisherStop || ev.Owner != owner(id) {
+			t.Fatalf("player close event %+v", ev)
+		}
+	}
+	if evs := e.events.match(func(ev control.MediaEvent) bool {
+		return ev.MediaSessionID == "p2" && ev.Kind == control.EventState && ev.State != control.StateConnected
+	}); len(evs) != 0 {
+		t.Fatalf("stopped player got %+v", evs)
+	}
+	eventually(t, "no peer connections", func() bool { return e.d.PeerConnections() == 0 })
+	e.request(control.OpStop, control.StopRequest{MediaSessionID: "unknown"}, &sr)
+	if sr.Error != "" {
+		t.Fatalf("stop of an unknown id: %q", sr.Error)
+	}
+	for _, m := range []string{"potok_mediad_received_packets_total", "potok_mediad_forwarded_packets_total",
+		"potok_mediad_forwarded_bytes_total", "potok_mediad_nacks_received_total", "potok_mediad_keyframe_requests_total"} {
+		if counter(t, e.reg, m) == 0 {
+			t.Errorf("%s is 0", m)
+		}
+	}
+	pub.close()
+	for _, p := range players {
+		p.close()
+	}
+	e.closeAndCheckLeaks()
+}
+
+func TestICETimeout(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ICETimeout = 700 * time.Millisecond })
+	pub := newPublisher(t)
+	defer pub.close()
+	var pr control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("m1"), StreamName: "s", Offer: pub.offer}, &pr)
+	if pr.Error != "" {
+		t.Fatal(pr.Error)
+	}
+	// The client never applies the answer: nothing connects.
+	ev := e.wait("m1", control.EventState, control.StateFailed)
+	if ev.Info != wcs.InfoICETimeout || !ev.Publisher {
+		t.Fatalf("event %+v", ev)
+	}
+	eventually(t, "peer connection closed", func() bool { return e.d.PeerConnections() == 0 })
+	if counter(t, e.reg, "potok_mediad_ice_failures_total") != 1 {
+		t.Fatal("ICE failure not counted")
+	}
+	// The name is free again.
+	var pr2 control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("m2"), StreamName: "s", Offer: pub.offer}, &pr2)
+	if pr2.Error != "" {
+		t.Fatalf("republish after timeout: %q", pr2.Error)
+	}
+	pub.close()
+	e.closeAndCheckLeaks()
+}
+
+func TestRequestErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	pub := newPublisher(t)
+	defer pub.close()
+	cases := []struct {
+		name string
+		req  control.PublishRequest
+		want string
+	}{
+		{"no id", control.PublishRequest{StreamName: "s", Offer: pub.offer}, wcs.InfoMediaSessionIDNull},
+		{"garbage sdp", control.PublishRequest{Owner: owner("a"), StreamName: "s", Offer: "v=0 nope"}, wcs.InfoFailedByError},
+		{"huge sdp", control.PublishRequest{Owner: owner("b"), StreamName: "s", Offer: strings.Repeat("a", 70000)}, wcs.InfoFailedByError},
+		{"no common codec", control.PublishRequest{Owner: owner("c"), StreamName: "s",
+			Offer: offerWith(t, webrtc.MimeTypeVP9, webrtc.RTPTransceiverDirectionSendonly)}, wcs.InfoNoCommonCodecs},
+	}
+	for _, c := range cases {
+		var rep control.PublishReply
+		e.request(control.OpPublish, c.req, &rep)
+		if rep.Error != c.want || rep.Answer != "" {
+			t.Errorf("%s: reply %+v, want %q", c.name, rep, c.want)
+		}
+	}
+	var rep control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("ok"), StreamName: "s", Offer: pub.offer}, &rep)
+	if rep.Error != "" {
+		t.Fatal(rep.Error)
+	}
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("ok"), StreamName: "s2", Offer: pub.offer}, &rep)
+	if rep.Error != wcs.InfoMediaSessionIDInUse {
+		t.Fatalf("id reuse: %+v", rep)
+	}
+	// A player offering only H.264 cannot play a VP8 stream.
+	var prep control.PlayReply
+	e.request(control.OpPlay, control.PlayRequest{Owner: owner("p"), StreamName: "s",
+		Offer: offerWith(t, webrtc.MimeTypeH264, webrtc.RTPTransceiverDirectionRecvonly)}, &prep)
+	if prep.Error != wcs.InfoNoCommonCodecs {
+		t.Fatalf("play with no common codec: %+v", prep)
+	}
+	if n := e.d.PeerConnections(); n != 1 {
+		t.Fatalf("%d peer connections, want only the publisher's", n)
+	}
+	pub.close()
+	e.closeAndCheckLeaks()
+}
+
+// offerWith is a video offer carrying a single codec.
+func offerWith(t *testing.T, mime string, dir webrtc.RTPTransceiverDirection) string {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{PayloadType: 102, RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: mime, ClockRate: 90000, SDPFmtpLine: "packetization-mode=1;profile-level-id=42e01f"}}, webrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.SDP
+}
+
+func TestStreamEventsAndSessionGone(t *testing.T) {
+	e := newEnv(t, nil)
+	pub := newPublisher(t)
+	defer pub.close()
+	var pr control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("pub"), StreamName: "s", Offer: pub.offer}, &pr)
+	pub.answer(t, pr.Answer)
+	pl := newPlayer(t)
+	defer pl.close()
+	other := control.Owner{SignalNode: signalNode, SessionID: "ws-2", MediaSessionID: "pl"}
+	var rep control.PlayReply
+	e.request(control.OpPlay, control.PlayRequest{Owner: other, StreamName: "s", Offer: pl.offer}, &rep)
+	if rep.Error != "" || rep.VideoMuted {
+		t.Fatalf("play %+v", rep)
+	}
+	var sr control.StopReply
+	e.request(control.OpStreamEvent, control.StreamEventRequest{MediaSessionID: "pub", Type: wcs.EventVideoMuted}, &sr)
+	if sr.Error != "" {
+		t.Fatal(sr.Error)
+	}
+	ev := e.wait("pl", control.EventStreamEvent, "")
+	if ev.StreamEvent == nil || ev.StreamEvent.Type != wcs.EventVideoMuted || ev.Owner != other {
+		t.Fatalf("stream event %+v", ev)
+	}
+	payload := json.RawMessage(`{"x":1}`)
+	e.request(control.OpStreamEvent, control.StreamEventRequest{MediaSessionID: "pub", Type: "data", Payload: payload}, &sr)
+	eventually(t, "data event", func() bool {
+		return len(e.events.match(func(ev control.MediaEvent) bool {
+			return ev.Kind == control.EventStreamEvent && ev.StreamEvent.Type == "data" && string(ev.StreamEvent.Payload) == `{"x":1}`
+		})) == 1
+	})
+	// A late joiner learns the mute state from the play reply.
+	pl2 := newPlayer(t)
+	defer pl2.close()
+	e.request(control.OpPlay, control.PlayRequest{Owner: owner("pl2"), StreamName: "s", Offer: pl2.offer}, &rep)
+	if !rep.VideoMuted || rep.AudioMuted {
+		t.Fatalf("late joiner mute state %+v", rep)
+	}
+	// The publisher's WS session goes away: its media ends, the players on other sessions are closed.
+	e.request(control.OpSessionGone, control.SessionGoneRequest{SignalNode: signalNode, SessionID: "ws-1"}, &sr)
+	ev = e.wait("pl", control.EventState, control.StateClosed)
+	if ev.Info != wcs.InfoStoppedByPublisherStop {
+		t.Fatalf("%+v", ev)
+	}
+	eventually(t, "no peer connections", func() bool { return e.d.PeerConnections() == 0 })
+	pub.close()
+	pl.close()
+	pl2.close()
+	e.closeAndCheckLeaks()
+}
+
+func TestHeartbeat(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	dir, err := busDirectory(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := dir.Nodes.Get(ctx, control.NodeKey(e.d.NodeID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec control.NodeRecord
+	if err := json.Unmarshal(entry.Value(), &rec); err != nil || rec.Kind != control.KindMediad || rec.ID != "mediad-test" {
+		t.Fatalf("node record %s: %v", entry.Value(), err)
+	}
+	if e.d.UDPAddr() == nil || e.d.UDPAddr().Port == 0 || e.d.TCPAddr() != nil {
+		t.Fatalf("addresses %v %v", e.d.UDPAddr(), e.d.TCPAddr())
+	}
+	e.closeAndCheckLeaks()
+	if _, err := dir.Nodes.Get(ctx, control.NodeKey(e.d.NodeID())); err == nil {
+		t.Fatal("node record left after Close")
+	}
+}
