@@ -3,7 +3,6 @@ package wasmclient
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -348,5 +347,3 @@ func (g *group) Wait() {
 	g.mu.Unlock()
 	g.wg.Wait()
 }
-
-var errNoStream = errors.New("no such stream")
