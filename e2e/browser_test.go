@@ -11,6 +11,7 @@ import (
 // in-page peer connections is decoded. When this fails, the WebSDK tests cannot tell us about Potok.
 func TestBrowserLoopback(t *testing.T) {
 	requireBrowser(t)
+	checkNoLeak(t)
 	base := serveAssets(t)
 	b, ctx := launch(t, time.Minute)
 

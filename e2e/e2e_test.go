@@ -57,6 +57,15 @@ func requireBrowser(t *testing.T) {
 	t.Skip(msg)
 }
 
+// checkNoLeak records the goroutine count now and, at the very end of the test (after the cluster, the
+// asset server and the browser have closed: cleanups run last-in first-out), checks that it came back.
+// Call it before starting anything else.
+func checkNoLeak(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() { checkGoroutines(t, before, "closing the cluster, the asset server and the browser") })
+}
+
 // serveAssets starts an HTTP server on 127.0.0.1 for the pages and npm packages; it returns its base URL.
 func serveAssets(t *testing.T) string {
 	t.Helper()
@@ -96,15 +105,13 @@ func launch(t *testing.T, timeout time.Duration) (*Browser, context.Context) {
 			t.Errorf("close browser: %v", err)
 		}
 		cancel()
-		checkGoroutines(t, before)
+		checkGoroutines(t, before, "closing the browser")
 	})
 	return b, ctx
 }
 
-// checkGoroutines waits for the goroutine count to fall back to what it was before the browser started.
-// Other helpers of the test (HTTP servers, the cluster) are closed by their own later cleanups, so allow
-// what they still hold only by comparing against the count taken before the browser launched.
-func checkGoroutines(t *testing.T, before int) {
+// checkGoroutines waits up to 5 s for the goroutine count to fall back to before.
+func checkGoroutines(t *testing.T, before int, after string) {
 	t.Helper()
 	var now int
 	for range 50 {
@@ -114,7 +121,7 @@ func checkGoroutines(t *testing.T, before int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	buf := make([]byte, 1<<20)
-	t.Errorf("goroutine leak after closing the browser: %d before, %d after\n%s", before, now,
+	t.Errorf("goroutine leak after %s: %d before, %d after\n%s", after, before, now,
 		buf[:runtime.Stack(buf, true)])
 }
 

@@ -50,6 +50,7 @@ func (r publishPlayResult) reached(who, status string) (int, bool) {
 // §H.4): PUBLISHING, PLAYING, framesDecoded > 0, STOPPED, UNPUBLISHED.
 func TestWebSDKPublishPlay(t *testing.T) {
 	requireBrowser(t)
+	checkNoLeak(t)
 	ws := potokWSURL(t)
 	base := serveAssets(t)
 	b, ctx := launch(t, 2*time.Minute)
@@ -147,6 +148,7 @@ const closedPort = "32434"
 // TestWebSDKMochaSuite runs the WebSDK's own mocha suite, unmodified, against Potok (protocol.md §H.11).
 func TestWebSDKMochaSuite(t *testing.T) {
 	requireBrowser(t)
+	checkNoLeak(t)
 	ws := potokWSURL(t)
 	u, err := url.Parse(ws)
 	if err != nil {
