@@ -139,6 +139,7 @@ func (r mochaResult) byTest() (order []string, state map[string]mochaTest) {
 const (
 	mochaTestCount   = 15
 	mochaKnownFailed = "should clean up video"
+	mochaKnownError  = "to be empty" // chai: expected { '0': <video id="...-REMOTE_CACHED_VIDEO">, ... } to be empty
 )
 
 // closedPort is where test.js's "status should be FAILED when connecting to closed port" connects, on
@@ -193,6 +194,13 @@ func TestWebSDKMochaSuite(t *testing.T) {
 	}
 	if !slices.Equal(failed, []string{mochaKnownFailed}) {
 		t.Errorf("failed tests %q, want exactly [%q]", failed, mochaKnownFailed)
+	}
+	// It must fail for the SDK's reason (the kept <video> elements), not because the server broke the
+	// two players (a timeout).
+	for _, e := range state {
+		if e.Title == mochaKnownFailed && e.State == "failed" && !strings.Contains(e.Error, mochaKnownError) {
+			t.Errorf("%q failed with %q, want the SDK's %q", e.Title, e.Error, mochaKnownError)
+		}
 	}
 }
 

@@ -34,10 +34,12 @@ apt_packages() {
 		sudo=(sudo)
 	fi
 	log "apt: installing ${missing[*]}"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+	# Wait for a dpkg lock held by another apt run instead of failing at once.
+	local wait=(-o DPkg::Lock::Timeout=300)
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" update -qq ||
 		die "apt-get update failed"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
-		die "apt-get install ${missing[*]} failed"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq --no-install-recommends \
+		"${missing[@]}" || die "apt-get install ${missing[*]} failed"
 	for p in "${missing[@]}"; do
 		installed "$p" || die "apt: $p still not installed after apt-get install"
 	done
