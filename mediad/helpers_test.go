@@ -186,11 +186,14 @@ func clientAPI(t testing.TB) *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 }
 
-// publisher is a Go stand-in for a browser publishing synthetic VP8: 30 frames/s, one 1000-byte
-// packet per frame, a 320x240 key frame every second and on PLI.
+// publisher is a Go stand-in for a browser publishing synthetic video: 30 frames/s, one packet per
+// frame, a key frame every second and on PLI (VP8 320x240, or H.264 STAP-A SPS 1280x720 + IDR),
+// plus Opus packets every 20 ms when audio is on.
 type publisher struct {
 	pc     *webrtc.PeerConnection
 	track  *webrtc.TrackLocalStaticRTP
+	audio  *webrtc.TrackLocalStaticRTP
+	mime   string
 	offer  string
 	wantKF atomic.Bool
 	plis   atomic.Int64
@@ -199,20 +202,31 @@ type publisher struct {
 }
 
 func newPublisher(t *testing.T) *publisher {
+	return newPublisherWith(t, clientAPI(t), webrtc.MimeTypeVP8, false)
+}
+
+func newPublisherWith(t *testing.T, api *webrtc.API, mime string, audio bool) *publisher {
 	t.Helper()
-	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	p := &publisher{pc: pc, mime: mime, stop: make(chan struct{})}
+	if audio {
+		if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pc.AddTransceiverFromTrack(p.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.track, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime}, "video", "pub"); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pc.AddTransceiverFromTrack(p.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &publisher{pc: pc, track: track, stop: make(chan struct{})}
 	p.wg.Add(1)
 	go func() { // read RTCP: PLI asks for a key frame
 		defer p.wg.Done()
@@ -254,6 +268,7 @@ func (p *publisher) send() {
 		tick := time.NewTicker(33 * time.Millisecond)
 		defer tick.Stop()
 		seq, ts := uint16(1000), uint32(0)
+		aseq := uint16(0)
 		for frame := 0; ; frame++ {
 			select {
 			case <-p.stop:
@@ -263,8 +278,19 @@ func (p *publisher) send() {
 			key := frame%30 == 0 || p.wantKF.Swap(false)
 			seq++
 			ts += 3000
+			payload := vp8Frame(key)
+			if p.mime == webrtc.MimeTypeH264 {
+				payload = h264Frame(key)
+			}
 			_ = p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: true},
-				Payload: vp8Frame(key)})
+				Payload: payload})
+			if p.audio != nil {
+				for i := 0; i < 2; i++ {
+					aseq++
+					_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq,
+						Timestamp: uint32(aseq) * 960}, Payload: make([]byte, 80)})
+				}
+			}
 		}
 	}()
 }
@@ -292,20 +318,45 @@ func vp8Frame(key bool) []byte {
 	return b
 }
 
+// sps720p is a libx264 High profile SPS for 1280x720 (see internal/codec tests).
+var sps720p = []byte{0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10, 0x00, 0x00, 0x03,
+	0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x83, 0x19, 0x60}
+
+// h264Frame is a STAP-A with SPS, PPS and an IDR slice for key frames (as Chrome sends them), or
+// a single non-IDR slice NAL unit.
+func h264Frame(key bool) []byte {
+	if !key {
+		b := make([]byte, 800)
+		b[0] = 0x41
+		return b
+	}
+	pps := []byte{0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0}
+	idr := make([]byte, 900)
+	idr[0] = 0x65
+	b := []byte{0x78}
+	for _, n := range [][]byte{sps720p, pps, idr} {
+		b = append(b, byte(len(n)>>8), byte(len(n)))
+		b = append(b, n...)
+	}
+	return b
+}
+
 // player is a Go stand-in for a browser playing: recvonly audio and video like the WebSDK.
 type player struct {
-	pc       *webrtc.PeerConnection
-	offer    string
-	packets  atomic.Int64
-	keyW     atomic.Int64
-	keyH     atomic.Int64
-	mu       sync.Mutex
-	seqs     map[uint16]int // how often each sequence number arrived
-	lastSeq  atomic.Uint32
-	ssrc     atomic.Uint32
-	tracks   chan *webrtc.TrackRemote
-	streamID atomic.Value
-	wg       sync.WaitGroup
+	pc        *webrtc.PeerConnection
+	offer     string
+	audioPkts atomic.Int64
+	streams   sync.Map // track kind → stream id
+	packets   atomic.Int64
+	keyW      atomic.Int64
+	keyH      atomic.Int64
+	mu        sync.Mutex
+	seqs      map[uint16]int // how often each sequence number arrived
+	lastSeq   atomic.Uint32
+	ssrc      atomic.Uint32
+	tracks    chan *webrtc.TrackRemote
+	streamID  atomic.Value
+	wg        sync.WaitGroup
 }
 
 func newPlayer(t *testing.T) *player {
@@ -321,10 +372,19 @@ func newPlayer(t *testing.T) *player {
 		}
 	}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		p.streamID.Store(tr.StreamID())
-		p.ssrc.Store(uint32(tr.SSRC()))
+		p.streams.Store(tr.Kind().String(), tr.StreamID())
 		p.wg.Add(1)
 		defer p.wg.Done()
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				p.audioPkts.Add(1)
+			}
+		}
+		p.streamID.Store(tr.StreamID())
+		p.ssrc.Store(uint32(tr.SSRC()))
 		for {
 			pkt, _, err := tr.ReadRTP()
 			if err != nil {
@@ -335,7 +395,7 @@ func newPlayer(t *testing.T) *player {
 			p.mu.Lock()
 			p.seqs[pkt.SequenceNumber]++
 			p.mu.Unlock()
-			if w, h, ok := codec.VP8Keyframe(pkt.Payload); ok {
+			if w, h, ok := codec.Dimensions(tr.Codec().MimeType, pkt.Payload); ok {
 				p.keyW.Store(int64(w))
 				p.keyH.Store(int64(h))
 			}

@@ -331,3 +331,69 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatal("node record left after Close")
 	}
 }
+
+// TestH264WithAudio: an H.264 + Opus publisher (what Chrome sends when the app strips VP8); the
+// player gets both tracks in one MediaStream, audio packets, and the SPS picture size.
+func TestH264WithAudio(t *testing.T) {
+	e := newEnv(t, nil)
+	me := &webrtc.MediaEngine{}
+	for _, c := range []struct {
+		kind webrtc.RTPCodecType
+		p    webrtc.RTPCodecParameters
+	}{
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{PayloadType: 125, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack", Parameter: "pli"}}}}},
+	} {
+		if err := me.RegisterCodec(c.p, c.kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pub := newPublisherWith(t, webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), webrtc.MimeTypeH264, true)
+	defer pub.close()
+	var pr control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("pub"), StreamName: "h", Offer: pub.offer}, &pr)
+	if pr.Error != "" || pr.VideoCodec != "H264" || pr.AudioCodec != "opus" {
+		t.Fatalf("publish reply %+v", pr)
+	}
+	pub.answer(t, pr.Answer)
+	e.wait("pub", control.EventState, control.StateConnected)
+	pub.send()
+	eventually(t, "publisher picture size", func() bool {
+		evs := e.events.match(func(ev control.MediaEvent) bool {
+			return ev.MediaSessionID == "pub" && ev.Kind == control.EventRate && ev.Rate.Width == 1280 && ev.Rate.Height == 720
+		})
+		return len(evs) > 0
+	})
+	pl := newPlayer(t)
+	defer pl.close()
+	var rep control.PlayReply
+	e.request(control.OpPlay, control.PlayRequest{Owner: owner("pl"), StreamName: "h", Offer: pl.offer}, &rep)
+	if rep.Error != "" || rep.VideoCodec != "H264" || rep.AudioCodec != "opus" || !rep.HasAudio || !rep.HasVideo ||
+		rep.Width != 1280 || rep.Height != 720 {
+		t.Fatalf("play reply %+v", rep)
+	}
+	if err := pl.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: rep.Answer}); err != nil {
+		t.Fatal(err)
+	}
+	f := e.wait("pl", control.EventFormat, "")
+	if f.Width != 1280 || f.Height != 720 {
+		t.Fatalf("format %+v", f)
+	}
+	eventually(t, "H.264 key frame and audio at the player", func() bool {
+		return pl.keyW.Load() == 1280 && pl.keyH.Load() == 720 && pl.audioPkts.Load() > 10
+	})
+	a, _ := pl.streams.Load("audio")
+	v, _ := pl.streams.Load("video")
+	if a != "potok-pl" || v != "potok-pl" {
+		t.Fatalf("stream ids audio %v video %v, want one MediaStream", a, v)
+	}
+	pub.close()
+	pl.close()
+	e.closeAndCheckLeaks()
+}

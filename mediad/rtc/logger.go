@@ -7,8 +7,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// pionLogs routes pion's logs into zerolog. pion's info level is chatty (every candidate pair),
-// so it maps to debug; warnings and errors keep their level.
+// pionLogs routes pion's logs into zerolog, one level down: pion's info is chatty (every candidate
+// pair), its warnings are mostly transient (RTCP sent before DTLS is up), and its errors concern one
+// peer connection, which the daemon reports itself.
 type pionLogs struct{ log zerolog.Logger }
 
 func (f pionLogs) NewLogger(scope string) logging.LeveledLogger {
@@ -27,11 +28,11 @@ func (l pionLogger) Info(msg string) { l.log.Debug().Msg(msg) }
 func (l pionLogger) Infof(format string, args ...any) {
 	l.log.Debug().Msg(fmt.Sprintf(format, args...))
 }
-func (l pionLogger) Warn(msg string) { l.log.Warn().Msg(msg) }
+func (l pionLogger) Warn(msg string) { l.log.Debug().Msg(msg) }
 func (l pionLogger) Warnf(format string, args ...any) {
-	l.log.Warn().Msg(fmt.Sprintf(format, args...))
+	l.log.Debug().Msg(fmt.Sprintf(format, args...))
 }
-func (l pionLogger) Error(msg string) { l.log.Error().Msg(msg) }
+func (l pionLogger) Error(msg string) { l.log.Warn().Msg(msg) }
 func (l pionLogger) Errorf(format string, args ...any) {
-	l.log.Error().Msg(fmt.Sprintf(format, args...))
+	l.log.Warn().Msg(fmt.Sprintf(format, args...))
 }
