@@ -41,7 +41,8 @@ const testAnswer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
 	"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=recvonly\r\n" +
 	"m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\n"
 
-// startMediad registers a daemon record (heartbeat) and, when serve is set, answers its subjects.
+// startMediad registers a daemon record (one heartbeat: tests end well within its TTL) and, when
+// serve is set, answers its subjects. Call it before the signal node starts (newEnv's hook).
 func startMediad(t *testing.T, e *env, id string, serve bool) *scriptedMediad {
 	t.Helper()
 	return startLoadedMediad(t, e, id, serve, 0)
@@ -76,9 +77,16 @@ func startLoadedMediad(t *testing.T, e *env, id string, serve bool, load int) *s
 		}
 		t.Cleanup(func() { _ = sub.Unsubscribe() })
 	}
-	// The signal's node view is fed by a watcher: wait until a publish can be placed here.
-	time.Sleep(50 * time.Millisecond)
 	return m
+}
+
+// envWithMediad starts an env whose signal node finds one scripted daemon in the directory at
+// start (it waits for the initial node list), so placement does not race the KV watcher.
+func envWithMediad(t *testing.T, cfg signal.Config, id string, serve bool) (*env, *scriptedMediad) {
+	t.Helper()
+	var md *scriptedMediad
+	e := newEnv(t, cfg, func(e *env) { md = startMediad(t, e, id, serve) })
+	return e, md
 }
 
 func (m *scriptedMediad) serve(msg *nats.Msg) {
@@ -182,8 +190,7 @@ func (c *client) available(name string) string {
 
 // The whole publish → play → events → unpublish path (§E.2, §E.3, §E.4, §C.6–§C.9, §C.18).
 func TestPublishPlayFlow(t *testing.T) {
-	e := newEnv(t, signal.Config{NodeID: "sig-a"})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{NodeID: "sig-a"}, "md-1", true)
 	pub, play := e.dial(t), e.dial(t)
 	pubToken := pub.connect(nil)["authToken"].(string)
 	play.connect(nil)
@@ -317,8 +324,7 @@ func (c *client) expectResize(t *testing.T, id string, w, h int) {
 // A second publisher of a name gets "Stream name is already in use"; the first is unaffected
 // (§E.6). A mediaSessionId cannot be reused within a session (§B.4).
 func TestDuplicateNameAndID(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
 	c1, c2 := e.dial(t), e.dial(t)
 	c1.connect(nil)
 	c2.connect(nil)
@@ -349,8 +355,7 @@ func TestDuplicateNameAndID(t *testing.T) {
 
 // stop while PENDING still yields the terminal status (§E.5: "instant publish stop").
 func TestInstantStop(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
 	c := e.dial(t)
 	c.connect(nil)
 	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
@@ -384,8 +389,7 @@ func TestInstantStop(t *testing.T) {
 
 // No stream stays PENDING: the watchdog fails it and stops it at the daemon (§0 rule 10).
 func TestMediaTimeout(t *testing.T) {
-	e := newEnv(t, signal.Config{MediaTimeout: 300 * time.Millisecond})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{MediaTimeout: 300 * time.Millisecond}, "md-1", true)
 	c := e.dial(t)
 	c.connect(nil)
 	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
@@ -405,8 +409,7 @@ func TestMediaTimeout(t *testing.T) {
 
 // Daemon failures: an error reply, a failed state, no reply at all (§E.2 failure paths).
 func TestMediadFailures(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
 	c := e.dial(t)
 	c.connect(nil)
 
@@ -448,8 +451,7 @@ func TestMediadFailures(t *testing.T) {
 	}
 
 	// A daemon that is listed but does not answer: the request times out or has no responders.
-	e2 := newEnv(t, signal.Config{})
-	startMediad(t, e2, "md-mute", false)
+	e2, _ := envWithMediad(t, signal.Config{}, "md-mute", false)
 	c2 := e2.dial(t)
 	c2.connect(nil)
 	c2.send(wcs.MsgPublishStream, publishReq("m9", "s9"))
@@ -464,8 +466,7 @@ func TestMediadFailures(t *testing.T) {
 // Socket closed while publishing and playing: media stopped, names released, nothing left
 // (§E.8). Players elsewhere learn it from the daemon (covered by TestPublishPlayFlow).
 func TestDisconnectWhilePublishing(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
 	c, other := e.dial(t), e.dial(t)
 	c.connect(nil)
 	other.connect(nil)
@@ -502,8 +503,7 @@ func TestDisconnectWhilePublishing(t *testing.T) {
 // Shutdown: every media session gets its terminal status before the GoingAway close, media is
 // stopped, names released, no goroutine left (env cleanup checks).
 func TestShutdownWithMedia(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
 	c := e.dial(t)
 	c.connect(nil)
 	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
@@ -541,8 +541,7 @@ func TestShutdownWithMedia(t *testing.T) {
 // A name claimed by a node that no longer heartbeats is taken over; a live owner keeps its name
 // (design.md "Failure": a crashed node cannot release its names).
 func TestStaleNameTakenOver(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
 	dir, err := bus.OpenDirectory(context.Background(), e.nc)
 	if err != nil {
 		t.Fatal(err)
@@ -582,8 +581,7 @@ func TestStaleNameTakenOver(t *testing.T) {
 
 // A media daemon that leaves the directory takes its media sessions with it: FAILED, names freed.
 func TestMediadLost(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	md := startMediad(t, e, "md-1", true)
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
 	c := e.dial(t)
 	c.connect(nil)
 	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
@@ -622,9 +620,11 @@ func TestMediadLost(t *testing.T) {
 // New publishers go to the least loaded daemon, counting what this node placed since the last
 // heartbeat (so a burst is spread out).
 func TestLeastLoadedMediad(t *testing.T) {
-	e := newEnv(t, signal.Config{})
-	busy := startLoadedMediad(t, e, "md-busy", true, 3)
-	idle := startLoadedMediad(t, e, "md-idle", true, 0)
+	var busy, idle *scriptedMediad
+	e := newEnv(t, signal.Config{}, func(e *env) {
+		busy = startLoadedMediad(t, e, "md-busy", true, 3)
+		idle = startLoadedMediad(t, e, "md-idle", true, 0)
+	})
 	c := e.dial(t)
 	c.connect(nil)
 	counts := map[string]int{}

@@ -36,9 +36,9 @@ type env struct {
 	once sync.Once
 }
 
-// newEnv starts NATS and a signal server; cleanup shuts everything down and checks that the signal
-// server left no goroutine behind.
-func newEnv(t *testing.T, cfg signal.Config) *env {
+// newEnv starts NATS, runs the before hooks, then a signal server; cleanup shuts everything down
+// and checks that the signal server left no goroutine behind.
+func newEnv(t *testing.T, cfg signal.Config, before ...func(*env)) *env {
 	t.Helper()
 	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{})
 	if err != nil {
@@ -53,6 +53,10 @@ func newEnv(t *testing.T, cfg signal.Config) *env {
 	// Open the directory before counting: the buckets' goroutines belong to NATS, not to us.
 	if _, err := bus.OpenDirectory(context.Background(), nc); err != nil {
 		t.Fatal(err)
+	}
+	e.t = t
+	for _, f := range before { // e.g. directory records the signal node must find at start
+		f(e)
 	}
 	e.base = runtime.NumGoroutine()
 	if cfg.NodeID == "" {
