@@ -30,10 +30,10 @@ test-go:
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-## wasm: the WebAssembly build. Today the shared contracts (api/) compile for js/wasm; the client's
-## browser twins (wasmclient *_js.go) are not written yet, see README "Not implemented yet".
+## wasm: the WebAssembly build of the contracts and the client (signalling works in the browser; the
+## RTCPeerConnection media twin is not written yet, see README "Not implemented yet").
 wasm:
-	GOOS=js GOARCH=wasm $(GO) build ./api/...
+	GOOS=js GOARCH=wasm $(GO) build ./api/... ./wasmclient/ ./wasmclient/media
 
 ## bench: Go micro-benchmarks, then a short fan-out load against a fresh all-in-one server
 bench: build

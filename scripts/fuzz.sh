@@ -8,7 +8,7 @@ targets=0
 while IFS=: read -r file func; do
   pkg="./$(dirname "$file")"
   echo "== fuzz $pkg $func ($fuzztime)"
-  go test -run '^$' -fuzz "^${func}\$" -fuzztime "$fuzztime" "$pkg"
+  go test -run '^$' -fuzz "^${func}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$pkg"
   targets=$((targets + 1))
 done < <(grep -rHoE --include='*_test.go' '^func (Fuzz[A-Za-z0-9_]+)' . | sed -E 's/func //' | sort -u)
 echo "fuzz: $targets targets, $fuzztime each"

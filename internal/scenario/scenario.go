@@ -283,27 +283,24 @@ func checkVideoFormat(t *testing.T, st *wasmclient.Stream) {
 	}
 }
 
-// checkDecodable proves the recorded frames decode, at the published size, with ffprobe.
+// checkDecodable proves the recorded frames decode, at the published size, with ffprobe. The sizes
+// are those of decoded frames, not of the container header.
 func checkDecodable(t *testing.T, path string, width, height int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	var out []byte
-	var err error
-	for time.Now().Before(deadline) {
-		out, err = exec.Command(tool(t, "ffprobe"), "-v", "error", "-count_frames", "-select_streams", "v:0",
-			"-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0", path).CombinedOutput()
-		if err == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	fields := strings.Split(strings.TrimSpace(string(out)), ",")
-	if err != nil || len(fields) != 4 {
+	out, err := exec.Command(tool(t, "ffprobe"), "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "frame=width,height", "-of", "csv=p=0", path).CombinedOutput()
+	if err != nil {
 		t.Fatalf("ffprobe %s: %v: %s", path, err, out)
 	}
-	want := []string{"vp8", itoa(width), itoa(height)}
-	if fields[0] != want[0] || fields[1] != want[1] || fields[2] != want[2] || fields[3] == "0" {
-		t.Fatalf("recorded video decodes as %q, want vp8 %dx%d with frames", out, width, height)
+	want := strconv.Itoa(width) + "," + strconv.Itoa(height)
+	frames := strings.Fields(strings.TrimSpace(string(out)))
+	if len(frames) < 10 {
+		t.Fatalf("ffprobe decoded %d frames from the recording, want at least 10: %s", len(frames), out)
+	}
+	for i, f := range frames {
+		if f != want {
+			t.Fatalf("decoded frame %d is %s, want %s", i, f, want)
+		}
 	}
 }
 
@@ -379,5 +376,3 @@ func tool(t *testing.T, name string) string {
 	t.Skipf("%s not installed; run scripts/deps.sh", name)
 	return ""
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
