@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -174,6 +175,7 @@ func (d *Daemon) heartbeat(ctx context.Context) error {
 func (d *Daemon) heartbeatLoop() {
 	t := time.NewTicker(control.NodeHeartbeat)
 	defer t.Stop()
+	seen := map[string]bool{} // signal nodes whose record this daemon has read
 	for {
 		select {
 		case <-d.ctx.Done():
@@ -183,6 +185,7 @@ func (d *Daemon) heartbeatLoop() {
 			if err := d.heartbeat(ctx); err != nil && d.ctx.Err() == nil {
 				d.log.Warn().Err(err).Msg("heartbeat")
 			}
+			d.reapOrphans(ctx, seen)
 			cancel()
 		}
 	}
@@ -235,6 +238,46 @@ func (d *Daemon) emit(s *session, ev control.MediaEvent) {
 	}
 }
 
+// reapOrphans ends the media sessions of signal nodes whose record has gone (expired or deleted):
+// their WebSockets are gone with them, so nobody will ever stop these sessions (design.md
+// "Failure"). Only nodes seen alive before are reaped, so an owner that never registers (tests,
+// a node whose first heartbeat is late) is left alone.
+func (d *Daemon) reapOrphans(ctx context.Context, seen map[string]bool) {
+	d.mu.Lock()
+	owners := map[string]bool{}
+	for _, s := range d.sessions {
+		owners[s.owner.SignalNode] = true
+	}
+	d.mu.Unlock()
+	for node := range owners {
+		_, err := d.dir.Nodes.Get(ctx, control.NodeKey(node))
+		switch {
+		case err == nil:
+			seen[node] = true
+		case errors.Is(err, jetstream.ErrKeyNotFound) && seen[node]:
+			delete(seen, node)
+			d.log.Warn().Str("signalNode", node).Msg("signal node gone: ending its media sessions")
+			d.endOwnedBy(func(o control.Owner) bool { return o.SignalNode == node })
+		}
+	}
+}
+
+// endOwnedBy ends, without notifying their owner, the sessions whose owner matches; players of
+// those publishers on other sessions get "Stopped by publisher stop" (protocol.md §E.8).
+func (d *Daemon) endOwnedBy(match func(control.Owner) bool) {
+	d.mu.Lock()
+	var gone []*session
+	for _, s := range d.sessions {
+		if match(s.owner) {
+			gone = append(gone, s)
+		}
+	}
+	d.mu.Unlock()
+	for _, s := range gone {
+		d.end(s, "", "", false)
+	}
+}
+
 func (d *Daemon) handleStop(m *nats.Msg) any {
 	var req control.StopRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {
@@ -255,16 +298,8 @@ func (d *Daemon) handleSessionGone(m *nats.Msg) any {
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		return control.StopReply{Error: "bad request: " + err.Error()}
 	}
-	d.mu.Lock()
-	var gone []*session
-	for _, s := range d.sessions {
-		if s.owner.SignalNode == req.SignalNode && s.owner.SessionID == req.SessionID {
-			gone = append(gone, s)
-		}
-	}
-	d.mu.Unlock()
-	for _, s := range gone {
-		d.end(s, "", "", false) // players on other sessions get "Stopped by publisher stop" (§E.8)
-	}
+	d.endOwnedBy(func(o control.Owner) bool {
+		return o.SignalNode == req.SignalNode && o.SessionID == req.SessionID
+	})
 	return control.StopReply{}
 }

@@ -397,3 +397,48 @@ func TestH264WithAudio(t *testing.T) {
 	pl.close()
 	e.closeAndCheckLeaks()
 }
+
+// TestSignalNodeGone: when the record of a signal node that owned media sessions disappears, the
+// daemon ends those sessions; players on other nodes are closed "Stopped by publisher stop".
+func TestSignalNodeGone(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	dir, err := busDirectory(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := json.Marshal(control.NodeRecord{ID: "signal-x", Kind: control.KindSignal})
+	if _, err := dir.Nodes.Put(ctx, control.NodeKey("signal-x"), rec); err != nil {
+		t.Fatal(err)
+	}
+	pub := newPublisher(t)
+	defer pub.close()
+	var pr control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: control.Owner{SignalNode: "signal-x", SessionID: "ws-x",
+		MediaSessionID: "pub"}, StreamName: "s", Offer: pub.offer}, &pr)
+	if pr.Error != "" {
+		t.Fatal(pr.Error)
+	}
+	pl := newPlayer(t)
+	defer pl.close()
+	var rep control.PlayReply
+	e.request(control.OpPlay, control.PlayRequest{Owner: owner("pl"), StreamName: "s", Offer: pl.offer}, &rep)
+	if rep.Error != "" {
+		t.Fatal(rep.Error)
+	}
+	time.Sleep(control.NodeHeartbeat + 500*time.Millisecond) // the daemon reads signal-x's record once
+	if e.d.PeerConnections() != 2 {
+		t.Fatalf("%d peer connections before the node went away", e.d.PeerConnections())
+	}
+	if err := dir.Nodes.Delete(ctx, control.NodeKey("signal-x")); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.wait("pl", control.EventState, control.StateClosed)
+	if ev.Info != wcs.InfoStoppedByPublisherStop {
+		t.Fatalf("%+v", ev)
+	}
+	eventually(t, "no peer connections", func() bool { return e.d.PeerConnections() == 0 })
+	pub.close()
+	pl.close()
+	e.closeAndCheckLeaks()
+}
