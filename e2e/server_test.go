@@ -15,8 +15,19 @@ const envWSURL = "POTOK_E2E_WSURL"
 // (embedded NATS, one signal, one mediad, loopback-only media) that stops in t.Cleanup.
 func potokWSURL(t *testing.T) string {
 	t.Helper()
+	return potokWSURLs(t, cluster.Options{})[0]
+}
+
+// potokWSURLs starts a cluster shaped by o and returns the URL of each signal node. Under
+// POTOK_E2E_WSURL every node is that one server.
+func potokWSURLs(t *testing.T, o cluster.Options) []string {
+	t.Helper()
 	if u := os.Getenv(envWSURL); u != "" {
-		return u
+		urls := make([]string, max(o.Signals, 1))
+		for i := range urls {
+			urls[i] = u
+		}
+		return urls
 	}
-	return cluster.Start(t, cluster.Options{}).WSURL
+	return cluster.Start(t, o).WSURLs
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/potok-media/potok/internal/cluster"
 )
 
 // pageEvent is one status change seen by web/publish_play.html.
@@ -51,12 +53,29 @@ func (r publishPlayResult) reached(who, status string) (int, bool) {
 func TestWebSDKPublishPlay(t *testing.T) {
 	requireBrowser(t)
 	checkNoLeak(t)
-	ws := potokWSURL(t)
+	runPublishPlay(t, potokWSURL(t), "")
+}
+
+// TestWebSDKPublishPlayTwoSignals plays the stream from a second session on another signal node of the
+// cluster (one mediad): the node that takes the play finds the stream through the NATS directory.
+func TestWebSDKPublishPlayTwoSignals(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	urls := potokWSURLs(t, cluster.Options{Signals: 2})
+	runPublishPlay(t, urls[0], urls[1])
+}
+
+// runPublishPlay drives web/publish_play.html: publish on ws, play on playWs ("" = the same session).
+func runPublishPlay(t *testing.T, ws, playWs string) {
+	t.Helper()
 	base := serveAssets(t)
 	b, ctx := launch(t, 2*time.Minute)
 
 	name := "e2e-" + randomHex(4)
 	q := url.Values{"ws": {ws}, "name": {name}}
+	if playWs != "" {
+		q.Set("playWs", playWs)
+	}
 	start := time.Now()
 	if err := b.Navigate(ctx, base+"/publish_play.html?"+pageQuery(q)); err != nil {
 		t.Fatal(err)
@@ -76,16 +95,20 @@ func TestWebSDKPublishPlay(t *testing.T) {
 	if !res.OK {
 		t.Errorf("page failed: %s", res.Error)
 	}
-	for _, want := range []struct{ who, status string }{
+	want := []struct{ who, status string }{
 		{"session", "ESTABLISHED"},
 		{"publisher", "PUBLISHING"},
 		{"player", "PLAYING"},
 		{"player", "FRAMES_DECODED"},
 		{"player", "STOPPED"},
 		{"publisher", "UNPUBLISHED"},
-	} {
-		if _, ok := res.reached(want.who, want.status); !ok {
-			t.Errorf("%s never reached %s", want.who, want.status)
+	}
+	if playWs != "" {
+		want = append(want, struct{ who, status string }{"session2", "ESTABLISHED"})
+	}
+	for _, w := range want {
+		if _, ok := res.reached(w.who, w.status); !ok {
+			t.Errorf("%s never reached %s", w.who, w.status)
 		}
 	}
 	if res.FramesDecoded <= 0 {
