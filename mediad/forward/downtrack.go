@@ -40,7 +40,8 @@ type binding struct {
 	w    webrtc.TrackLocalWriter
 }
 
-// DownStats are cumulative counters of what was sent to one subscriber and what it reported.
+// DownStats are cumulative counters of what was sent to one subscriber and what it reported;
+// Bytes are RTP payload bytes.
 type DownStats struct {
 	Packets, Bytes, Frames   int64
 	NACKs, PLIs, Retransmits int64
@@ -121,7 +122,7 @@ func (d *DownTrack) forward(h *rtp.Header, payload []byte, key bool) bool {
 		return false
 	}
 	d.packets.Add(1)
-	d.bytes.Add(int64(h.MarshalSize() + len(payload)))
+	d.bytes.Add(int64(len(payload)))
 	if h.Marker && d.kind == webrtc.RTPCodecTypeVideo {
 		d.frames.Add(1)
 	}

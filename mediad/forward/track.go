@@ -48,7 +48,8 @@ type TrackConfig struct {
 	Metrics  *Metrics // nil = unregistered counters
 }
 
-// TrackStats are cumulative counters of what the track received.
+// TrackStats are cumulative counters of what the track received. Bytes are RTP payload bytes, what
+// the browser's bytesSent/bytesReceived count, so rates compare with the SDK's own (§C.18).
 type TrackStats struct {
 	Packets, Bytes, Frames, Lost, KeyframeRequests, Dropped int64
 	Width, Height                                           int
@@ -139,7 +140,7 @@ func (t *Track) Push(pkt []byte) {
 	seq := t.hdr.SequenceNumber
 	t.cache.Store(seq, pkt)
 	t.packets.Add(1)
-	t.bytes.Add(int64(len(pkt)))
+	t.bytes.Add(int64(len(pkt) - n))
 	t.metrics.ReceivedPackets.Inc()
 	t.metrics.ReceivedBytes.Add(float64(len(pkt)))
 	t.countLoss(seq)
