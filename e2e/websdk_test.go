@@ -56,12 +56,13 @@ func TestWebSDKPublishPlay(t *testing.T) {
 	runPublishPlay(t, potokWSURL(t), "")
 }
 
-// TestWebSDKPublishPlayTwoSignals plays the stream from a second session on another signal node of the
-// cluster (one mediad): the node that takes the play finds the stream through the NATS directory.
-func TestWebSDKPublishPlayTwoSignals(t *testing.T) {
+// TestWebSDKPublishPlayTwoNodes plays the stream from a second session on another signal node of a
+// cluster with two signal nodes and two media daemons: the node that takes the play finds the stream
+// through the NATS directory.
+func TestWebSDKPublishPlayTwoNodes(t *testing.T) {
 	requireBrowser(t)
 	checkNoLeak(t)
-	urls := potokWSURLs(t, cluster.Options{Signals: 2})
+	urls := potokWSURLs(t, cluster.Options{Signals: 2, Mediads: 2})
 	runPublishPlay(t, urls[0], urls[1])
 }
 
