@@ -185,9 +185,14 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 			s.attach()
 		}
 	case webrtc.PeerConnectionStateFailed:
-		// protocol.md §E.2: failures are reported as ICE or DTLS errors.
+		// protocol.md §E.2: ICE that never connected timed out (pion's own checking deadline may
+		// come before ICETimeout); ICE up without a connection is a DTLS failure; a connection that
+		// was up and failed lost ICE.
 		info := wcs.InfoICEError
-		if s.iceUp.Load() && !s.connected {
+		switch {
+		case !s.connected && !s.iceUp.Load():
+			info = wcs.InfoICETimeout
+		case !s.connected:
 			info = wcs.InfoDTLSError
 		}
 		s.log.Info().Str("info", info).Msg("media failed")
