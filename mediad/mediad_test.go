@@ -442,3 +442,30 @@ func TestSignalNodeGone(t *testing.T) {
 	pl.close()
 	e.closeAndCheckLeaks()
 }
+
+// TestDTLSFailure: the offer's fingerprint does not match the client's certificate, so ICE
+// connects and DTLS fails: FAILED "Failed by DTLS error".
+func TestDTLSFailure(t *testing.T) {
+	e := newEnv(t, nil)
+	pub := newPublisher(t)
+	defer pub.close()
+	lines := strings.Split(pub.offer, "\r\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "a=fingerprint:sha-256 ") {
+			lines[i] = "a=fingerprint:sha-256 " + strings.Repeat("AB:", 31) + "AB"
+		}
+	}
+	var pr control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: owner("m"), StreamName: "s", Offer: strings.Join(lines, "\r\n")}, &pr)
+	if pr.Error != "" {
+		t.Fatal(pr.Error)
+	}
+	pub.answer(t, pr.Answer)
+	ev := e.wait("m", control.EventState, control.StateFailed)
+	if ev.Info != wcs.InfoDTLSError {
+		t.Fatalf("event %+v", ev)
+	}
+	eventually(t, "peer connection closed", func() bool { return e.d.PeerConnections() == 0 })
+	pub.close()
+	e.closeAndCheckLeaks()
+}
