@@ -446,7 +446,7 @@ func TestSignalNodeGone(t *testing.T) {
 // TestDTLSFailure: the offer's fingerprint does not match the client's certificate, so ICE
 // connects and DTLS fails: FAILED "Failed by DTLS error".
 func TestDTLSFailure(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(c *Config) { c.ICETimeout = 5 * time.Second })
 	pub := newPublisher(t)
 	defer pub.close()
 	lines := strings.Split(pub.offer, "\r\n")

@@ -158,10 +158,16 @@ func (s *session) run() {
 			s.onState(st)
 		case <-timeout.C:
 			if !s.connected {
-				s.log.Info().Dur("timeout", s.d.cfg.ICETimeout).Msg("ICE timeout")
-				s.d.met.iceTimeouts.Inc()
+				// ICE up but no connection by now: the DTLS handshake is what failed.
+				info := wcs.InfoICETimeout
+				if s.iceUp.Load() {
+					info = wcs.InfoDTLSError
+				} else {
+					s.d.met.iceTimeouts.Inc()
+				}
+				s.log.Info().Dur("timeout", s.d.cfg.ICETimeout).Str("info", info).Msg("media session not connected in time")
 				s.d.met.iceFailures.Inc()
-				s.d.end(s, control.StateFailed, wcs.InfoICETimeout, true)
+				s.d.end(s, control.StateFailed, info, true)
 			}
 		case <-tick.C:
 			if s.connected {
