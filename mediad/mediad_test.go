@@ -144,6 +144,11 @@ func TestPublishPlayForward(t *testing.T) {
 		t.Fatalf("stopped player got %+v", evs)
 	}
 	eventually(t, "no peer connections", func() bool { return e.d.PeerConnections() == 0 })
+	eventually(t, "gauges back to 0", func() bool {
+		return counter(t, e.reg, "potok_mediad_peer_connections") == 0 &&
+			counter(t, e.reg, "potok_mediad_published_tracks") == 0 &&
+			counter(t, e.reg, "potok_mediad_media_sessions") == 0
+	})
 	e.request(control.OpStop, control.StopRequest{MediaSessionID: "unknown"}, &sr)
 	if sr.Error != "" {
 		t.Fatalf("stop of an unknown id: %q", sr.Error)

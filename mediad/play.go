@@ -37,19 +37,20 @@ func (d *Daemon) handlePlay(m *nats.Msg) any {
 	if pub == nil {
 		return control.PlayReply{Error: wcs.InfoStreamNotFound}
 	}
-	s := d.newSession(req.Owner, false, req.StreamName)
-	s.pub = pub
 	offer, err := rtc.ParseOffer(req.Offer)
 	if err != nil {
-		s.log.Info().Err(err).Msg("play offer refused")
+		d.log.Info().Err(err).Str("mediaSessionId", req.MediaSessionID).Msg("play offer refused")
 		return control.PlayReply{Error: wcs.InfoFailedByError}
 	}
 	codecs, ok := playCodecs(pub, offer)
 	if !ok {
 		return control.PlayReply{Error: wcs.InfoNoCommonCodecs}
 	}
+	s := d.newSession(req.Owner, false, req.StreamName)
+	s.pub = pub
 	if err := s.newPeer(rtc.PeerOptions{Codecs: codecs, TCP: req.Transport == "TCP"}); err != nil {
 		s.log.Error().Err(err).Msg("play peer connection")
+		s.discard()
 		return control.PlayReply{Error: wcs.InfoFailedByError}
 	}
 	reply := control.PlayReply{AudioMuted: audioMuted, VideoMuted: videoMuted}

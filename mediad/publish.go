@@ -27,17 +27,18 @@ func (d *Daemon) handlePublish(m *nats.Msg) any {
 	if msg := d.precheck(req.MediaSessionID, req.StreamName, true); msg != "" {
 		return control.PublishReply{Error: msg}
 	}
-	s := d.newSession(req.Owner, true, req.StreamName)
 	offer, err := rtc.ParseOffer(req.Offer)
 	if err != nil {
-		s.log.Info().Err(err).Msg("publish offer refused")
+		d.log.Info().Err(err).Str("mediaSessionId", req.MediaSessionID).Msg("publish offer refused")
 		return control.PublishReply{Error: wcs.InfoFailedByError}
 	}
 	if !offersAny(offer, rtc.PublishCodecs()) {
 		return control.PublishReply{Error: wcs.InfoNoCommonCodecs}
 	}
+	s := d.newSession(req.Owner, true, req.StreamName)
 	if err := s.newPeer(rtc.PeerOptions{Codecs: rtc.PublishCodecs(), TCP: req.Transport == "TCP"}); err != nil {
 		s.log.Error().Err(err).Msg("publish peer connection")
+		s.discard()
 		return control.PublishReply{Error: wcs.InfoFailedByError}
 	}
 	reply, err := s.answerPublish(req.Offer)

@@ -274,6 +274,9 @@ func (s *session) discard() {
 	for _, t := range s.tracks {
 		t.Close()
 	}
+	if s.publisher {
+		s.d.met.publishedTracks.Sub(float64(len(s.tracks)))
+	}
 }
 
 // goSession runs f as one of the session's goroutines unless the session is closing.
