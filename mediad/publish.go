@@ -83,6 +83,7 @@ func offersAny(o *rtc.Offer, codecs []rtc.Codec) bool {
 }
 
 func (s *session) answerPublish(offer string) (control.PublishReply, error) {
+	defer close(s.tracksReady)
 	s.pc.OnTrack(s.onTrack)
 	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
 	defer cancel()
@@ -136,6 +137,11 @@ func (s *session) addTrack(kind webrtc.RTPCodecType, params webrtc.RTPCodecParam
 
 // onTrack starts the reader of a published track when its first packet arrives.
 func (s *session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	select {
+	case <-s.tracksReady:
+	case <-s.ctx.Done():
+		return
+	}
 	t := s.tracks[remote.Kind()]
 	box := s.ssrcs[remote.Kind()]
 	if t == nil || box == nil || !box.store(uint32(remote.SSRC())) {

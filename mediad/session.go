@@ -38,6 +38,9 @@ type session struct {
 	tracks map[webrtc.RTPCodecType]*forward.Track
 	codecs map[webrtc.RTPCodecType]webrtc.RTPCodecParameters
 	ssrcs  map[webrtc.RTPCodecType]*uint32Box
+	// tracksReady is closed once tracks/codecs/ssrcs are built from the answer; pion may call
+	// OnTrack from its own goroutine before that, so onTrack waits on it (happens-before).
+	tracksReady chan struct{}
 	// Player: its down-tracks and the tracks they attach to when connected.
 	pub   *session
 	downs []*forward.DownTrack
@@ -62,7 +65,8 @@ func (d *Daemon) newSession(owner control.Owner, publisher bool, stream string) 
 	s := &session{d: d, id: owner.MediaSessionID, owner: owner, publisher: publisher, stream: stream,
 		states: make(chan webrtc.PeerConnectionState, 16), tracks: map[webrtc.RTPCodecType]*forward.Track{},
 		codecs: map[webrtc.RTPCodecType]webrtc.RTPCodecParameters{}, ssrcs: map[webrtc.RTPCodecType]*uint32Box{},
-		players: map[string]*session{}}
+		tracksReady: make(chan struct{}),
+		players:     map[string]*session{}}
 	role := "play"
 	if publisher {
 		role = "publish"
