@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a fresh all-in-one server on loopback, runs `potok bench fanout` against it for each
 # subscriber count, and stops the server. Usage: scripts/bench-fanout.sh [N ...]
-# Environment: BITRATE (default 1000000), DURATION (default 20s).
+# Environment: BITRATE (default 1000000), DURATION (default 20s), BENCH_ARGS (more bench flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(10 50)
@@ -15,5 +15,5 @@ for _ in $(seq 100); do curl -sf http://127.0.0.1:18081/health >/dev/null 2>&1 &
 for n in "${counts[@]}"; do
   echo "== fanout: $n subscribers, $bitrate bit/s, $duration"
   ./bin/potok bench fanout --url ws://127.0.0.1:18080 --metrics-url http://127.0.0.1:18081/metrics \
-    --subscribers "$n" --bitrate "$bitrate" --duration "$duration"
+    --subscribers "$n" --bitrate "$bitrate" --duration "$duration" ${BENCH_ARGS:-}
 done

@@ -55,9 +55,13 @@ type Report struct {
 	DeliveredVideoPackets     uint64  `json:"deliveredVideoPackets"`     // sum over players of packets received in it
 	DeliveryRatio             float64 `json:"deliveryRatio"`
 
-	ServerCPUSeconds          *float64 `json:"serverCpuSeconds,omitempty"`
-	ServerCPUMicrosPerPacket  *float64 `json:"serverCpuMicrosPerPacket,omitempty"`
-	ServerCPUUnavailable      string   `json:"serverCpuUnavailable,omitempty"`
+	ServerCPUSeconds         *float64 `json:"serverCpuSeconds,omitempty"`
+	ServerCPUMicrosPerPacket *float64 `json:"serverCpuMicrosPerPacket,omitempty"`
+	ServerCPUUnavailable     string   `json:"serverCpuUnavailable,omitempty"`
+	// Steady state: from the first second every player was playing to the end, so joining costs
+	// (WebSocket, ICE, DTLS handshakes) are left out. Absent when players never all played.
+	SteadyCPUMicrosPerPacket  *float64 `json:"steadyCpuMicrosPerPacket,omitempty"`
+	SteadySeconds             float64  `json:"steadySeconds,omitempty"`
 	PublisherConnectToPublish float64  `json:"publisherConnectToPublishingMs"`
 	PublisherConnectToFirst   float64  `json:"publisherConnectToFirstPacketMs"`
 	PlayerConnectToFirst      Latency  `json:"playerConnectToFirstPacket"`
@@ -83,6 +87,10 @@ func (r Report) Text() string {
 		fmt.Fprintf(&b, "server CPU: %.3f s, %.2f µs per delivered packet\n", *r.ServerCPUSeconds, *r.ServerCPUMicrosPerPacket)
 	case r.ServerCPUSeconds != nil:
 		fmt.Fprintf(&b, "server CPU: %.3f s, no packet delivered\n", *r.ServerCPUSeconds)
+	}
+	if r.SteadyCPUMicrosPerPacket != nil {
+		fmt.Fprintf(&b, "server CPU with every player playing (%.1f s): %.2f µs per delivered packet\n",
+			r.SteadySeconds, *r.SteadyCPUMicrosPerPacket)
 	}
 	fmt.Fprintf(&b, "publisher: connect→PUBLISHING %.1f ms, connect→first packet %.1f ms\n",
 		r.PublisherConnectToPublish, r.PublisherConnectToFirst)

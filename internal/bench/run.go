@@ -93,14 +93,14 @@ func Run(ctx context.Context, o Options, progress io.Writer) (Report, error) {
 			p.start(runCtx, o, pub)
 		})
 	}
-	watch(runCtx, started, progress, players, pub, o.Subscribers)
+	steady := watch(runCtx, started, progress, players, pub, o)
 	wg.Wait()
 	pub.stopMedia()
 	time.Sleep(drainTime) // packets in flight reach the players before counting
 	rep.DurationSec = time.Since(started).Seconds()
 	fillDelivery(&rep, pub, players)
 	// An interrupted run still reports: scrape with a context that Ctrl-C does not cancel.
-	fillCPU(&rep, context.WithoutCancel(ctx), o.MetricsURL, cpuBefore, cpuErr)
+	fillCPU(&rep, context.WithoutCancel(ctx), o.MetricsURL, cpuBefore, cpuErr, steady)
 	fillTimes(&rep, pub, players)
 	closePlayers(players, o.Concurrency)
 	return rep, nil
@@ -243,13 +243,23 @@ func (p *player) window(sent uint64) (expected, delivered uint64, playing bool) 
 }
 
 // watch prints a progress line every second until ctx ends.
-func watch(ctx context.Context, started time.Time, w io.Writer, players []*player, pub *publisher, n int) {
+// steadyMark is taken at the first progress tick where every player is playing: the CPU spent from
+// then on is forwarding alone, without the WebSocket, ICE and DTLS set-up of joining players.
+type steadyMark struct {
+	ok        bool
+	at        time.Time
+	cpu       float64
+	delivered uint64
+}
+
+func watch(ctx context.Context, started time.Time, w io.Writer, players []*player, pub *publisher, o Options) steadyMark {
+	var mark steadyMark
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return mark
 		case <-t.C:
 		}
 		sent := pub.sent()
@@ -263,7 +273,12 @@ func watch(ctx context.Context, started time.Time, w io.Writer, players []*playe
 			}
 		}
 		fmt.Fprintf(w, "%5.0fs  playing %d/%d  delivered %d  ratio %.3f\n",
-			time.Since(started).Seconds(), playing, n, delivered, ratio(delivered, expected))
+			time.Since(started).Seconds(), playing, o.Subscribers, delivered, ratio(delivered, expected))
+		if !mark.ok && playing == o.Subscribers && o.MetricsURL != "" {
+			if cpu, err := scrapeCPU(ctx, o.MetricsURL); err == nil {
+				mark = steadyMark{ok: true, at: time.Now(), cpu: cpu, delivered: delivered}
+			}
+		}
 	}
 }
 
@@ -289,7 +304,7 @@ func fillDelivery(rep *Report, pub *publisher, players []*player) {
 	rep.DeliveryRatio = ratio(rep.DeliveredVideoPackets, rep.ExpectedVideoPackets)
 }
 
-func fillCPU(rep *Report, ctx context.Context, metricsURL string, before float64, beforeErr error) {
+func fillCPU(rep *Report, ctx context.Context, metricsURL string, before float64, beforeErr error, steady steadyMark) {
 	if beforeErr != nil {
 		rep.ServerCPUUnavailable = beforeErr.Error()
 		return
@@ -304,6 +319,11 @@ func fillCPU(rep *Report, ctx context.Context, metricsURL string, before float64
 	if rep.DeliveredVideoPackets > 0 {
 		per := cpu * 1e6 / float64(rep.DeliveredVideoPackets)
 		rep.ServerCPUMicrosPerPacket = &per
+	}
+	if steady.ok && rep.DeliveredVideoPackets > steady.delivered {
+		per := (after - steady.cpu) * 1e6 / float64(rep.DeliveredVideoPackets-steady.delivered)
+		rep.SteadyCPUMicrosPerPacket = &per
+		rep.SteadySeconds = time.Since(steady.at).Seconds()
 	}
 }
 

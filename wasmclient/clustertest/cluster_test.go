@@ -219,6 +219,10 @@ func TestFanoutAgainstCluster(t *testing.T) {
 	if rep.ServerCPUUnavailable != "" || rep.ServerCPUSeconds == nil || rep.ServerCPUMicrosPerPacket == nil {
 		t.Fatalf("server CPU not measured: %q", rep.ServerCPUUnavailable)
 	}
+	// Both players play within the first second or two of a 3 s run: the steady window exists.
+	if rep.SteadyCPUMicrosPerPacket == nil || rep.SteadySeconds <= 0 {
+		t.Fatalf("no steady-state CPU figure: %+v", rep)
+	}
 	if rep.PlayerConnectToFirst.Count != 2 || rep.PlayerConnectToKeyframe.Count != 2 || rep.PublisherConnectToPublish <= 0 {
 		t.Fatalf("timings: %+v", rep)
 	}
