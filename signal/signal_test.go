@@ -377,3 +377,35 @@ func (e *env) metric(name, label string) float64 {
 	}
 	return 0
 }
+
+// Hostile names: a name too long to be a stream is refused without touching the directory, and the
+// node's NATS connection survives (a KV key derived from a 3 KB name would exceed NATS's
+// control-line limit and close the connection for every session of the node).
+func TestLongStreamNames(t *testing.T) {
+	e := newEnv(t, signal.Config{})
+	c := e.dial(t)
+	c.connect(nil)
+	long := strings.Repeat("x", 3200)
+	c.send(wcs.MsgAvailableStream, map[string]any{"mediaSessionId": "a1", "name": long})
+	var av wcs.AvailableStream
+	c.expect(wcs.MsgAvailableStream).arg(t, 0, &av)
+	if av.Status != "false" || av.Info != wcs.InfoStreamNotFound {
+		t.Errorf("availableStream of a 3200-byte name: %+v", av)
+	}
+	c.send(wcs.MsgPublishStream, publishReq("m1", long))
+	if st := c.fail(); st.ID != "m1" || st.Info != wcs.InfoStreamNameTooLong {
+		t.Errorf("publish of a 3200-byte name: %+v", st)
+	}
+	// A name just under the limit goes through the directory and gets an ordinary answer.
+	c.send(wcs.MsgPlayStream, playReq("p1", strings.Repeat("y", wcs.MaxStreamNameBytes)))
+	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStreamNotFound {
+		t.Errorf("play of a 1024-byte name: %+v", st)
+	}
+	other := e.dial(t)
+	other.connect(nil)
+	other.send(wcs.MsgAvailableStream, map[string]any{"mediaSessionId": "a2", "name": "normal"})
+	other.expect(wcs.MsgAvailableStream).arg(t, 0, &av)
+	if av.Info != wcs.InfoStreamNotFound {
+		t.Errorf("another session after the long names: %+v (the directory is unreachable?)", av)
+	}
+}

@@ -5,7 +5,8 @@
 package control
 
 import (
-	"encoding/base64"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -190,9 +191,12 @@ type StreamRecord struct {
 	Created        int64  `json:"created"` // epoch ms
 }
 
-// StreamKey maps any stream name to a valid KV key (KV keys allow only [-/_=.a-zA-Z0-9]).
+// StreamKey maps any stream name to a valid KV key (KV keys allow only [-/_=.a-zA-Z0-9]). It is a
+// hash, so its length is fixed: a KV key travels in a NATS subject, and a subject longer than the
+// server's control-line limit closes the whole connection, not just the request.
 func StreamKey(name string) string {
-	return "s." + base64.RawURLEncoding.EncodeToString([]byte(name))
+	sum := sha256.Sum256([]byte(name))
+	return "s." + hex.EncodeToString(sum[:])
 }
 
 // NodeKey maps a node id to its KV key.

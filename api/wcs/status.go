@@ -59,6 +59,19 @@ const (
 	InfoTranscodingRequiredNoTrn = "Transcoding required, but disabled"
 )
 
+// Potok's own limits and their info texts (WCS documents none; these are new strings).
+const (
+	// MaxStreamNameBytes bounds a stream name: it is stored in the cluster directory and echoed in
+	// every status event of every player.
+	MaxStreamNameBytes = 1024
+	// MaxMediaSessions bounds the publish/play media sessions one connection may hold at once;
+	// each costs a peer connection on a media daemon.
+	MaxMediaSessions = 64
+
+	InfoStreamNameTooLong    = "Stream name is too long"
+	InfoTooManyMediaSessions = "Too many media sessions on this connection"
+)
+
 // API method names carried in fail.apiMethod (§C.13).
 const (
 	APIConnectionStatusEvent = "ConnectionStatusEvent"

@@ -43,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// After the first signal, restore the default handling: a second SIGTERM or Ctrl-C ends a
+	// graceful shutdown that hangs.
+	go func() { <-ctx.Done(); stop() }()
 	var err error
 	switch cmd {
 	case "":

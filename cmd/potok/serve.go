@@ -99,7 +99,7 @@ func (p *process) connect(c config.NATS) error {
 		if err != nil {
 			return err
 		}
-		p.nc = nc
+		p.watch(nc)
 		return nil
 	}
 	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: c.Listen})
@@ -110,8 +110,24 @@ func (p *process) connect(c config.NATS) error {
 	if url := emb.ClientURL(); url != "" {
 		p.log.Info().Str("url", url).Msg("embedded NATS listening for other nodes")
 	}
-	p.nc, err = emb.Connect("potok-all-in-one")
-	return err
+	nc, err := emb.Connect("potok-all-in-one")
+	if err != nil {
+		return err
+	}
+	p.watch(nc)
+	return nil
+}
+
+// watch keeps the control-plane connection and turns its final loss into a process failure: a
+// node that can no longer reach NATS must not keep serving clients it cannot coordinate.
+func (p *process) watch(nc *nats.Conn) {
+	p.nc = nc
+	nc.SetClosedHandler(func(*nats.Conn) {
+		select {
+		case p.failed <- errors.New("NATS connection closed"):
+		default:
+		}
+	})
 }
 
 func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone bool) error {
@@ -202,9 +218,7 @@ func (p *process) stop() {
 		_ = s.Shutdown(ctx)
 	}
 	if p.mediad != nil {
-		if err := p.mediad.Close(); err != nil {
-			p.log.Warn().Err(err).Msg("mediad shutdown")
-		}
+		p.closeMediad(ctx)
 	}
 	if p.nc != nil {
 		p.nc.Close()
@@ -213,6 +227,21 @@ func (p *process) stop() {
 		p.embedded.Shutdown()
 	}
 	p.log.Info().Msg("stopped")
+}
+
+// closeMediad closes the media daemon within the shutdown budget; past it the process exits anyway
+// and the kernel closes the sockets.
+func (p *process) closeMediad(ctx context.Context) {
+	done := make(chan error, 1)
+	go func() { done <- p.mediad.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			p.log.Warn().Err(err).Msg("mediad shutdown")
+		}
+	case <-ctx.Done():
+		p.log.Error().Msg("mediad did not stop within the shutdown budget; exiting anyway")
+	}
 }
 
 // nodeID makes a readable, subject-safe id: <kind>-<host>-<random>.

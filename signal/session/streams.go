@@ -28,6 +28,12 @@ func (s *Session) checkNewID(req *wcs.StreamRequest, publish bool) bool {
 	case s.streams[id] != nil:
 		s.sendStreamFail(id, string(req.Name), publish, wcs.InfoMediaSessionIDInUse)
 		return false
+	case len(s.streams) >= wcs.MaxMediaSessions:
+		s.sendStreamFail(id, string(req.Name), publish, wcs.InfoTooManyMediaSessions)
+		return false
+	case len(req.Name) > wcs.MaxStreamNameBytes:
+		s.sendStreamFail(id, "", publish, wcs.InfoStreamNameTooLong)
+		return false
 	}
 	return true
 }
@@ -177,7 +183,7 @@ func (s *Session) onAvailableStream(env wcs.Envelope) {
 		return
 	}
 	reply := wcs.AvailableStream{ID: string(req.MediaSessionID), Status: "true"}
-	if req.Name == "" {
+	if req.Name == "" || len(req.Name) > wcs.MaxStreamNameBytes {
 		reply.Status, reply.Info = "false", wcs.InfoStreamNotFound
 	} else if _, err := s.media.LookupStream(s.ctx, string(req.Name)); err != nil {
 		reply.Status, reply.Info = "false", wcs.InfoStreamNotFound
