@@ -230,22 +230,24 @@ func (s *session) attach() {
 	}
 }
 
-// teardown runs once, in run, after the session has ended: detach, close the peer connection,
-// wait for the session's goroutines.
+// teardown runs once, in run, after the session has ended: close the peer connection, detach,
+// wait for the session's goroutines. The peer connection closes first: a write blocked on a
+// subscriber's socket (ICE-TCP to a client that stopped reading) returns once the transport is
+// closed, and only then can RemoveDown hand its writer the remove message.
 func (s *session) teardown() {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	if s.pc != nil {
+		if err := s.pc.Close(); err != nil {
+			s.log.Debug().Err(err).Msg("close peer connection")
+		}
+	}
 	if !s.publisher && s.pub != nil {
 		for _, dt := range s.downs {
 			if t := s.pub.tracks[dt.Kind()]; t != nil {
 				t.RemoveDown(dt)
 			}
-		}
-	}
-	if s.pc != nil {
-		if err := s.pc.Close(); err != nil {
-			s.log.Debug().Err(err).Msg("close peer connection")
 		}
 	}
 	s.wg.Wait() // track readers end when the peer connection closes

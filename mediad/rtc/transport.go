@@ -67,7 +67,12 @@ func Listen(o Options) (*Transport, error) {
 			_ = t.Close()
 			return nil, fmt.Errorf("rtc: ICE TCP port: %w", err)
 		}
-		t.tcpMux = webrtc.NewICETCPMux(t.logs.NewLogger("tcpmux"), t.tcp, 16)
+		// A write buffer makes ICE-TCP writes non-blocking: when a client stops reading, its
+		// packets are dropped once the buffer is full instead of stalling the forwarder's writer,
+		// which serves other subscribers too. 512 KiB is about 4 s of 1 Mbit/s video.
+		t.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener: t.tcp, Logger: t.logs.NewLogger("tcpmux"), ReadBufferSize: 16, WriteBufferSize: tcpWriteBuffer,
+		})
 	}
 	if t.se, err = t.settings(o, false, udpNet == "udp6"); err != nil {
 		_ = t.Close()
@@ -79,6 +84,9 @@ func Listen(o Options) (*Transport, error) {
 	}
 	return t, nil
 }
+
+// tcpWriteBuffer bounds what ICE-TCP queues per connection (see Listen).
+const tcpWriteBuffer = 512 << 10
 
 func (t *Transport) settings(o Options, withTCP, v6 bool) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
