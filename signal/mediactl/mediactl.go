@@ -122,7 +122,7 @@ func (c *Client) onEventMsg(msg *nats.Msg) {
 func (c *Client) heartbeat(ctx context.Context) {
 	t := time.NewTicker(control.NodeHeartbeat)
 	defer t.Stop()
-	for {
+	for beats := 1; ; beats++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -131,7 +131,27 @@ func (c *Client) heartbeat(ctx context.Context) {
 			for _, id := range c.nodes.sweep(now) {
 				c.nodeDown(id)
 			}
+			if beats%tombstoneSweepBeats == 0 {
+				c.sweepTombstones(ctx)
+			}
 		}
+	}
+}
+
+// Released stream names leave delete markers in the directory; every signal node sweeps the old
+// ones about once a minute (several nodes sweeping is harmless).
+const (
+	tombstoneSweepBeats = 30
+	tombstoneAge        = 5 * time.Minute
+)
+
+func (c *Client) sweepTombstones(ctx context.Context) {
+	n, err := c.dir.PurgeStreamTombstones(ctx, tombstoneAge)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		c.log.Warn().Err(err).Msg("sweep released stream names")
+	case n > 0:
+		c.log.Debug().Int("purged", n).Msg("swept released stream names")
 	}
 }
 
