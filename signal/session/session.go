@@ -49,7 +49,6 @@ type Config struct {
 const (
 	frameQueue = 16  // the reader waits when the session is busy: backpressure on this client only
 	eventQueue = 128 // media events are dropped (and counted) beyond this
-	downQueue  = 8
 	stopBudget = 3 * time.Second
 )
 
@@ -61,11 +60,12 @@ type Session struct {
 	m     *metrics.Signal
 	log   zerolog.Logger
 
-	frames chan []byte
-	events chan *control.MediaEvent
-	downs  chan string // media daemons that died
-	ends   chan bool   // true: tell the client (server shutdown); false: the socket is gone
-	done   chan struct{}
+	frames   chan []byte
+	events   chan *control.MediaEvent // expendable: rates and stream data
+	woken    chan struct{}            // lossless has something
+	lossless lossless
+	ends     chan bool // true: tell the client (server shutdown); false: the socket is gone
+	done     chan struct{}
 
 	ctx     context.Context // cancelled when the session ends: aborts a request in flight
 	cancel  context.CancelFunc
@@ -91,7 +91,7 @@ func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Log
 		log:    log.With().Str("sessionId", cfg.SessionID).Logger(),
 		frames: make(chan []byte, frameQueue),
 		events: make(chan *control.MediaEvent, eventQueue),
-		downs:  make(chan string, downQueue),
+		woken:  make(chan struct{}, 1),
 		ends:   make(chan bool, 1),
 		done:   make(chan struct{}),
 		ctx:    ctx, cancel: cancel,
@@ -121,26 +121,85 @@ func (s *Session) FrameTooLarge(n, limit int) {
 	s.sendFail("", frameTooLargeInfo(n, limit))
 }
 
-// Event hands a media event to the session without blocking the NATS delivery goroutine.
+// Event hands a media event to the session without blocking the NATS delivery goroutine. Rate
+// and stream-data events are expendable and dropped (counted) when the queue is full; state
+// events, picture-size changes and node-down notices are never dropped, because losing one could
+// leave a client stream PLAYING or PENDING forever (protocol.md §0 rule 10).
 func (s *Session) Event(ev control.MediaEvent) {
-	select {
-	case s.events <- &ev:
-	case <-s.done:
+	switch ev.Kind {
+	case control.EventRate, control.EventStreamEvent:
+		select {
+		case s.events <- &ev:
+		case <-s.done:
+		default:
+			s.m.Error(metrics.ReasonEventDropped)
+			s.log.Debug().Str("mediaSessionId", ev.MediaSessionID).Str("kind", ev.Kind).Msg("event queue full, event dropped")
+		}
 	default:
-		s.m.Error(metrics.ReasonEventDropped)
-		s.log.Warn().Str("mediaSessionId", ev.MediaSessionID).Str("kind", ev.Kind).Msg("event queue full, event dropped")
+		s.lossless.add(&ev, "")
+		s.wake()
 	}
 }
 
 // NodeDown tells the session that a media daemon is gone, without blocking: its media sessions
 // there have ended (design.md "Failure").
 func (s *Session) NodeDown(node string) {
+	s.lossless.add(nil, node)
+	s.wake()
+}
+
+func (s *Session) wake() {
 	select {
-	case s.downs <- node:
-	case <-s.done:
+	case s.woken <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// lossless holds the events that must reach Run. Its size is bounded by what it keeps: state
+// events (a handful per media session, at most wcs.MaxMediaSessions sessions), the latest picture
+// size per media session, and media daemons that went down.
+type lossless struct {
+	mu      sync.Mutex
+	states  []*control.MediaEvent
+	formats map[string]*control.MediaEvent
+	downs   []string
+}
+
+func (l *lossless) add(ev *control.MediaEvent, down string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case ev == nil:
+		l.downs = append(l.downs, down)
+	case ev.Kind == control.EventFormat:
+		if l.formats == nil {
+			l.formats = map[string]*control.MediaEvent{}
+		}
+		l.formats[ev.MediaSessionID] = ev // only the latest size matters
 	default:
-		s.m.Error(metrics.ReasonEventDropped)
-		s.log.Warn().Str("mediaNode", node).Msg("node-down queue full, dropped")
+		l.states = append(l.states, ev)
+	}
+}
+
+func (l *lossless) take() (states []*control.MediaEvent, formats map[string]*control.MediaEvent, downs []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	states, formats, downs = l.states, l.formats, l.downs
+	l.states, l.formats, l.downs = nil, nil, nil
+	return states, formats, downs
+}
+
+// drainLossless runs the pending lossless events in order: states, then sizes, then node downs.
+func (s *Session) drainLossless() {
+	states, formats, downs := s.lossless.take()
+	for _, ev := range states {
+		s.handleEvent(*ev)
+	}
+	for _, ev := range formats {
+		s.handleEvent(*ev)
+	}
+	for _, node := range downs {
+		s.onNodeDown(node)
 	}
 }
 
@@ -175,8 +234,8 @@ func (s *Session) Run() {
 			s.handleFrame(b)
 		case ev := <-s.events:
 			s.handleEvent(*ev)
-		case node := <-s.downs:
-			s.onNodeDown(node)
+		case <-s.woken:
+			s.drainLossless()
 		case now := <-watchdog.C:
 			s.expirePending(now)
 		}
