@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +62,18 @@ func waitFor(t *testing.T, out *recorder, want []byte) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// sendStreamEvent payloads are copied to every subscriber; an oversized one is refused with a fail.
+func TestStreamEventPayloadCap(t *testing.T) {
+	out := &recorder{}
+	s := newTestSession(newMemMedia(), out)
+	go s.Run()
+	defer func() { s.Disconnect(); <-s.Done() }()
+	s.Frame([]byte(`{"message":"connection","data":[{}]}`))
+	s.Frame([]byte(`{"message":"publishStream","data":[{"mediaSessionId":"m1","name":"s","sdp":"v=0"}]}`))
+	waitFrames(t, out, 3)
+	big := `"` + strings.Repeat("x", MaxStreamEventPayload) + `"`
+	s.Frame([]byte(`{"message":"sendStreamEvent","data":[{"mediaSessionId":"m1","type":"data","payload":` + big + `}]}`))
+	waitFor(t, out, []byte("Stream event payload too large"))
 }

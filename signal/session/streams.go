@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/potok-media/potok/api/control"
@@ -12,6 +13,9 @@ import (
 // InfoNoMediaNode is the FAILED info when no media daemon is alive. WCS has no such state (it is
 // its own media server), so the text is Potok's own.
 const InfoNoMediaNode = "No available media servers"
+
+// MaxStreamEventPayload bounds the payload of sendStreamEvent, which is copied to every subscriber.
+const MaxStreamEventPayload = 16 << 10
 
 // InfoStreamNameEmpty is the FAILED info for a publish without a name.
 const InfoStreamNameEmpty = "Stream name is empty"
@@ -206,6 +210,12 @@ func (s *Session) onSendStreamEvent(env wcs.Envelope) {
 	ms := s.streams[string(req.MediaSessionID)]
 	if ms == nil || !ms.publisher {
 		s.log.Debug().Str("mediaSessionId", string(req.MediaSessionID)).Msg("sendStreamEvent for no publisher of this session")
+		return
+	}
+	if len(req.Payload) > MaxStreamEventPayload {
+		// Each subscriber gets a copy: an unbounded payload would let one publisher flood every
+		// player's connection.
+		s.sendFail("", fmt.Sprintf("Stream event payload too large: %d bytes, limit %d", len(req.Payload), MaxStreamEventPayload))
 		return
 	}
 	ms.applyMute(string(req.Type))
