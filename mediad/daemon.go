@@ -238,10 +238,11 @@ func (d *Daemon) emit(s *session, ev control.MediaEvent) {
 	}
 }
 
-// reapOrphans ends the media sessions of signal nodes whose record has gone (expired or deleted):
-// their WebSockets are gone with them, so nobody will ever stop these sessions (design.md
-// "Failure"). Only nodes seen alive before are reaped, so an owner that never registers (tests,
-// a node whose first heartbeat is late) is left alone.
+// reapOrphans ends the media sessions of signal nodes whose record has gone (expired or deleted),
+// and of previous lives of signal nodes restarted under the same id: their WebSockets are gone
+// with them, so nobody will ever stop these sessions (design.md "Failure"). Only nodes seen alive
+// before are reaped when their record is missing, so an owner that never registers (tests, a node
+// whose first heartbeat is late) is left alone.
 func (d *Daemon) reapOrphans(ctx context.Context, seen map[string]bool) {
 	d.mu.Lock()
 	owners := map[string]bool{}
@@ -250,15 +251,37 @@ func (d *Daemon) reapOrphans(ctx context.Context, seen map[string]bool) {
 	}
 	d.mu.Unlock()
 	for node := range owners {
-		_, err := d.dir.Nodes.Get(ctx, control.NodeKey(node))
+		e, err := d.dir.Nodes.Get(ctx, control.NodeKey(node))
 		switch {
 		case err == nil:
 			seen[node] = true
+			var rec control.NodeRecord
+			if json.Unmarshal(e.Value(), &rec) == nil && rec.Started != 0 {
+				d.reapPreviousLives(node, rec.Started)
+			}
 		case errors.Is(err, jetstream.ErrKeyNotFound) && seen[node]:
 			delete(seen, node)
 			d.log.Warn().Str("signalNode", node).Msg("signal node gone: ending its media sessions")
 			d.endOwnedBy(func(o control.Owner) bool { return o.SignalNode == node })
 		}
+	}
+}
+
+func (d *Daemon) reapPreviousLives(node string, started int64) {
+	stale := func(o control.Owner) bool {
+		return o.SignalNode == node && o.SignalStarted != 0 && o.SignalStarted != started
+	}
+	d.mu.Lock()
+	n := 0
+	for _, s := range d.sessions {
+		if stale(s.owner) {
+			n++
+		}
+	}
+	d.mu.Unlock()
+	if n > 0 {
+		d.log.Warn().Str("signalNode", node).Int("sessions", n).Msg("signal node restarted: ending the media sessions of its previous life")
+		d.endOwnedBy(stale)
 	}
 }
 

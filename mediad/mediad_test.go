@@ -474,3 +474,42 @@ func TestDTLSFailure(t *testing.T) {
 	pub.close()
 	e.closeAndCheckLeaks()
 }
+
+// TestSignalNodeRestarted: a signal node restarted under the same id keeps its record alive, but
+// the sessions of its previous life (an older Owner.SignalStarted) have no WebSocket any more and
+// are ended; sessions of the current life stay.
+func TestSignalNodeRestarted(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	dir, err := busDirectory(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := json.Marshal(control.NodeRecord{ID: "signal-r", Kind: control.KindSignal, Started: 2})
+	if _, err := dir.Nodes.Put(ctx, control.NodeKey("signal-r"), rec); err != nil {
+		t.Fatal(err)
+	}
+	old, cur := newPublisher(t), newPublisher(t)
+	defer old.close()
+	defer cur.close()
+	for _, p := range []struct {
+		id, stream string
+		started    int64
+		pub        *publisher
+	}{{"old", "s-old", 1, old}, {"cur", "s-cur", 2, cur}} {
+		var pr control.PublishReply
+		e.request(control.OpPublish, control.PublishRequest{Owner: control.Owner{SignalNode: "signal-r", SignalStarted: p.started,
+			SessionID: "ws-" + p.id, MediaSessionID: p.id}, StreamName: p.stream, Offer: p.pub.offer}, &pr)
+		if pr.Error != "" {
+			t.Fatal(pr.Error)
+		}
+	}
+	eventually(t, "the previous life's session ended", func() bool { return e.d.PeerConnections() == 1 })
+	time.Sleep(control.NodeHeartbeat + 500*time.Millisecond) // another sweep: the current one stays
+	if n := e.d.PeerConnections(); n != 1 {
+		t.Fatalf("%d peer connections, want the current life's one", n)
+	}
+	old.close()
+	cur.close()
+	e.closeAndCheckLeaks()
+}

@@ -3,6 +3,7 @@ package signal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -554,6 +555,10 @@ func TestStaleNameTakenOver(t *testing.T) {
 	}
 	claim(control.StreamRecord{Name: "dead", MediaNode: "md-gone", SignalNode: "signal-gone", SessionID: "x"})
 	claim(control.StreamRecord{Name: "live", MediaNode: "md-1", SignalNode: "signal-test", SessionID: "y"})
+	// Claims of previous lives of live node ids: this signal node before a restart, and md-1
+	// before a restart. Both owners are gone although their ids heartbeat.
+	claim(control.StreamRecord{Name: "old-signal-life", MediaNode: "md-1", SignalNode: "signal-test", SignalStarted: 1, SessionID: "v"})
+	claim(control.StreamRecord{Name: "old-media-life", MediaNode: "md-1", MediaStarted: 1, SignalNode: "signal-test", SessionID: "w"})
 	// Unknown owners, but claimed just now: maybe a node not seen yet, so the claim stands.
 	claim(control.StreamRecord{Name: "fresh", MediaNode: "md-new", SignalNode: "signal-new", SessionID: "z",
 		Created: time.Now().UnixMilli()})
@@ -562,6 +567,12 @@ func TestStaleNameTakenOver(t *testing.T) {
 	c.send(wcs.MsgPublishStream, publishReq("m1", "dead"))
 	recv(t, md.publishes, "publish")
 	c.expectAnswer("m1")
+	for i, name := range []string{"old-signal-life", "old-media-life"} {
+		id := fmt.Sprintf("m-old-%d", i)
+		c.send(wcs.MsgPublishStream, publishReq(id, name))
+		recv(t, md.publishes, "publish")
+		c.expectAnswer(id)
+	}
 	for _, name := range []string{"live", "fresh"} {
 		c.send(wcs.MsgPublishStream, publishReq("m-"+name, name))
 		if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoStreamNameAlreadyInUse {
@@ -642,5 +653,32 @@ func TestLeastLoadedMediad(t *testing.T) {
 	// idle takes 3 (its load 0,1,2 < 3); at 3:3 the lower id wins (busy → 4); then idle again.
 	if counts["md-idle"] != 4 || counts["md-busy"] != 1 {
 		t.Errorf("placement %v", counts)
+	}
+}
+
+// A media daemon restarted under the same id within the heartbeat TTL never looks dead, but its
+// new life knows none of the old sessions: they end FAILED and their names are freed.
+func TestMediadRestartedUnderSameID(t *testing.T) {
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
+	c := e.dial(t)
+	c.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	c.expectAnswer("m1")
+	md.connected(pr.Owner, true)
+	c.streamStatus()
+	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := json.Marshal(control.NodeRecord{ID: "md-1", Kind: control.KindMediad, Started: time.Now().UnixMilli() + 1000})
+	if _, err := dir.Nodes.Put(context.Background(), control.NodeKey("md-1"), rec); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.streamStatus(); st.MediaSessionID != "m1" || st.Status != wcs.StatusFailed {
+		t.Errorf("publisher after its mediad restarted: %+v", st)
+	}
+	if s := c.available("s1"); s != "false" {
+		t.Errorf("name kept after the mediad restarted: %s", s)
 	}
 }

@@ -129,7 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With().Str("sessionId", id).Logger()
 	conn := wsconn.New(ws, wsconn.Config{MaxFrameBytes: s.cfg.MaxFrameBytes, PingInterval: s.cfg.PingInterval,
 		MissedPongs: s.cfg.MissedPongs}, s.m, log)
-	sess := session.New(session.Config{NodeID: s.cfg.NodeID, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
+	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
 		MaxFrameBytes: s.cfg.MaxFrameBytes}, s.ctl, conn, s.m, s.log)
 	s.m.Connections.Inc()
 	defer s.m.Connections.Dec()

@@ -36,7 +36,10 @@ const RequestTimeout = 5 * time.Second
 // Owner identifies who owns a media session: the signal node and WS session that asked for it.
 // mediad sends every event about the media session to SignalEventsSubject(SignalNode).
 type Owner struct {
-	SignalNode     string `json:"signalNode"`
+	SignalNode string `json:"signalNode"`
+	// SignalStarted is the owning signal node's incarnation (NodeRecord.Started): a node restarted
+	// under the same id is another owner, and the sessions of its previous life are orphans.
+	SignalStarted  int64  `json:"signalStarted,omitempty"`
 	SessionID      string `json:"sessionId"`
 	MediaSessionID string `json:"mediaSessionId"`
 }
@@ -185,6 +188,8 @@ type NodeRecord struct {
 type StreamRecord struct {
 	Name           string `json:"name"`
 	MediaNode      string `json:"mediaNode"`
+	MediaStarted   int64  `json:"mediaStarted,omitempty"`  // incarnations (NodeRecord.Started) of the
+	SignalStarted  int64  `json:"signalStarted,omitempty"` // owners: a restarted node holds no old claim
 	MediaSessionID string `json:"mediaSessionId"`
 	SignalNode     string `json:"signalNode"`
 	SessionID      string `json:"sessionId"`

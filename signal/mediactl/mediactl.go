@@ -189,6 +189,8 @@ func (c *Client) PickMediaNode() (string, error) {
 // ClaimStream registers rec under its name if no one holds it (create-if-absent, protocol.md §E.6)
 // and returns the revision of the claim, needed to release it.
 func (c *Client) ClaimStream(ctx context.Context, rec control.StreamRecord) (uint64, error) {
+	rec.SignalStarted = c.started
+	rec.MediaStarted, _ = c.nodes.incarnation(rec.MediaNode)
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return 0, fmt.Errorf("mediactl: encode stream record: %w", err)
@@ -230,11 +232,17 @@ func (c *Client) ownerDead(rec control.StreamRecord) bool {
 	if now.Sub(time.UnixMilli(rec.Created)) < control.NodeTTL {
 		return false
 	}
-	if !c.nodes.alive(rec.MediaNode, control.KindMediad, now) {
+	if !c.nodes.aliveAs(rec.MediaNode, control.KindMediad, rec.MediaStarted, now) {
 		return true
 	}
-	return rec.SignalNode != c.cfg.NodeID && !c.nodes.alive(rec.SignalNode, control.KindSignal, now)
+	if rec.SignalNode == c.cfg.NodeID { // ours: alive only if claimed in this life of the node
+		return rec.SignalStarted != 0 && rec.SignalStarted != c.started
+	}
+	return !c.nodes.aliveAs(rec.SignalNode, control.KindSignal, rec.SignalStarted, now)
 }
+
+// Started is this node's incarnation, carried in control.Owner.SignalStarted.
+func (c *Client) Started() int64 { return c.started }
 
 // ReleaseStream deletes our claim; a newer claim by someone else (another revision) is left alone.
 func (c *Client) ReleaseStream(ctx context.Context, name string, rev uint64) error {

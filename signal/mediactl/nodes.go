@@ -76,7 +76,14 @@ func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) string {
 		log.Warn().Err(err).Str("key", e.Key()).Msg("malformed node record")
 		return ""
 	}
+	old := v.nodes[e.Key()]
 	v.nodes[e.Key()] = &nodeEntry{rec: rec, seen: e.Created()}
+	// A media daemon restarted under the same id within the TTL never looked dead, but it has
+	// forgotten every session of its previous life.
+	if old != nil && old.rec.Kind == control.KindMediad && !old.down && old.rec.Started != rec.Started {
+		log.Warn().Str("mediaNode", rec.ID).Msg("media node restarted")
+		return old.rec.ID
+	}
 	return ""
 }
 
@@ -117,10 +124,23 @@ func (v *nodeView) pick(now time.Time) (string, bool) {
 
 func load(n *nodeEntry) int { return n.rec.MediaSessions + n.placed }
 
-// alive reports whether node heartbeats as a node of kind.
-func (v *nodeView) alive(node, kind string, now time.Time) bool {
+// aliveAs reports whether node heartbeats as a node of kind, in the incarnation started (0: any;
+// records written before incarnations were kept carry none).
+func (v *nodeView) aliveAs(node, kind string, started int64, now time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	n := v.nodes[control.NodeKey(node)]
-	return n != nil && n.rec.ID == node && n.rec.Kind == kind && now.Sub(n.seen) <= control.NodeTTL
+	return n != nil && n.rec.ID == node && n.rec.Kind == kind && now.Sub(n.seen) <= control.NodeTTL &&
+		(started == 0 || n.rec.Started == started)
+}
+
+// incarnation returns the Started of node's current record.
+func (v *nodeView) incarnation(node string) (int64, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := v.nodes[control.NodeKey(node)]
+	if n == nil {
+		return 0, false
+	}
+	return n.rec.Started, true
 }

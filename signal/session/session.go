@@ -41,6 +41,7 @@ type Outbox interface {
 // Config of one session.
 type Config struct {
 	NodeID        string
+	NodeStarted   int64         // the node's incarnation (control.Owner.SignalStarted)
 	SessionID     string        // "" = a new UUID; also the authToken (protocol.md §C.1)
 	MediaTimeout  time.Duration // 0 = DefaultMediaTimeout
 	MaxFrameBytes int           // 0 = wcs.MaxFrameBytes

@@ -227,5 +227,6 @@ func (s *Session) onSendStreamEvent(env wcs.Envelope) {
 }
 
 func (s *Session) owner(mediaSessionID string) control.Owner {
-	return control.Owner{SignalNode: s.cfg.NodeID, SessionID: s.cfg.SessionID, MediaSessionID: mediaSessionID}
+	return control.Owner{SignalNode: s.cfg.NodeID, SignalStarted: s.cfg.NodeStarted, SessionID: s.cfg.SessionID,
+		MediaSessionID: mediaSessionID}
 }
