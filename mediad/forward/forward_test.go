@@ -325,3 +325,25 @@ func TestPushDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per packet fanned out to 10 subscribers", n)
 	}
 }
+
+// A publisher alternating picture sizes on every key frame gets a bounded number of size reports,
+// and the size it settles on is still reported once the budget refills.
+func TestFormatReportsAreRateLimited(t *testing.T) {
+	var reports atomic.Int32
+	var last atomic.Uint64
+	tr := NewTrack(TrackConfig{Kind: webrtc.RTPCodecTypeVideo, MimeType: webrtc.MimeTypeVP8,
+		OnFormat: func(w, h int) { reports.Add(1); last.Store(uint64(w)<<32 | uint64(h)) }})
+	defer tr.Close()
+	for i := range 200 {
+		w := 320 + 16*(i%2)
+		tr.Push(vp8Packet(uint16(i+1), uint32(i*100), true, w, 240, true))
+	}
+	if n := reports.Load(); n > formatBurst+1 {
+		t.Fatalf("%d size reports for 200 alternating key frames, want at most %d", n, formatBurst+1)
+	}
+	time.Sleep(time.Second) // the budget refills
+	tr.Push(vp8Packet(1000, 100000, true, 640, 480, true))
+	if got := last.Load(); got != 640<<32|480 {
+		t.Fatalf("settled size not reported: last %dx%d", got>>32, got&0xffffffff)
+	}
+}

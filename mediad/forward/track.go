@@ -64,30 +64,33 @@ type PacketSource interface {
 
 // Track fans one published track out to its subscribers.
 type Track struct {
-	cfg      TrackConfig
-	video    bool
-	codec    string // "VP8", "H264", ... for the bitstream probes
-	cache    *PacketCache
-	metrics  *Metrics
-	hdr      rtp.Header // reader-owned
-	haveSeq  bool
-	lastSeq  uint16
-	readBuf  [MaxPacketSize]byte
-	writers  atomic.Pointer[[]*writer] // reader's snapshot, copy-on-write under mu
-	waiting  atomic.Int32              // video subscribers still waiting for a key frame
-	lastKey  atomic.Int64              // unix nanos of the last keyframe request sent
-	packets  atomic.Int64
-	bytes    atomic.Int64
-	frames   atomic.Int64
-	lost     atomic.Int64
-	keyReqs  atomic.Int64
-	dropped  atomic.Int64
-	size     atomic.Uint64 // width<<32 | height
-	mu       sync.Mutex
-	all      []*writer
-	subs     int
-	closed   bool
-	writerWG sync.WaitGroup
+	cfg     TrackConfig
+	video   bool
+	codec   string // "VP8", "H264", ... for the bitstream probes
+	cache   *PacketCache
+	metrics *Metrics
+	hdr     rtp.Header // reader-owned
+	haveSeq bool
+	lastSeq uint16
+	readBuf [MaxPacketSize]byte
+	writers atomic.Pointer[[]*writer] // reader's snapshot, copy-on-write under mu
+	waiting atomic.Int32              // video subscribers still waiting for a key frame
+	lastKey atomic.Int64              // unix nanos of the last keyframe request sent
+	packets atomic.Int64
+	bytes   atomic.Int64
+	frames  atomic.Int64
+	lost    atomic.Int64
+	keyReqs atomic.Int64
+	dropped atomic.Int64
+	size    atomic.Uint64 // width<<32 | height
+	// Reader-owned: the size last reported through OnFormat and its rate limit.
+	reported     uint64
+	formatBudget formatBudget
+	mu           sync.Mutex
+	all          []*writer
+	subs         int
+	closed       bool
+	writerWG     sync.WaitGroup
 }
 
 // NewTrack creates a track; feed it with Run or Push.
@@ -197,11 +200,40 @@ func (t *Track) probe(payload []byte) bool {
 	}
 	if w > 0 && h > 0 {
 		packed := uint64(w)<<32 | uint64(h)
-		if t.size.Swap(packed) != packed && t.cfg.OnFormat != nil {
+		t.size.Store(packed)
+		if packed != t.reported && t.cfg.OnFormat != nil && t.formatBudget.take(time.Now()) {
+			t.reported = packed
 			t.cfg.OnFormat(w, h)
 		}
 	}
 	return key
+}
+
+// formatBudget rate-limits picture-size reports: each one is an event to every player, and a
+// publisher alternating sizes on every key frame must not flood them. A throttled change is
+// reported at a later key frame, once the budget refills. Owned by the reader goroutine.
+type formatBudget struct {
+	tokens float64
+	last   time.Time
+}
+
+const (
+	formatBurst     = 4 // size changes reported at once
+	formatPerSecond = 2
+)
+
+func (b *formatBudget) take(now time.Time) bool {
+	if b.last.IsZero() {
+		b.tokens = formatBurst
+	} else {
+		b.tokens = min(formatBurst, b.tokens+now.Sub(b.last).Seconds()*formatPerSecond)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // RequestKeyframe asks the publisher for a key frame unless one was asked for within
