@@ -307,7 +307,7 @@ func (d *Daemon) handleStop(m *nats.Msg) any {
 		return control.StopReply{Error: "bad request: " + err.Error()}
 	}
 	d.mu.Lock()
-	s := d.sessions[req.MediaSessionID]
+	s := d.sessions[req.Owner.Key()]
 	d.mu.Unlock()
 	if s != nil { // a stop for an unknown id is not an error: it may have ended already
 		s.log.Info().Str("info", req.Info).Msg("stop requested")

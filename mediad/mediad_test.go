@@ -122,7 +122,7 @@ func TestPublishPlayForward(t *testing.T) {
 
 	// Stopping one player leaves the others playing.
 	var sr control.StopReply
-	e.request(control.OpStop, control.StopRequest{MediaSessionID: "p2", Info: wcs.InfoStoppedByUser}, &sr)
+	e.request(control.OpStop, control.StopRequest{Owner: owner("p2"), Info: wcs.InfoStoppedByUser}, &sr)
 	if sr.Error != "" {
 		t.Fatal(sr.Error)
 	}
@@ -131,7 +131,7 @@ func TestPublishPlayForward(t *testing.T) {
 	eventually(t, "player 1 still receiving", func() bool { return players[1].packets.Load() > n1+10 })
 
 	// Stopping the publisher closes the remaining players with "Stopped by publisher stop".
-	e.request(control.OpStop, control.StopRequest{MediaSessionID: "pub"}, &sr)
+	e.request(control.OpStop, control.StopRequest{Owner: owner("pub")}, &sr)
 	for _, id := range []string{"p0", "p1"} {
 		ev := e.wait(id, control.EventState, control.StateClosed)
 		if ev.Info != wcs.InfoStoppedByPublisherStop || ev.Owner != owner(id) {
@@ -149,7 +149,7 @@ func TestPublishPlayForward(t *testing.T) {
 			counter(t, e.reg, "potok_mediad_published_tracks") == 0 &&
 			counter(t, e.reg, "potok_mediad_media_sessions") == 0
 	})
-	e.request(control.OpStop, control.StopRequest{MediaSessionID: "unknown"}, &sr)
+	e.request(control.OpStop, control.StopRequest{Owner: owner("unknown")}, &sr)
 	if sr.Error != "" {
 		t.Fatalf("stop of an unknown id: %q", sr.Error)
 	}
@@ -278,7 +278,7 @@ func TestStreamEventsAndSessionGone(t *testing.T) {
 		t.Fatalf("play %+v", rep)
 	}
 	var sr control.StopReply
-	e.request(control.OpStreamEvent, control.StreamEventRequest{MediaSessionID: "pub", Type: wcs.EventVideoMuted}, &sr)
+	e.request(control.OpStreamEvent, control.StreamEventRequest{Owner: owner("pub"), Type: wcs.EventVideoMuted}, &sr)
 	if sr.Error != "" {
 		t.Fatal(sr.Error)
 	}
@@ -287,7 +287,7 @@ func TestStreamEventsAndSessionGone(t *testing.T) {
 		t.Fatalf("stream event %+v", ev)
 	}
 	payload := json.RawMessage(`{"x":1}`)
-	e.request(control.OpStreamEvent, control.StreamEventRequest{MediaSessionID: "pub", Type: "data", Payload: payload}, &sr)
+	e.request(control.OpStreamEvent, control.StreamEventRequest{Owner: owner("pub"), Type: "data", Payload: payload}, &sr)
 	eventually(t, "data event", func() bool {
 		return len(e.events.match(func(ev control.MediaEvent) bool {
 			return ev.Kind == control.EventStreamEvent && ev.StreamEvent.Type == "data" && string(ev.StreamEvent.Payload) == `{"x":1}`
@@ -511,5 +511,44 @@ func TestSignalNodeRestarted(t *testing.T) {
 	}
 	old.close()
 	cur.close()
+	e.closeAndCheckLeaks()
+}
+
+// TestSameMediaSessionIDTwoOwners: the mediaSessionId is chosen by clients, so two sessions may
+// use the same one; each owner's stop reaches only its own media session.
+func TestSameMediaSessionIDTwoOwners(t *testing.T) {
+	e := newEnv(t, nil)
+	a, b := newPublisher(t), newPublisher(t)
+	defer a.close()
+	defer b.close()
+	ownerA, ownerB := owner("same"), owner("same")
+	ownerB.SessionID = "ws-2"
+	for _, p := range []struct {
+		o      control.Owner
+		stream string
+		pub    *publisher
+	}{{ownerA, "sa", a}, {ownerB, "sb", b}} {
+		var pr control.PublishReply
+		e.request(control.OpPublish, control.PublishRequest{Owner: p.o, StreamName: p.stream, Offer: p.pub.offer}, &pr)
+		if pr.Error != "" {
+			t.Fatalf("publish %s: %s", p.stream, pr.Error)
+		}
+	}
+	if n := e.d.PeerConnections(); n != 2 {
+		t.Fatalf("%d peer connections, want 2", n)
+	}
+	var sr control.StopReply
+	e.request(control.OpStop, control.StopRequest{Owner: ownerA}, &sr)
+	eventually(t, "A's session ended", func() bool { return e.d.PeerConnections() == 1 })
+	var rep control.PlayReply
+	pl := newPlayer(t)
+	defer pl.close()
+	e.request(control.OpPlay, control.PlayRequest{Owner: owner("viewer"), StreamName: "sb", Offer: pl.offer}, &rep)
+	if rep.Error != "" {
+		t.Fatalf("B's stream after A's stop: %s", rep.Error)
+	}
+	a.close()
+	b.close()
+	pl.close()
 	e.closeAndCheckLeaks()
 }

@@ -24,7 +24,7 @@ func (d *Daemon) handlePlay(m *nats.Msg) any {
 	if req.MediaSessionID == "" {
 		return control.PlayReply{Error: wcs.InfoMediaSessionIDNull}
 	}
-	if msg := d.precheck(req.MediaSessionID, "", false); msg != "" {
+	if msg := d.precheck(req.Owner.Key(), "", false); msg != "" {
 		return control.PlayReply{Error: msg}
 	}
 	d.mu.Lock()

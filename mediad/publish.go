@@ -24,7 +24,7 @@ func (d *Daemon) handlePublish(m *nats.Msg) any {
 	if req.MediaSessionID == "" {
 		return control.PublishReply{Error: wcs.InfoMediaSessionIDNull}
 	}
-	if msg := d.precheck(req.MediaSessionID, req.StreamName, true); msg != "" {
+	if msg := d.precheck(req.Owner.Key(), req.StreamName, true); msg != "" {
 		return control.PublishReply{Error: msg}
 	}
 	offer, err := rtc.ParseOffer(req.Offer)
@@ -56,13 +56,13 @@ func (d *Daemon) handlePublish(m *nats.Msg) any {
 }
 
 // precheck refuses ids and names in use before any work (start checks again, atomically).
-func (d *Daemon) precheck(id, stream string, publish bool) string {
+func (d *Daemon) precheck(key, stream string, publish bool) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
 	case d.closed:
 		return wcs.InfoFailedByError
-	case d.sessions[id] != nil:
+	case d.sessions[key] != nil:
 		return wcs.InfoMediaSessionIDInUse
 	case publish && d.streams[stream] != nil:
 		return wcs.InfoStreamNameAlreadyInUse
@@ -182,7 +182,7 @@ func (d *Daemon) handleStreamEvent(m *nats.Msg) any {
 		return control.StopReply{Error: "bad request: " + err.Error()}
 	}
 	d.mu.Lock()
-	pub := d.sessions[req.MediaSessionID]
+	pub := d.sessions[req.Owner.Key()]
 	if pub == nil || !pub.publisher {
 		d.mu.Unlock()
 		return control.StopReply{Error: wcs.InfoStreamNotFound}

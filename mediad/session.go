@@ -18,7 +18,8 @@ import (
 // session is one media session: a publisher or a player, one peer connection.
 type session struct {
 	d         *Daemon
-	id        string
+	id        string // the client's mediaSessionId (logs, msid)
+	key       string // owner.Key(): how the daemon indexes it
 	owner     control.Owner
 	publisher bool
 	stream    string
@@ -62,7 +63,7 @@ type rateSample struct {
 }
 
 func (d *Daemon) newSession(owner control.Owner, publisher bool, stream string) *session {
-	s := &session{d: d, id: owner.MediaSessionID, owner: owner, publisher: publisher, stream: stream,
+	s := &session{d: d, id: owner.MediaSessionID, key: owner.Key(), owner: owner, publisher: publisher, stream: stream,
 		states: make(chan webrtc.PeerConnectionState, 16), tracks: map[webrtc.RTPCodecType]*forward.Track{},
 		codecs: map[webrtc.RTPCodecType]webrtc.RTPCodecParameters{}, ssrcs: map[webrtc.RTPCodecType]*uint32Box{},
 		tracksReady: make(chan struct{}),
@@ -118,7 +119,7 @@ func (s *session) start() string {
 	case d.closed:
 		d.mu.Unlock()
 		return wcs.InfoFailedByError
-	case d.sessions[s.id] != nil:
+	case d.sessions[s.key] != nil:
 		d.mu.Unlock()
 		return wcs.InfoMediaSessionIDInUse
 	}
@@ -133,9 +134,9 @@ func (s *session) start() string {
 			d.mu.Unlock()
 			return wcs.InfoStreamNotFound
 		}
-		s.pub.players[s.id] = s
+		s.pub.players[s.key] = s
 	}
-	d.sessions[s.id] = s
+	d.sessions[s.key] = s
 	d.wg.Add(1)
 	d.mu.Unlock()
 	d.met.mediaSessions.WithLabelValues(s.role()).Inc()
@@ -367,8 +368,8 @@ func (d *Daemon) end(s *session, state, info string, notify bool) {
 		return
 	}
 	s.ended = true
-	if d.sessions[s.id] == s {
-		delete(d.sessions, s.id)
+	if d.sessions[s.key] == s {
+		delete(d.sessions, s.key)
 	}
 	var players []*session
 	if s.publisher {
@@ -380,7 +381,7 @@ func (d *Daemon) end(s *session, state, info string, notify bool) {
 		}
 		s.players = map[string]*session{}
 	} else if s.pub != nil {
-		delete(s.pub.players, s.id)
+		delete(s.pub.players, s.key)
 	}
 	d.mu.Unlock()
 	if notify {

@@ -44,6 +44,12 @@ type Owner struct {
 	MediaSessionID string `json:"mediaSessionId"`
 }
 
+// Key identifies the media session cluster-wide. The mediaSessionId alone is chosen by the client,
+// so two clients may pick the same one; a mediad keys its sessions by the whole owner.
+func (o Owner) Key() string {
+	return o.SignalNode + "/" + o.SessionID + "/" + o.MediaSessionID
+}
+
 // PublishRequest asks a mediad to accept a publisher's offer (protocol.md §E.2).
 type PublishRequest struct {
 	Owner
@@ -87,8 +93,8 @@ type PlayReply struct {
 // StopRequest ends one media session. Info is the reason, passed on to the players of a stopped
 // publisher (protocol.md §E.4: they get FAILED "Stopped by publisher stop").
 type StopRequest struct {
-	MediaSessionID string `json:"mediaSessionId"`
-	Info           string `json:"info,omitempty"`
+	Owner
+	Info string `json:"info,omitempty"`
 }
 
 // StopReply is the generic acknowledgement.
@@ -99,9 +105,9 @@ type StopReply struct {
 // StreamEventRequest asks the mediad of a publisher to fan a stream event out to every subscriber
 // (sendStreamEvent, protocol.md §B.10). Mute types also update the stream's mute state.
 type StreamEventRequest struct {
-	MediaSessionID string          `json:"mediaSessionId"` // the publisher's
-	Type           string          `json:"type"`
-	Payload        json.RawMessage `json:"payload,omitempty"`
+	Owner                   // the publisher's media session
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
 // SessionGoneRequest stops every media session a WS session owns (disconnect, §E.8).

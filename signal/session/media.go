@@ -147,7 +147,7 @@ func (s *Session) drop(ms *mediaSession, stop bool, info string) {
 	ctx, cancel := context.WithTimeout(context.Background(), stopBudget)
 	defer cancel()
 	if stop {
-		err := s.media.Stop(ctx, ms.node, control.StopRequest{MediaSessionID: ms.id, Info: info})
+		err := s.media.Stop(ctx, ms.node, control.StopRequest{Owner: s.owner(ms.id), Info: info})
 		if err != nil {
 			s.log.Debug().Err(err).Str("mediaSessionId", ms.id).Msg("stop at mediad")
 		}
@@ -330,7 +330,7 @@ func (s *Session) teardown(notify bool) {
 func (s *Session) stopDetached(ms *mediaSession, info string) {
 	ctx, cancel := context.WithTimeout(context.Background(), stopBudget)
 	defer cancel()
-	if err := s.media.Stop(ctx, ms.node, control.StopRequest{MediaSessionID: ms.id, Info: info}); err != nil {
+	if err := s.media.Stop(ctx, ms.node, control.StopRequest{Owner: s.owner(ms.id), Info: info}); err != nil {
 		s.log.Debug().Err(err).Str("mediaSessionId", ms.id).Msg("stop at mediad")
 	}
 	if ms.publisher && ms.rev != 0 {

@@ -219,7 +219,7 @@ func (s *Session) onSendStreamEvent(env wcs.Envelope) {
 		return
 	}
 	ms.applyMute(string(req.Type))
-	err := s.media.StreamEvent(s.ctx, ms.node, control.StreamEventRequest{MediaSessionID: ms.id,
+	err := s.media.StreamEvent(s.ctx, ms.node, control.StreamEventRequest{Owner: s.owner(ms.id),
 		Type: string(req.Type), Payload: req.Payload})
 	if err != nil {
 		s.log.Warn().Err(err).Str("mediaSessionId", ms.id).Msg("stream event not delivered")
