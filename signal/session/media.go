@@ -33,8 +33,10 @@ type mediaSession struct {
 }
 
 func newMediaSession(req *wcs.StreamRequest, publisher bool, now time.Time) *mediaSession {
+	kept := *req
+	kept.SDP = "" // the offer goes to the mediad once; it is not kept for the session's life
 	return &mediaSession{
-		id: string(req.MediaSessionID), name: string(req.Name), publisher: publisher, req: *req,
+		id: string(req.MediaSessionID), name: string(req.Name), publisher: publisher, req: kept,
 		created: now, status: wcs.StatusPending,
 		hasAudio: bool(req.HasAudio), hasVideo: bool(req.HasVideo),
 		width: int(req.Width), height: int(req.Height),
