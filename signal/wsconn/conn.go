@@ -104,7 +104,10 @@ type Conn struct {
 	closeBy closeReq // set before the nil entry is queued
 
 	lastRead atomic.Int64 // unix nanos of the last client frame (liveness)
-	closing  atomic.Bool  // a graceful close is queued; later frames are refused
+	// sendMu orders Send against Close: a frame is either queued before the close marker (and
+	// written) or refused, never queued behind it and silently lost.
+	sendMu  sync.Mutex
+	closing bool // a graceful close is queued; later frames are refused (guarded by sendMu)
 }
 
 // New wraps an accepted WebSocket. Call Run to start it.
@@ -137,7 +140,9 @@ func (c *Conn) Run(h Handler) {
 // Send queues a frame without blocking. A full queue means the client does not read: it is
 // dropped rather than allowed to hold anyone up. It reports whether the frame was queued.
 func (c *Conn) Send(frame []byte) bool {
-	if frame == nil || c.closing.Load() {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if frame == nil || c.closing {
 		return false
 	}
 	select {
@@ -160,9 +165,12 @@ func (c *Conn) Send(frame []byte) bool {
 
 // Close closes the connection with code and reason after the frames already queued are written.
 func (c *Conn) Close(code websocket.StatusCode, reason string) {
-	if !c.closing.CompareAndSwap(false, true) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.closing {
 		return
 	}
+	c.closing = true
 	c.closeBy = closeReq{code: code, reason: reason}
 	select {
 	case c.queue <- nil:
@@ -246,7 +254,7 @@ func (c *Conn) logReadEnd(err error) {
 	}
 }
 
-// writeLoop writes queued frames and the keep-alive until the connection ends. It owns closing.
+// writeLoop writes queued frames and the keep-alive until the connection ends.
 func (c *Conn) writeLoop() {
 	ticker := time.NewTicker(c.cfg.PingInterval)
 	defer ticker.Stop()
