@@ -3,7 +3,6 @@ package mediad
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -21,6 +19,7 @@ import (
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/codec"
 	"github.com/potok-media/potok/internal/logging"
+	"github.com/potok-media/potok/internal/testpeer"
 )
 
 const signalNode = "signal-test"
@@ -172,18 +171,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // clientAPI is a browser stand-in on loopback (browser.md §3). Replay protection is off so a
 // retransmission of a packet the client already has can be observed.
 func clientAPI(t testing.TB) *webrtc.API {
-	t.Helper()
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.DisableSRTPReplayProtection(true)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	return testpeer.API(t, testpeer.Options{NoReplayProtection: true})
 }
 
 // publisher is a Go stand-in for a browser publishing synthetic video: 30 frames/s, one packet per

@@ -1,15 +1,15 @@
 package signal_test
 
 import (
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/potok-media/potok/internal/testpeer"
 )
 
 // peer is a browser stand-in: pion with default codecs on loopback only (recipes/browser.md §3).
@@ -26,19 +26,7 @@ type peer struct {
 	wg      sync.WaitGroup
 }
 
-func peerAPI(t *testing.T) *webrtc.API {
-	t.Helper()
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-}
+func peerAPI(t *testing.T) *webrtc.API { return testpeer.API(t, testpeer.Options{}) }
 
 // newPublisher offers sendonly VP8 + opus, as stream.publish() does.
 func newPublisher(t *testing.T) *peer {
