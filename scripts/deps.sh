@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh installs what Potok's tests need beyond Go modules, and nothing when it is already there:
-#   - Debian packages: chromium (browser end-to-end tests in e2e/, driven by chromedp) and ffmpeg;
+#   - Debian packages: chromium (browser end-to-end tests in e2e/, driven by chromedp), ffmpeg (test
+#     media and decoding checks) and nats-server (the separate-process tests against an external NATS);
 #   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile.
 # It never downloads a browser build of its own: Chromium comes from Debian (shared/recipes/browser.md §1).
 # Usage: scripts/deps.sh   (root, or sudo available, for apt-get)
@@ -18,7 +19,7 @@ installed() { # installed PKG: true when dpkg says the package is fully installe
 
 apt_packages() {
 	local missing=() p
-	for p in chromium ffmpeg; do
+	for p in chromium ffmpeg nats-server; do
 		if installed "$p"; then
 			log "apt: $p already installed"
 		else

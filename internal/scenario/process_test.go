@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,18 +28,27 @@ import (
 // processes on one NATS server, then stops them with SIGTERM: clients get their terminal
 // statuses and both processes exit 0.
 func TestSeparateProcesses(t *testing.T) {
-	bin := potokBinary(t)
 	nats, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nats.Shutdown()
+	separateProcesses(t, nats.ClientURL())
+}
 
-	md := startProcess(t, bin, "mediad", "--nats", nats.ClientURL(), "--media-ip", "127.0.0.1",
+// TestSeparateProcessesExternalNATS is the same against Debian's nats-server (an older release
+// than the embedded one), as an operator running `nats-server -js` would deploy it.
+func TestSeparateProcessesExternalNATS(t *testing.T) {
+	separateProcesses(t, startNATSServer(t))
+}
+
+func separateProcesses(t *testing.T, natsURL string) {
+	bin := potokBinary(t)
+	md := startProcess(t, bin, "mediad", "--nats", natsURL, "--media-ip", "127.0.0.1",
 		"--media-udp-port", "0", "--media-tcp-port", "0", "--media-loopback-only",
 		"--mediad-http-listen", "127.0.0.1:0")
 	metricsURL := "http://" + md.waitAddr(t, "metrics listening") + "/metrics"
-	sig := startProcess(t, bin, "signal", "--nats", nats.ClientURL(), "--ws-listen", "127.0.0.1:0",
+	sig := startProcess(t, bin, "signal", "--nats", natsURL, "--ws-listen", "127.0.0.1:0",
 		"--http-listen", "127.0.0.1:0")
 	wsURL := "ws://" + sig.waitAddr(t, "websocket listening")
 	waitPublishable(t, wsURL)
@@ -99,6 +109,44 @@ func TestAllInOneProcess(t *testing.T) {
 	p.terminate(t)
 	if _, err := pub.WaitStatus(ctx(t), wcs.StatusUnpublished, wcs.StatusFailed); err != nil {
 		t.Fatalf("publisher after SIGTERM: %v", err)
+	}
+}
+
+// startNATSServer runs `nats-server -js` on a free loopback port until the test ends.
+func startNATSServer(t *testing.T) string {
+	t.Helper()
+	bin := tool(t, "nats-server")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", t.TempDir())
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("nats-server output:\n%s", out.String())
+		}
+	})
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			_ = c.Close()
+			return url
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nats-server did not listen on %d: %v", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
