@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -45,6 +46,7 @@ type Server struct {
 	mu       sync.Mutex
 	clients  map[string]*client // by session id
 	closing  bool
+	draining atomic.Bool    // set before any session is told to end: see session.Config.Draining
 	wg       sync.WaitGroup // one per ServeHTTP in progress
 	shutOnce sync.Once
 }
@@ -129,7 +131,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With().Str("sessionId", id).Logger()
 	conn := wsconn.New(ws, wsconn.Config{MaxFrameBytes: s.cfg.MaxFrameBytes, PingInterval: s.cfg.PingInterval,
 		MissedPongs: s.cfg.MissedPongs}, s.m, log)
-	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
+	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), Draining: &s.draining, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
 		MaxFrameBytes: s.cfg.MaxFrameBytes}, s.ctl, conn, s.m, s.log)
 	s.m.Connections.Inc()
 	defer s.m.Connections.Dec()
@@ -186,6 +188,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		s.closing = true
 		s.mu.Unlock()
+		// Every session ignores media state events from now on, before any of them stops its
+		// media: a publisher's stop would otherwise reach another session's player as FAILED
+		// "Stopped by publisher stop" first, and which status a player gets would be a race.
+		s.draining.Store(true)
 		for _, c := range s.snapshot() {
 			c.sess.Shutdown()
 		}

@@ -169,6 +169,9 @@ func (s *Session) release(ctx context.Context, ms *mediaSession) {
 
 // handleEvent applies one mediad event to the media session it names.
 func (s *Session) handleEvent(ev control.MediaEvent) {
+	if ev.Kind == control.EventState && s.cfg.Draining != nil && s.cfg.Draining.Load() {
+		return
+	}
 	ms := s.streams[ev.MediaSessionID]
 	if ms == nil || ev.SessionID != s.cfg.SessionID {
 		s.log.Debug().Str("mediaSessionId", ev.MediaSessionID).Str("kind", ev.Kind).Msg("event for no live media session")

@@ -7,6 +7,7 @@ package session
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,8 +41,11 @@ type Outbox interface {
 
 // Config of one session.
 type Config struct {
-	NodeID        string
-	NodeStarted   int64         // the node's incarnation (control.Owner.SignalStarted)
+	NodeID      string
+	NodeStarted int64 // the node's incarnation (control.Owner.SignalStarted)
+	// Draining, once true, makes the session ignore media state events: the server is shutting
+	// down and every session's teardown sends its clients their one terminal status itself.
+	Draining      *atomic.Bool
 	SessionID     string        // "" = a new UUID; also the authToken (protocol.md §C.1)
 	MediaTimeout  time.Duration // 0 = DefaultMediaTimeout
 	MaxFrameBytes int           // 0 = wcs.MaxFrameBytes
