@@ -20,6 +20,7 @@ import (
 	"github.com/potok-media/potok/internal/codec"
 	"github.com/potok-media/potok/internal/logging"
 	"github.com/potok-media/potok/internal/testpeer"
+	"github.com/potok-media/potok/internal/testwait"
 )
 
 const signalNode = "signal-test"
@@ -93,14 +94,7 @@ func (e *env) closeAndCheckLeaks(clients ...*webrtc.PeerConnection) {
 	if n := e.d.PeerConnections(); n != 0 {
 		e.t.Fatalf("%d peer connections after Close", n)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > e.base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			e.t.Fatalf("goroutines: %d now, %d before\n%s", runtime.NumGoroutine(), e.base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Goroutines(e.t, e.base, 0, 10*time.Second)
 }
 
 func (e *env) request(op string, in, out any) {
@@ -158,14 +152,7 @@ func (e *env) wait(id, kind, state string) control.MediaEvent {
 }
 
 func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, 15*time.Second, what, cond)
 }
 
 // clientAPI is a browser stand-in on loopback (browser.md §3). Replay protection is off so a

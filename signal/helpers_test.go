@@ -18,6 +18,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/logging"
+	"github.com/potok-media/potok/internal/testwait"
 	"github.com/potok-media/potok/signal"
 )
 
@@ -91,22 +92,7 @@ func (e *env) stop(checkLeaks bool) {
 	})
 }
 
-func (e *env) checkGoroutines() {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= e.base {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			e.t.Errorf("goroutines: %d after shutdown, %d before\n%s", n, e.base, buf[:runtime.Stack(buf, true)])
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func (e *env) checkGoroutines() { testwait.Goroutines(e.t, e.base, 0, 10*time.Second) }
 
 // client is a raw WCS WebSocket client: frames arrive on a channel, pings are answered unless
 // silent is set.
@@ -310,16 +296,7 @@ func (c *client) waitClosed(d time.Duration) websocket.StatusCode {
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+func eventually(t *testing.T, what string, cond func() bool) { testwait.Until(t, waitFor, what, cond) }
 
 func publishReq(id, name string) map[string]any {
 	return map[string]any{"mediaSessionId": id, "name": name, "published": true, "hasVideo": true,

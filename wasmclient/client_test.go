@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/internal/testwait"
 	"github.com/potok-media/potok/wasmclient/media"
 	"github.com/potok-media/potok/wasmclient/wcstest"
 )
@@ -32,30 +33,10 @@ func testCtx(t *testing.T) context.Context {
 
 // checkGoroutines waits until the goroutine count is back to base (pion and net/http wind down
 // asynchronously) and fails with a dump otherwise.
-func checkGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), base, buf[:n])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func checkGoroutines(t *testing.T, base int) { testwait.Goroutines(t, base, 0, 10*time.Second) }
 
 // eventually polls cond until it holds or waitFor passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func eventually(t *testing.T, what string, cond func() bool) { testwait.Until(t, waitFor, what, cond) }
 
 func TestConnectSpeaksLikeTheWebSDK(t *testing.T) {
 	base := runtime.NumGoroutine()

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/potok-media/potok/internal/testwait"
 	"github.com/potok-media/potok/wasmclient/wcstest"
 )
 
@@ -194,17 +195,7 @@ func checkReport(t *testing.T, rep Report, n int) {
 	}
 }
 
-func checkGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func checkGoroutines(t *testing.T, base int) { testwait.Goroutines(t, base, 0, 10*time.Second) }
 
 func TestCommandJSONAgainstFixture(t *testing.T) {
 	f := wcstest.New(t)

@@ -13,6 +13,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bench"
 	"github.com/potok-media/potok/internal/cluster"
+	"github.com/potok-media/potok/internal/testwait"
 	"github.com/potok-media/potok/wasmclient"
 	"github.com/potok-media/potok/wasmclient/media"
 )
@@ -26,28 +27,9 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func eventually(t *testing.T, what string, cond func() bool) { testwait.Until(t, waitFor, what, cond) }
 
-func checkGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, %d before the clients started:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func checkGoroutines(t *testing.T, base int) { testwait.Goroutines(t, base, 0, 15*time.Second) }
 
 // sources returns VP8+Opus publisher sources at 320x240: ffmpeg-encoded files when ffmpeg is
 // installed (then the recording can be decoded), synthetic frames otherwise.
