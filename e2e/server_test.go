@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/potok-media/potok/internal/cluster"
+	"github.com/potok-media/potok/testkit/cluster"
 )
 
 // envWSURL points the WebSDK tests at an already running server (a Potok started by hand, or a real WCS

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/potok-media/potok/internal/cluster"
+	"github.com/potok-media/potok/testkit/cluster"
 )
 
 // pageEvent is one status change seen by web/publish_play.html.

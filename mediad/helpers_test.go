@@ -19,8 +19,8 @@ import (
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/codec"
 	"github.com/potok-media/potok/internal/logging"
-	"github.com/potok-media/potok/internal/testpeer"
-	"github.com/potok-media/potok/internal/testwait"
+	"github.com/potok-media/potok/testkit/testpeer"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 const signalNode = "signal-test"

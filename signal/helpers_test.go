@@ -18,7 +18,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/logging"
-	"github.com/potok-media/potok/internal/testwait"
+	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/signal"
 )
 

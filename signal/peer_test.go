@@ -9,7 +9,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
-	"github.com/potok-media/potok/internal/testpeer"
+	"github.com/potok-media/potok/testkit/testpeer"
 )
 
 // peer is a browser stand-in: pion with default codecs on loopback only (recipes/browser.md §3).

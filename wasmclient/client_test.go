@@ -17,7 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/potok-media/potok/api/wcs"
-	"github.com/potok-media/potok/internal/testwait"
+	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient/media"
 	"github.com/potok-media/potok/wasmclient/wcstest"
 )

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/potok-media/potok/api/wcs"
-	"github.com/potok-media/potok/internal/bench"
+	"github.com/potok-media/potok/wasmclient/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -16,14 +16,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/config"
 	"github.com/potok-media/potok/internal/logging"
+	"github.com/potok-media/potok/internal/ops"
 	"github.com/potok-media/potok/mediad"
 	"github.com/potok-media/potok/signal"
+	"github.com/potok-media/potok/signal/restapi"
 )
 
 type role int
@@ -173,20 +174,13 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	return p.listen("http", c.HTTPListen, p.opsHandler())
 }
 
-// opsHandler serves /metrics, /health and the REST API namespace. The WCS management REST API
-// (protocol.md §G) is not implemented yet: it answers 501 with a JSON reason, as the README says.
+// opsHandler serves /metrics and /health on every process, and the REST API namespace where a
+// signal node runs (signal/restapi).
 func (p *process) opsHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
-	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`)
-	})
-	mux.HandleFunc("/rest-api/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotImplemented)
-		fmt.Fprintf(w, `{"status":501,"reason":"Not implemented: the WCS REST API %s is not implemented yet"}`, strings.TrimPrefix(r.URL.Path, "/rest-api"))
-	})
+	mux := ops.NewMux(p.reg)
+	if p.signal != nil {
+		restapi.Register(mux)
+	}
 	return mux
 }
 

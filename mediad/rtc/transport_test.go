@@ -10,7 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
-	"github.com/potok-media/potok/internal/testpeer"
+	"github.com/potok-media/potok/testkit/testpeer"
 )
 
 // clientAPI is a browser stand-in: pion with default codecs, loopback only (browser.md §3).

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/potok-media/potok/api/wcs"
-	"github.com/potok-media/potok/internal/cluster"
+	"github.com/potok-media/potok/testkit/cluster"
 	"github.com/potok-media/potok/wasmclient"
 	"github.com/potok-media/potok/wasmclient/media"
 )

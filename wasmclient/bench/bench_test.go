@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/potok-media/potok/internal/testwait"
+	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient/wcstest"
 )
 

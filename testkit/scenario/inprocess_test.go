@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/potok-media/potok/internal/cluster"
-	"github.com/potok-media/potok/internal/testwait"
+	"github.com/potok-media/potok/testkit/cluster"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 func TestMain(m *testing.M) {
