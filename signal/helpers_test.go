@@ -18,8 +18,8 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/logging"
-	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/signal"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 const waitFor = 5 * time.Second

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/potok-media/potok/api/wcs"
-	"github.com/potok-media/potok/wasmclient/bench"
 	"github.com/potok-media/potok/testkit/cluster"
 	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient"
+	"github.com/potok-media/potok/wasmclient/bench"
 	"github.com/potok-media/potok/wasmclient/media"
 )
 
