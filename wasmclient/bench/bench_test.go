@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -123,18 +124,74 @@ process_cpu_seconds_total 12.5
 	}
 }
 
+// TestScrapeCPUFromRealCollector scrapes client_golang's own process collector through promhttp
+// and checks the scraped value against what the collector itself reports before and after the
+// scrape. A just-started process may have used 0 s of CPU (Linux counts it in 10 ms ticks), so the
+// test first burns CPU until the collector shows at least cpuFloor: a parse that returned 0, or
+// any value the collector never reported, fails.
 func TestScrapeCPUFromRealCollector(t *testing.T) {
+	const cpuFloor = 0.05 // five ticks
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
+	var sink uint64
+	testwait.Until(t, 30*time.Second, fmt.Sprintf("the process collector to report %v s of CPU", cpuFloor), func() bool {
+		sink = burnCPU(sink, 5*time.Millisecond)
+		return gatheredCPU(t, reg) >= cpuFloor
+	})
+	before := gatheredCPU(t, reg)
 	v, err := scrapeCPU(context.Background(), srv.URL)
-	if err != nil || v <= 0 {
-		t.Fatalf("%v %v", v, err)
+	after := gatheredCPU(t, reg)
+	if err != nil || v < before || v > after {
+		t.Fatalf("scraped %v (%v), want a value in the collector's [%v, %v] (sink %d)", v, err, before, after, sink)
 	}
 	if _, err := scrapeCPU(context.Background(), "http://127.0.0.1:1/metrics"); err == nil {
 		t.Fatal("closed port scraped")
 	}
+}
+
+// TestScrapeCPUKnownExposition serves known process_cpu_seconds_total samples through promhttp
+// (HELP/TYPE lines, a metric whose name extends it, labelled samples) and expects their exact sum.
+func TestScrapeCPUKnownExposition(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cpu := prometheus.NewCounterVec(prometheus.CounterOpts{Name: cpuMetric, Help: "Total user and system CPU time spent in seconds."}, []string{"pod"})
+	other := prometheus.NewCounter(prometheus.CounterOpts{Name: cpuMetric + "_other", Help: "Not the CPU counter."})
+	reg.MustRegister(cpu, other)
+	cpu.WithLabelValues("a").Add(12.25)
+	cpu.WithLabelValues(`b"}`).Add(0.5)
+	other.Add(1000)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	if v, err := scrapeCPU(context.Background(), srv.URL); err != nil || v != 12.75 {
+		t.Fatalf("scraped %v %v, want 12.75", v, err)
+	}
+}
+
+// gatheredCPU is the process collector's own process_cpu_seconds_total, read without the text format.
+func gatheredCPU(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == cpuMetric && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("the process collector has no single %s sample", cpuMetric)
+	return 0
+}
+
+// burnCPU spins for d of wall time; the returned value keeps the loop from being optimised away.
+func burnCPU(x uint64, d time.Duration) uint64 {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		for i := 0; i < 1000; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	return x
 }
 
 func TestReportText(t *testing.T) {
