@@ -28,7 +28,7 @@ func NewAssetHandler(e2eDir string) (http.Handler, error) {
 		fs := http.FileServer(http.Dir(filepath.Join(e2eDir, m.dir)))
 		mux.Handle(m.prefix, noStore(http.StripPrefix(m.prefix[:len(m.prefix)-1], fs)))
 	}
-	// Chromium asks for it on every page; a 404 would show up as a console error (browser.md §9.14).
+	// Chromium asks for it on every page; a 404 would show up as a console error (docs/protocol.md §P.8).
 	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -1,7 +1,7 @@
 // Package e2e drives real third-party clients against Potok: headless Debian Chromium (through chromedp)
 // running the official, unmodified Flashphoner WebSDK and its own mocha suite.
 //
-// The flag set and the pitfalls come from shared/recipes/browser.md (§2 flags, §9 pitfalls). Run one
+// The flag set is docs/protocol.md §P.4, the pitfalls §P.5–§P.8. Run one
 // browser at a time: one test peaks at about 0.6 GB and the machines have 2 cores.
 package e2e
 
@@ -20,7 +20,7 @@ import (
 )
 
 // ChromiumPath is Debian's Chromium (apt package chromium, installed by scripts/deps.sh). It is a shell
-// wrapper that may print "[: ...: unexpected operator" on start; that is harmless (browser.md §9.2).
+// wrapper that may print "[: ...: unexpected operator" on start; that is harmless (docs/protocol.md §P.6).
 const ChromiumPath = "/usr/bin/chromium"
 
 // ChromiumAvailable reports whether ChromiumPath exists and is executable.
@@ -44,7 +44,7 @@ type Browser struct {
 	closeOnce sync.Once
 }
 
-// chromiumFlags is the verified set of browser.md §2, on top of chromedp's defaults (which already give
+// chromiumFlags is the verified set of docs/protocol.md §P.4, on top of chromedp's defaults (which already give
 // headless, no-first-run, disable-background-networking and disable-sync).
 func chromiumFlags(dataDir string) []chromedp.ExecAllocatorOption {
 	opts := append([]chromedp.ExecAllocatorOption{}, chromedp.DefaultExecAllocatorOptions[:]...)
@@ -64,7 +64,7 @@ func chromiumFlags(dataDir string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		// Raw host candidates, never mDNS .local ones (a loopback-only namespace gathers nothing
 		// otherwise). This flag replaces chromedp's own disable-features value, so repeat it
-		// (browser.md §9.9).
+		// (docs/protocol.md §P.7).
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
 		// No DNS lookups of Google hosts; EXCLUDE keeps the pages on 127.0.0.1 reachable.
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),

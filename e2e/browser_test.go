@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestBrowserLoopback checks the launcher's flags without any Potok server (browser.md §2): the fake
+// TestBrowserLoopback checks the launcher's flags without any Potok server (docs/protocol.md §P.4): the fake
 // camera opens, ICE offers a raw 127.0.0.1 host candidate and no mDNS name, and video between two
 // in-page peer connections is decoded. When this fails, the WebSDK tests cannot tell us about Potok.
 func TestBrowserLoopback(t *testing.T) {

@@ -48,7 +48,7 @@ func (r publishPlayResult) reached(who, status string) (int, bool) {
 }
 
 // TestWebSDKPublishPlay publishes Chromium's fake camera through the official flashphoner.js, plays it
-// back on the same session, and proves decoded video in the player (protocol.md §E.2, §E.3, §E.4, §E.5,
+// back on the same session, and proves decoded video in the player (docs/protocol.md §E.2, §E.3, §E.4, §E.5,
 // §H.4): PUBLISHING, PLAYING, framesDecoded > 0, STOPPED, UNPUBLISHED.
 func TestWebSDKPublishPlay(t *testing.T) {
 	requireBrowser(t)
@@ -115,7 +115,7 @@ func runPublishPlay(t *testing.T, ws, playWs string) {
 	if res.FramesDecoded <= 0 {
 		t.Errorf("player framesDecoded = %d, want > 0", res.FramesDecoded)
 	}
-	// Media must stay on loopback (LoopbackOnly media, browser.md §3 and §9.5).
+	// Media must stay on loopback (LoopbackOnly media, docs/protocol.md §P.1 and §P.5).
 	if res.Pair == nil {
 		t.Error("player has no selected candidate pair")
 	} else if !strings.HasPrefix(res.Pair.Local, "127.0.0.1:") || !strings.HasPrefix(res.Pair.Remote, "127.0.0.1:") {
@@ -170,7 +170,7 @@ const (
 // the server's host.
 const closedPort = "32434"
 
-// TestWebSDKMochaSuite runs the WebSDK's own mocha suite, unmodified, against Potok (protocol.md §H.11).
+// TestWebSDKMochaSuite runs the WebSDK's own mocha suite, unmodified, against Potok (docs/protocol.md §H.11).
 func TestWebSDKMochaSuite(t *testing.T) {
 	requireBrowser(t)
 	checkNoLeak(t)

@@ -1,7 +1,7 @@
 // Package mediad is the media daemon: it serves the signal tier's control RPCs over NATS
 // (api/control), terminates the browsers' WebRTC sessions with pion (ICE-lite on one UDP and one
 // TCP port), forwards each published stream to its players, and reports state, rates and picture
-// size back to the owning signal node (protocol.md §E.2–§E.8, §C.18).
+// size back to the owning signal node (docs/protocol.md §E.2–§E.8, §C.18).
 package mediad
 
 import (
@@ -27,7 +27,7 @@ import (
 // Version is reported in the node record.
 var Version = "dev"
 
-// DefaultICETimeout resolves a media session that never connects (protocol.md §0 item 10).
+// DefaultICETimeout resolves a media session that never connects (docs/protocol.md §0 item 10).
 const DefaultICETimeout = 15 * time.Second
 
 // Config configures one daemon.
@@ -37,7 +37,7 @@ type Config struct {
 	UDPPort      int                   // the one ICE UDP port; 0 = pick a free one
 	TCPPort      int                   // the one ICE-TCP port; 0 = pick a free one; -1 = ICE-TCP off
 	PublicIPs    []string              // advertised addresses (NAT 1:1); empty = the bound interface addresses
-	LoopbackOnly bool                  // tests/local: only 127.0.0.1 candidates (browser.md §3)
+	LoopbackOnly bool                  // tests/local: only 127.0.0.1 candidates (docs/protocol.md §P.1)
 	ICETimeout   time.Duration         // a media session not connected by then ends FAILED "Failed by ICE timeout"; 0 = 15s
 	Registerer   prometheus.Registerer // nil = no metrics registration
 }
@@ -286,7 +286,7 @@ func (d *Daemon) reapPreviousLives(node string, started int64) {
 }
 
 // endOwnedBy ends, without notifying their owner, the sessions whose owner matches; players of
-// those publishers on other sessions get "Stopped by publisher stop" (protocol.md §E.8).
+// those publishers on other sessions get "Stopped by publisher stop" (docs/protocol.md §E.8).
 func (d *Daemon) endOwnedBy(match func(control.Owner) bool) {
 	d.mu.Lock()
 	var gone []*session

@@ -155,7 +155,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	testwait.Until(t, 15*time.Second, what, cond)
 }
 
-// clientAPI is a browser stand-in on loopback (browser.md §3). Replay protection is off so a
+// clientAPI is a browser stand-in on loopback (docs/protocol.md §P.1). Replay protection is off so a
 // retransmission of a packet the client already has can be observed.
 func clientAPI(t testing.TB) *webrtc.API {
 	return testpeer.API(t, testpeer.Options{NoReplayProtection: true})

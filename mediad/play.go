@@ -13,7 +13,7 @@ import (
 	"github.com/potok-media/potok/mediad/rtc"
 )
 
-// handlePlay adds a player to a stream published on this node (protocol.md §E.3, §E.7): a
+// handlePlay adds a player to a stream published on this node (docs/protocol.md §E.3, §E.7): a
 // sendonly answer carrying only the publisher's codecs, with one msid stream id for audio and
 // video (§H.3). Forwarding starts when the player's peer connection is up.
 func (d *Daemon) handlePlay(m *nats.Msg) any {
@@ -78,7 +78,7 @@ func (d *Daemon) handlePlay(m *nats.Msg) any {
 }
 
 // playCodecs picks, per kind the player asks for, the publisher's codec; the player's offer must
-// contain it since nothing is transcoded (else "No common codecs", protocol.md §E.3).
+// contain it since nothing is transcoded (else "No common codecs", docs/protocol.md §E.3).
 func playCodecs(pub *session, offer *rtc.Offer) ([]rtc.Codec, bool) {
 	var out []rtc.Codec
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
@@ -96,7 +96,7 @@ func playCodecs(pub *session, offer *rtc.Offer) ([]rtc.Codec, bool) {
 }
 
 // addDownTracks adds the player's tracks before the offer is applied, so pion binds them to the
-// offer's recvonly m-lines without renegotiation (browser.md §3), and starts their RTCP loops.
+// offer's recvonly m-lines without renegotiation (docs/protocol.md §P.2), and starts their RTCP loops.
 func (s *session) addDownTracks(codecs []rtc.Codec, reply *control.PlayReply) error {
 	streamID := "potok-" + s.id // one MediaStream for audio and video (§H.3)
 	for _, c := range codecs {

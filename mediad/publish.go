@@ -14,7 +14,7 @@ import (
 	"github.com/potok-media/potok/mediad/rtc"
 )
 
-// handlePublish accepts a publisher's offer (protocol.md §E.2): recvonly answer with our
+// handlePublish accepts a publisher's offer (docs/protocol.md §E.2): recvonly answer with our
 // candidates, one forward.Track per received kind, indexed by stream name for players.
 func (d *Daemon) handlePublish(m *nats.Msg) any {
 	var req control.PublishRequest
@@ -155,7 +155,7 @@ func (s *session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	s.goSession(func() { t.Run(remote) })
 }
 
-// onFormat tells every player the published picture size (protocol.md §C.7). Called from the
+// onFormat tells every player the published picture size (docs/protocol.md §C.7). Called from the
 // video track's reader.
 func (d *Daemon) onFormat(pub *session, w, h int) {
 	pub.log.Info().Int("width", w).Int("height", h).Msg("picture size")
@@ -175,7 +175,7 @@ func (d *Daemon) playersOf(pub *session) []*session {
 }
 
 // handleStreamEvent fans a publisher's stream event out to its players and keeps the mute state
-// for late joiners (protocol.md §B.10, §C.9).
+// for late joiners (docs/protocol.md §B.10, §C.9).
 func (d *Daemon) handleStreamEvent(m *nats.Msg) any {
 	var req control.StreamEventRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {

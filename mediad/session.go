@@ -86,7 +86,7 @@ func (s *session) role() string {
 }
 
 // newPeer creates the session's peer connection and wires its state callbacks. pion keeps a
-// single handler per event (browser.md), so these are the only ones.
+// single handler per event (docs/protocol.md §P.3), so these are the only ones.
 func (s *session) newPeer(opts rtc.PeerOptions) error {
 	opts.Counters = &s.rtcp
 	pc, err := s.d.tr.NewPeerConnection(opts)
@@ -196,7 +196,7 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 			s.attach()
 		}
 	case webrtc.PeerConnectionStateFailed:
-		// protocol.md §E.2: ICE that never connected timed out (pion's own checking deadline may
+		// docs/protocol.md §E.2: ICE that never connected timed out (pion's own checking deadline may
 		// come before ICETimeout); ICE up without a connection is a DTLS failure; a connection that
 		// was up and failed lost ICE.
 		info := wcs.InfoICEError
@@ -213,7 +213,7 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 }
 
 // attach starts forwarding to a connected player: its down-tracks join the publisher's tracks,
-// which asks the publisher for a key frame (protocol.md §E.3), and it learns the picture size.
+// which asks the publisher for a key frame (docs/protocol.md §E.3), and it learns the picture size.
 func (s *session) attach() {
 	for _, dt := range s.downs {
 		t := s.pub.tracks[dt.Kind()]
@@ -302,7 +302,7 @@ func (s *session) goSession(f func()) bool {
 }
 
 // sample returns what the rate event describes: received video for a publisher, sent video for a
-// player (protocol.md §C.18).
+// player (docs/protocol.md §C.18).
 func (s *session) sample() rateSample {
 	r := rateSample{at: time.Now()}
 	if s.publisher {
@@ -360,7 +360,7 @@ func (s *session) rate() *control.Rate {
 
 // end finishes a media session once: unindex it, tell its owner (notify) with state/info, and end
 // the players of a publisher with "closed" and info (default "Stopped by publisher stop",
-// protocol.md §E.4, §E.8). The peer connection is closed by the session's run goroutine.
+// docs/protocol.md §E.4, §E.8). The peer connection is closed by the session's run goroutine.
 func (d *Daemon) end(s *session, state, info string, notify bool) {
 	d.mu.Lock()
 	if s.ended {

@@ -3,7 +3,7 @@
 #   - Debian packages: chromium (browser end-to-end tests in e2e/, driven by chromedp), ffmpeg (test
 #     media and decoding checks) and nats-server (the separate-process tests against an external NATS);
 #   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile.
-# It never downloads a browser build of its own: Chromium comes from Debian (shared/recipes/browser.md §1).
+# It never downloads a browser build of its own: Chromium comes from Debian (docs/protocol.md §P.9).
 # Usage: scripts/deps.sh   (root, or sudo available, for apt-get)
 set -euo pipefail
 

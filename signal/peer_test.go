@@ -12,8 +12,8 @@ import (
 	"github.com/potok-media/potok/testkit/testpeer"
 )
 
-// peer is a browser stand-in: pion with default codecs on loopback only (recipes/browser.md §3).
-// Like the WebSDK it sends createOffer()'s SDP, without candidates (protocol.md §H.3).
+// peer is a browser stand-in: pion with default codecs on loopback only (docs/protocol.md §P.1).
+// Like the WebSDK it sends createOffer()'s SDP, without candidates (docs/protocol.md §H.3).
 type peer struct {
 	t       *testing.T
 	pc      *webrtc.PeerConnection

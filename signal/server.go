@@ -1,4 +1,4 @@
-// Package signal is Potok's signalling tier: the WCS WebSocket endpoint (protocol.md §A–§E) that
+// Package signal is Potok's signalling tier: the WCS WebSocket endpoint (docs/protocol.md §A–§E) that
 // drives media daemons over NATS (api/control). Subpackages: wsconn (transport), session (the WCS
 // state machine), mediactl (directory, RPC and events), metrics.
 package signal
@@ -109,7 +109,7 @@ func (s *Server) nodeDown(node string) {
 	}
 }
 
-// ServeHTTP is the WCS WebSocket endpoint, on any path (protocol.md §1). It returns when the
+// ServeHTTP is the WCS WebSocket endpoint, on any path (docs/protocol.md §1). It returns when the
 // connection and its session have ended.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()

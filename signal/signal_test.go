@@ -15,7 +15,7 @@ import (
 	"github.com/potok-media/potok/signal/session"
 )
 
-// protocol.md §B.1, §C.1, §C.2, §E.1: getUserData echoes every connection field, then getVersion.
+// docs/protocol.md §B.1, §C.1, §C.2, §E.1: getUserData echoes every connection field, then getVersion.
 func TestConnectionEchoesUserData(t *testing.T) {
 	e := newEnv(t, signal.Config{})
 	c := e.dial(t)

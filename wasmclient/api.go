@@ -48,7 +48,7 @@ func newAPI(loopback bool, caps ...webrtc.RTPCodecCapability) (*webrtc.API, erro
 }
 
 // settingEngine: UDP over IPv4 without mDNS; with loopback, only 127.0.0.1 on both ends, the
-// settings proven in recipes/browser.md §3 (pion skips loopback candidates by default).
+// settings of docs/protocol.md §P.1 (pion skips loopback candidates by default).
 func settingEngine(loopback bool) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -62,5 +62,5 @@ func settingEngine(loopback bool) webrtc.SettingEngine {
 	return se
 }
 
-// playCodecs are what a player offers: the WCS answer's codecs (protocol.md §H.3).
+// playCodecs are what a player offers: the WCS answer's codecs (docs/protocol.md §H.3).
 var playCodecs = []webrtc.RTPCodecCapability{media.CapabilityOpus, media.CapabilityVP8, media.CapabilityH264}

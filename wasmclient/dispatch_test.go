@@ -114,7 +114,7 @@ func TestEventsDropWhenUnread(t *testing.T) {
 }
 
 // FuzzDispatch feeds arbitrary server frames to a live session: nothing may panic, whatever the
-// server sends (protocol.md §H.2 lists how the WebSDK survives bad frames; we must do better).
+// server sends (docs/protocol.md §H.2 lists how the WebSDK survives bad frames; we must do better).
 func FuzzDispatch(f *testing.F) {
 	srv := wcstest.New(f)
 	s, err := Connect(context.Background(), srv.URL(), SessionOptions{})

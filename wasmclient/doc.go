@@ -1,5 +1,5 @@
 // Package wasmclient is Potok's Go client of the WCS raw WebSocket protocol. It behaves like the
-// official Flashphoner WebSDK on the wire (protocol.md §0, §B, §E): a `connection` message answered
+// official Flashphoner WebSDK on the wire (docs/protocol.md §0, §B, §E): a `connection` message answered
 // by `getUserData`, client-generated UUID mediaSessionIds, offers straight from createOffer with no
 // candidates and no trickle, `pong` answers to the server's `ping`.
 //

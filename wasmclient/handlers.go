@@ -7,7 +7,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 )
 
-// handlers is the dispatch table of server messages (protocol.md §C.0). Messages not listed are
+// handlers is the dispatch table of server messages (docs/protocol.md §C.0). Messages not listed are
 // ignored, as the WebSDK only logs them.
 var handlers = map[string]func(*Session, wcs.Envelope){
 	wcs.MsgPing:                    (*Session).onPing,
@@ -31,14 +31,14 @@ func (s *Session) dispatch(env wcs.Envelope) {
 	h(s, env)
 }
 
-// onPing answers at once with {"message":"pong","data":[null]} (protocol.md §A.6).
+// onPing answers at once with {"message":"pong","data":[null]} (docs/protocol.md §A.6).
 func (s *Session) onPing(wcs.Envelope) {
 	if err := s.send(s.ctx, wcs.MsgPong, nil); err != nil {
 		s.log.Debug().Err(err).Msg("pong not sent")
 	}
 }
 
-// onGetUserData makes the session ESTABLISHED (protocol.md §C.1).
+// onGetUserData makes the session ESTABLISHED (docs/protocol.md §C.1).
 func (s *Session) onGetUserData(env wcs.Envelope) {
 	var obj map[string]json.RawMessage
 	if err := env.Arg(0, &obj); err != nil {
@@ -68,7 +68,7 @@ func (s *Session) onGetVersion(env wcs.Envelope) {
 	}
 }
 
-// onSetRemoteSDP routes data[0] (the mediaSessionId) to its stream (protocol.md §C.5).
+// onSetRemoteSDP routes data[0] (the mediaSessionId) to its stream (docs/protocol.md §C.5).
 func (s *Session) onSetRemoteSDP(env wcs.Envelope) {
 	var id, sdp string
 	if env.Arg(0, &id) != nil || env.Arg(1, &sdp) != nil {
@@ -122,7 +122,7 @@ func (s *Session) onVideoRate(env wcs.Envelope) {
 }
 
 // onFail routes apiMethod StreamStatusEvent to the stream by id (it becomes FAILED); every fail is
-// also kept as a session warning, as the WebSDK fires WARN for all of them (protocol.md §C.0).
+// also kept as a session warning, as the WebSDK fires WARN for all of them (docs/protocol.md §C.0).
 func (s *Session) onFail(env wcs.Envelope) {
 	var f wcs.Fail
 	if err := env.Arg(0, &f); err != nil {

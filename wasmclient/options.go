@@ -25,7 +25,7 @@ const (
 	NetworkAll
 )
 
-// SessionOptions configure Connect. Zero values give the WebSDK's defaults (protocol.md §B.1).
+// SessionOptions configure Connect. Zero values give the WebSDK's defaults (docs/protocol.md §B.1).
 type SessionOptions struct {
 	AppKey               string          // default "defaultApp"
 	Custom               json.RawMessage // forwarded to the connect hook; omitted when nil
@@ -56,7 +56,7 @@ func (o *SessionOptions) defaults() {
 	}
 }
 
-// PublishOptions configure Session.Publish (protocol.md §B.4).
+// PublishOptions configure Session.Publish (docs/protocol.md §B.4).
 type PublishOptions struct {
 	Name   string
 	Video  media.Source // nil: no video track
@@ -67,7 +67,7 @@ type PublishOptions struct {
 	Custom                 json.RawMessage
 }
 
-// PlayOptions configure Session.Play (protocol.md §B.5).
+// PlayOptions configure Session.Play (docs/protocol.md §B.5).
 type PlayOptions struct {
 	Name          string
 	Width, Height int // requested size, 0 = as published

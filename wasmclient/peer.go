@@ -29,7 +29,7 @@ func newPeer(st *Stream, caps []webrtc.RTPCodecCapability) (*pionPeer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// max-compat as in the WebSDK's RTCPeerConnection config (protocol.md §H.3).
+	// max-compat as in the WebSDK's RTCPeerConnection config (docs/protocol.md §H.3).
 	pc, err := api.NewPeerConnection(webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxCompat})
 	if err != nil {
 		return nil, fmt.Errorf("wasmclient: peer connection: %w", err)
@@ -133,7 +133,7 @@ func newPlayPeer(st *Stream, o PlayOptions) (peer, error) {
 }
 
 // createOffer sends the offer as createOffer returns it: no candidates, as the WebSDK does
-// (protocol.md §H.3). SetLocalDescription starts gathering; the ICE-lite server learns our
+// (docs/protocol.md §H.3). SetLocalDescription starts gathering; the ICE-lite server learns our
 // address as peer-reflexive from our checks.
 func (p *pionPeer) createOffer() error {
 	offer, err := p.pc.CreateOffer(nil)

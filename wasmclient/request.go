@@ -2,7 +2,7 @@ package wasmclient
 
 import "encoding/json"
 
-// streamRequest is publishStream / playStream as the WebSDK's createStream sends it (protocol.md
+// streamRequest is publishStream / playStream as the WebSDK's createStream sends it (docs/protocol.md
 // §B.4, §B.5). It mirrors wcs.StreamRequest, but optional fields the SDK leaves undefined are
 // omitted, since JSON.stringify drops them (§A.3).
 type streamRequest struct {

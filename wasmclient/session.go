@@ -16,7 +16,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 )
 
-// Session statuses on the client side (protocol.md §D.1).
+// Session statuses on the client side (docs/protocol.md §D.1).
 const (
 	SessionPending      = "PENDING"
 	SessionConnected    = "CONNECTED"
@@ -57,7 +57,7 @@ type Session struct {
 	err       error
 }
 
-// Connect dials url, sends `connection` and waits for getUserData (protocol.md §E.1). ctx bounds
+// Connect dials url, sends `connection` and waits for getUserData (docs/protocol.md §E.1). ctx bounds
 // only the handshake; the session lives until Close or until the server closes the socket.
 func Connect(ctx context.Context, rawURL string, opts SessionOptions) (*Session, error) {
 	opts.defaults()
@@ -120,7 +120,7 @@ func loopbackURL(rawURL string, n Network) (bool, error) {
 	return ip != nil && ip.IsLoopback(), nil
 }
 
-// connectionObject is what the WebSDK's createSession sends on open (protocol.md §B.1).
+// connectionObject is what the WebSDK's createSession sends on open (docs/protocol.md §B.1).
 func (s *Session) connectionObject() map[string]any {
 	o := map[string]any{}
 	maps.Copy(o, s.opts.Extra)
@@ -137,7 +137,7 @@ func (s *Session) connectionObject() map[string]any {
 }
 
 // send writes {"message": msg, "data": [arg]} — the WebSDK always sends exactly one argument,
-// null when there is none (protocol.md §A.1).
+// null when there is none (docs/protocol.md §A.1).
 func (s *Session) send(ctx context.Context, msg string, arg any) error {
 	frame, err := wcs.Encode(msg, arg)
 	if err != nil {
@@ -176,7 +176,7 @@ func (s *Session) readLoop() {
 }
 
 // lost runs when the read loop ends: like the WebSDK, every stream of the session becomes FAILED
-// locally (protocol.md §H.4) and the session DISCONNECTED (or FAILED on an error).
+// locally (docs/protocol.md §H.4) and the session DISCONNECTED (or FAILED on an error).
 func (s *Session) lost() {
 	s.mu.Lock()
 	status := SessionDisconnected

@@ -13,7 +13,7 @@ import (
 )
 
 // InfoLocalError is the info of a stream failed on the client side (WebSDK ERROR_INFO.LOCAL_ERROR,
-// protocol.md §D.4); it is never sent by the server.
+// docs/protocol.md §D.4); it is never sent by the server.
 const InfoLocalError = "Local error"
 
 // eventBuffer is the capacity of Events(); events are dropped, not blocked on, when it is full.
@@ -63,7 +63,7 @@ type Stream struct {
 
 func newStream(s *Session, name string, published bool) *Stream {
 	id := uuid.NewString()
-	if v1, err := uuid.NewUUID(); err == nil { // the WebSDK uses UUID v1 (protocol.md §H.1)
+	if v1, err := uuid.NewUUID(); err == nil { // the WebSDK uses UUID v1 (docs/protocol.md §H.1)
 		id = v1.String()
 	}
 	return &Stream{
@@ -182,7 +182,7 @@ func (st *Stream) WaitStatus(ctx context.Context, statuses ...string) (wcs.Strea
 	}
 }
 
-// Stop ends the stream as the WebSDK's stream.stop() does (protocol.md §H.4, §E.4, §E.5): while
+// Stop ends the stream as the WebSDK's stream.stop() does (docs/protocol.md §H.4, §E.4, §E.5): while
 // PENDING it waits for the server to resolve the stream, then sends unPublishStream or stopStream,
 // closes the peer connection at once and waits for the terminal status.
 func (st *Stream) Stop(ctx context.Context) error {
@@ -279,7 +279,7 @@ func (st *Stream) onRemoteSDP(sdp string) {
 	st.mu.Unlock()
 }
 
-// deprecatedStatuses do not change the SDK's stream status (protocol.md §C.6, §H.4).
+// deprecatedStatuses do not change the SDK's stream status (docs/protocol.md §C.6, §H.4).
 var deprecatedStatuses = []string{"RESIZE", "SNAPSHOT_COMPLETE", "NOT_ENOUGH_BANDWIDTH", "STREAM_EVENT"}
 
 func (st *Stream) onStatus(obj wcs.Stream) {
@@ -345,7 +345,7 @@ func (st *Stream) markFirstPacket(t time.Time) {
 // peerFailed is called by the peer when its connection fails: local FAILED like the WebSDK.
 func (st *Stream) peerFailed() { st.localEnd(wcs.StatusFailed, InfoLocalError) }
 
-// Publish starts publishing (protocol.md §E.2): a peer connection with sendonly tracks, an offer
+// Publish starts publishing (docs/protocol.md §E.2): a peer connection with sendonly tracks, an offer
 // without candidates, publishStream. It returns once the request is sent; wait for PUBLISHING
 // with WaitStatus. Media flows from the sources once the peer connection is up.
 func (s *Session) Publish(ctx context.Context, o PublishOptions) (*Stream, error) {
@@ -370,7 +370,7 @@ func (s *Session) Publish(ctx context.Context, o PublishOptions) (*Stream, error
 	return st, nil
 }
 
-// Play starts playing (protocol.md §E.3): recvonly video and audio transceivers, playStream.
+// Play starts playing (docs/protocol.md §E.3): recvonly video and audio transceivers, playStream.
 func (s *Session) Play(ctx context.Context, o PlayOptions) (*Stream, error) {
 	if o.Name == "" {
 		return nil, fmt.Errorf("%w: play needs a name", ErrBadOptions)

@@ -1,7 +1,7 @@
 // Package control holds the contract between signal and mediad: NATS subjects, request/reply
 // bodies, events and directory records (design.md "Control plane"). Media never crosses NATS.
 // Bodies are JSON. Every reply carries Error (empty on success) whose text, when set, is the WCS
-// info string the client should see (protocol.md §D.4), e.g. "No common codecs".
+// info string the client should see (docs/protocol.md §D.4), e.g. "No common codecs".
 package control
 
 import (
@@ -50,7 +50,7 @@ func (o Owner) Key() string {
 	return o.SignalNode + "/" + o.SessionID + "/" + o.MediaSessionID
 }
 
-// PublishRequest asks a mediad to accept a publisher's offer (protocol.md §E.2).
+// PublishRequest asks a mediad to accept a publisher's offer (docs/protocol.md §E.2).
 type PublishRequest struct {
 	Owner
 	StreamName string `json:"streamName"`
@@ -91,7 +91,7 @@ type PlayReply struct {
 }
 
 // StopRequest ends one media session. Info is the reason, passed on to the players of a stopped
-// publisher (protocol.md §E.4: they get FAILED "Stopped by publisher stop").
+// publisher (docs/protocol.md §E.4: they get FAILED "Stopped by publisher stop").
 type StopRequest struct {
 	Owner
 	Info string `json:"info,omitempty"`
@@ -103,7 +103,7 @@ type StopReply struct {
 }
 
 // StreamEventRequest asks the mediad of a publisher to fan a stream event out to every subscriber
-// (sendStreamEvent, protocol.md §B.10). Mute types also update the stream's mute state.
+// (sendStreamEvent, docs/protocol.md §B.10). Mute types also update the stream's mute state.
 type StreamEventRequest struct {
 	Owner                   // the publisher's media session
 	Type    string          `json:"type"`
@@ -144,7 +144,7 @@ type MediaEvent struct {
 	StreamEvent *StreamEventMsg `json:"streamEvent,omitempty"`
 }
 
-// Rate is one second of video statistics for one media session (protocol.md §C.18): what the daemon
+// Rate is one second of video statistics for one media session (docs/protocol.md §C.18): what the daemon
 // received from a publisher, or what it sent to a player.
 type Rate struct {
 	VideoRate   int64 `json:"videoRate"` // bit/s
@@ -190,7 +190,7 @@ type NodeRecord struct {
 }
 
 // StreamRecord is a published stream in the directory. Its key is claimed with create-if-absent,
-// which makes a stream name unique across the cluster (protocol.md §E.6).
+// which makes a stream name unique across the cluster (docs/protocol.md §E.6).
 type StreamRecord struct {
 	Name           string `json:"name"`
 	MediaNode      string `json:"mediaNode"`

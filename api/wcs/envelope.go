@@ -1,6 +1,6 @@
 // Package wcs holds the Flashphoner WCS 5.x raw WebSocket protocol: the frame envelope, the message
 // bodies, the status enumerations and their info strings. It has no behaviour beyond encoding and
-// decoding, and it compiles for GOOS=js so the WASM client shares it (protocol.md §A–§D).
+// decoding, and it compiles for GOOS=js so the WASM client shares it (docs/protocol.md §A–§D).
 package wcs
 
 import (
@@ -11,7 +11,7 @@ import (
 )
 
 // Limits applied to every client frame before it is parsed. WCS itself is lenient about content
-// (protocol.md §A.3) but a server must be strict about size and shape.
+// (docs/protocol.md §A.3) but a server must be strict about size and shape.
 const (
 	// MaxFrameBytes is the default ceiling for one text frame. An SDP offer from Chromium with
 	// every codec is ~10 KiB; the WebSDK's localMediaInfo and constraints add a few KiB more.
@@ -29,7 +29,7 @@ var (
 	ErrNoArgument = errors.New("wcs: message has no such argument")
 )
 
-// Envelope is one frame in either direction: {"message": name, "data": [args...]} (protocol.md §A.1).
+// Envelope is one frame in either direction: {"message": name, "data": [args...]} (docs/protocol.md §A.1).
 type Envelope struct {
 	Message string            `json:"message"`
 	Data    []json.RawMessage `json:"data"`
@@ -91,7 +91,7 @@ func (e Envelope) Arg(i int, v any) error {
 }
 
 // Encode builds a server frame. data is always a JSON array, [] when there are no arguments,
-// because the WebSDK dereferences data[0] unconditionally (protocol.md §0 rule 1).
+// because the WebSDK dereferences data[0] unconditionally (docs/protocol.md §0 rule 1).
 func Encode(message string, args ...any) ([]byte, error) {
 	if args == nil {
 		args = []any{}

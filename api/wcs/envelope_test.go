@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// protocol.md §A.1, §A.3: the server accepts a missing data, data:[null], data:[obj], and is strict
+// docs/protocol.md §A.1, §A.3: the server accepts a missing data, data:[null], data:[obj], and is strict
 // about size, nesting and shape.
 func TestDecode(t *testing.T) {
 	deep := `{"message":"x","data":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`
@@ -149,7 +149,7 @@ func TestLenientTypes(t *testing.T) {
 	}
 }
 
-// protocol.md §0 rule 1: data is always an array, [] when empty.
+// docs/protocol.md §0 rule 1: data is always an array, [] when empty.
 func TestEncode(t *testing.T) {
 	b, err := Encode(MsgPing)
 	if err != nil || string(b) != `{"message":"ping","data":[]}` {
@@ -168,7 +168,7 @@ func TestEncode(t *testing.T) {
 	}
 }
 
-// protocol.md §C.1: every connection field is echoed; the server's fields win.
+// docs/protocol.md §C.1: every connection field is echoed; the server's fields win.
 func TestUserData(t *testing.T) {
 	raw := map[string]json.RawMessage{
 		"appKey": json.RawMessage(`"defaultApp"`), "sipLogin": json.RawMessage(`"alice"`),

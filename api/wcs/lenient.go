@@ -8,7 +8,7 @@ import (
 )
 
 // Bool accepts a JSON boolean, the strings "true"/"false" (REST bodies and demo forms send those,
-// protocol.md §A.3), a number (non-zero is true) or null (false).
+// docs/protocol.md §A.3), a number (non-zero is true) or null (false).
 type Bool bool
 
 // UnmarshalJSON implements json.Unmarshaler.

@@ -2,7 +2,7 @@ package wcs
 
 import "encoding/json"
 
-// Client → server message names (protocol.md §B.0).
+// Client → server message names (docs/protocol.md §B.0).
 const (
 	MsgConnection      = "connection"
 	MsgConnect         = "connect" // legacy alias of connection (§B.1)
@@ -28,7 +28,7 @@ const (
 	MsgPushLogs        = "pushLogs"
 )
 
-// Server → client message names (protocol.md §C).
+// Server → client message names (docs/protocol.md §C).
 const (
 	MsgGetUserData             = "getUserData"
 	MsgGetVersion              = "getVersion"

@@ -1,6 +1,6 @@
 package wcs
 
-// Session and connection statuses (protocol.md §D.1, §D.2).
+// Session and connection statuses (docs/protocol.md §D.1, §D.2).
 const (
 	SessionEstablished  = "ESTABLISHED"
 	SessionFailed       = "FAILED"

@@ -1,6 +1,6 @@
 // Package codec probes RTP payloads for what a media server needs without decoding: whether a
 // packet starts a key frame and, when the bitstream says so, the picture size. The forwarder uses
-// it to start subscribers at a key frame and to report width/height (protocol.md §C.7, §C.18).
+// it to start subscribers at a key frame and to report width/height (docs/protocol.md §C.7, §C.18).
 // Every function takes attacker-controlled bytes and must never panic.
 package codec
 

@@ -14,7 +14,7 @@ const maxDimension = 16384
 
 // ParseSPS decodes the picture size from an H.264 sequence parameter set NAL unit (with its
 // one-byte NAL header), following ITU-T H.264 §7.3.2.1.1 and the frame cropping semantics of
-// §7.4.2.1.1. Emulation prevention bytes are skipped on the fly.
+// H.264 §7.4.2.1.1. Emulation prevention bytes are skipped on the fly.
 func ParseSPS(nal []byte) (width, height int, err error) {
 	if len(nal) < 4 || nal[0]&0x1f != nalSPS {
 		return 0, 0, errors.New("codec: not an SPS NAL unit")
@@ -86,7 +86,7 @@ func ParseSPS(nal []byte) (width, height int, err error) {
 	if wMbs > maxDimension/16 || hMapUnits > maxDimension/16 {
 		return 0, 0, fmt.Errorf("codec: SPS size %dx%d macroblocks out of range", wMbs, hMapUnits)
 	}
-	// Crop units (§7.4.2.1.1, Table 6-1): ChromaArrayType 0 crops in luma samples.
+	// Crop units (H.264 §7.4.2.1.1, Table 6-1): ChromaArrayType 0 crops in luma samples.
 	cropX, cropY := uint32(1), 2-frameMbsOnly
 	if !separate && chroma != 0 {
 		subW, subH := uint32(2), uint32(2) // 4:2:0
@@ -106,7 +106,7 @@ func ParseSPS(nal []byte) (width, height int, err error) {
 }
 
 // highProfile reports whether the SPS of this profile_idc carries chroma_format_idc and the
-// following fields (§7.3.2.1.1).
+// following fields (H.264 §7.3.2.1.1).
 func highProfile(p uint32) bool {
 	switch p {
 	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
@@ -165,7 +165,7 @@ func (r *bitReader) bits(n int) uint32 {
 	return v
 }
 
-// ue reads an unsigned exp-Golomb code (§9.1); more than 31 leading zeros is corrupt input.
+// ue reads an unsigned exp-Golomb code (H.264 §9.1); more than 31 leading zeros is corrupt input.
 func (r *bitReader) ue() uint32 {
 	zeros := 0
 	for r.bit() == 0 {
@@ -184,7 +184,7 @@ func (r *bitReader) ue() uint32 {
 	return (1<<zeros - 1) + r.bits(zeros)
 }
 
-// se reads a signed exp-Golomb code (§9.1.1).
+// se reads a signed exp-Golomb code (H.264 §9.1.1).
 func (r *bitReader) se() int32 {
 	k := r.ue()
 	if k&1 == 1 {
@@ -193,7 +193,7 @@ func (r *bitReader) se() int32 {
 	return -int32(k / 2)
 }
 
-// skipScalingList consumes scaling_list() (§7.3.2.1.1.1) without keeping it.
+// skipScalingList consumes scaling_list() (H.264 §7.3.2.1.1.1) without keeping it.
 func (r *bitReader) skipScalingList(size int) {
 	last, next := int32(8), int32(8)
 	for j := 0; j < size && r.err == nil; j++ {

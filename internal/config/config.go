@@ -1,5 +1,5 @@
 // Package config loads Potok's settings. Precedence, lowest first: built-in defaults (WCS's own:
-// ws 8080, REST 8081, ping every 5 s, protocol.md §1 and §A.6), an optional YAML file (--config or
+// ws 8080, REST 8081, ping every 5 s, docs/protocol.md §1 and §A.6), an optional YAML file (--config or
 // POTOK_CONFIG), environment variables (POTOK_*), then command-line flags.
 package config
 

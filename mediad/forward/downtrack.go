@@ -49,7 +49,7 @@ type DownStats struct {
 }
 
 // NewDownTrack creates a subscriber track. All tracks of one player share streamID so the browser
-// puts audio and video in one MediaStream (protocol.md §H.3).
+// puts audio and video in one MediaStream (docs/protocol.md §H.3).
 func NewDownTrack(id, streamID string, kind webrtc.RTPCodecType, c webrtc.RTPCodecCapability) *DownTrack {
 	return &DownTrack{id: id, streamID: streamID, kind: kind, codec: c}
 }

@@ -274,7 +274,7 @@ func (t *Track) Subscribers() int {
 }
 
 // AddDown attaches a subscriber. Video subscribers receive nothing until the next key frame, which
-// is requested now (protocol.md §E.3: "request a keyframe from the publisher").
+// is requested now (docs/protocol.md §E.3: "request a keyframe from the publisher").
 func (t *Track) AddDown(d *DownTrack) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -13,7 +13,7 @@ type Codec struct {
 	Params webrtc.RTPCodecParameters
 }
 
-// videoFeedback is what WCS answers with (protocol.md §H.3): NACK answered from our packet cache,
+// videoFeedback is what WCS answers with (docs/protocol.md §H.3): NACK answered from our packet cache,
 // PLI/FIR forwarded to the publisher, REMB for the browser's sender estimate.
 var videoFeedback = []webrtc.RTCPFeedback{
 	{Type: webrtc.TypeRTCPFBGoogREMB},
@@ -53,7 +53,7 @@ func PublishCodecs() []Codec {
 }
 
 // CodecFor builds the single codec a player is offered: exactly what the publisher sends, so the
-// forwarder never needs to transcode (protocol.md §E.3).
+// forwarder never needs to transcode (docs/protocol.md §E.3).
 func CodecFor(kind webrtc.RTPCodecType, c webrtc.RTPCodecParameters) Codec {
 	c.RTCPFeedback = nil
 	if kind == webrtc.RTPCodecTypeVideo {
@@ -62,7 +62,7 @@ func CodecFor(kind webrtc.RTPCodecType, c webrtc.RTPCodecParameters) Codec {
 	return Codec{Kind: kind, Params: c}
 }
 
-// WCSName is a codec's name in WCS messages (protocol.md §C.6): "VP8", "H264", "opus", "PCMA",
+// WCSName is a codec's name in WCS messages (docs/protocol.md §C.6): "VP8", "H264", "opus", "PCMA",
 // "PCMU".
 func WCSName(mime string) string {
 	n := MimeName(mime)

@@ -22,7 +22,7 @@ const (
 // ErrBadOffer wraps every reason an offer is refused before it reaches pion.
 var ErrBadOffer = errors.New("rtc: bad SDP offer")
 
-// Offer is what the daemon needs to know about a client offer (protocol.md §H.3).
+// Offer is what the daemon needs to know about a client offer (docs/protocol.md §H.3).
 type Offer struct {
 	Media []Media
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// chromeOffer is shaped like a Chrome publish offer from the WebSDK (protocol.md §H.3): no
+// chromeOffer is shaped like a Chrome publish offer from the WebSDK (docs/protocol.md §H.3): no
 // candidates, BUNDLE, mids 0/1, several H.264 variants, rtx, red, ulpfec.
 const chromeOffer = "v=0\r\n" +
 	"o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n" +

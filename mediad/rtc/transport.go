@@ -1,6 +1,6 @@
 // Package rtc builds the daemon's pion peer connections: one ICE UDP port and one ICE-TCP port
 // shared by every session (ICE-lite, host candidates only), codec registration, interceptors,
-// and validation of client offers before they reach pion (protocol.md §H.3).
+// and validation of client offers before they reach pion (docs/protocol.md §H.3).
 package rtc
 
 import (
@@ -26,7 +26,7 @@ type Options struct {
 	UDPPort      int      // 0 = any free port
 	TCPPort      int      // 0 = any free port, -1 = no ICE-TCP
 	PublicIPs    []string // advertised instead of the interface addresses (NAT 1:1)
-	LoopbackOnly bool     // only 127.0.0.1 candidates, only loopback peers (tests; browser.md §3)
+	LoopbackOnly bool     // only 127.0.0.1 candidates, only loopback peers (tests; docs/protocol.md §P.1)
 	Logger       zerolog.Logger
 }
 
@@ -92,7 +92,7 @@ func (t *Transport) settings(o Options, withTCP, v6 bool) (webrtc.SettingEngine,
 	var se webrtc.SettingEngine
 	se.LoggerFactory = t.logs
 	// ICE-lite: the browser is always controlling and we only answer its checks, learning its
-	// address as peer-reflexive (protocol.md §0 item 5, §H.3).
+	// address as peer-reflexive (docs/protocol.md §0 item 5, §H.3).
 	se.SetLite(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICEUDPMux(t.udpMux)
@@ -112,7 +112,7 @@ func (t *Transport) settings(o Options, withTCP, v6 bool) (webrtc.SettingEngine,
 	se.DisableActiveTCP(true)
 	se.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
 	if o.LoopbackOnly {
-		// browser.md §3: the UDP mux drops loopback addresses unless asked, and without the remote
+		// docs/protocol.md §P.1: the UDP mux drops loopback addresses unless asked, and without the remote
 		// filter pion pairs with the browser's LAN socket instead of 127.0.0.1.
 		loop := func(ip net.IP) bool { return ip.IsLoopback() }
 		se.SetIncludeLoopbackCandidate(true)
@@ -175,7 +175,7 @@ type PeerOptions struct {
 }
 
 // NewPeerConnection creates a peer connection negotiating only the given codecs. Each peer gets its
-// own MediaEngine so a player's answer can only carry its publisher's codecs (protocol.md §E.3).
+// own MediaEngine so a player's answer can only carry its publisher's codecs (docs/protocol.md §E.3).
 // Interceptors: NACK generator and receiver reports for what we receive, sender reports for what we
 // send. There is deliberately no NACK responder: the forwarder answers subscribers' NACKs from its
 // own packet cache.
@@ -218,7 +218,7 @@ func (t *Transport) NewPeerConnection(o PeerOptions) (*webrtc.PeerConnection, er
 
 // Answer applies a client offer and returns the complete answer. It waits for candidate gathering
 // (immediate with host-only ICE-lite) because the WebSDK never trickles: the candidates must be in
-// the SDP (protocol.md §0 item 5).
+// the SDP (docs/protocol.md §0 item 5).
 func Answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("rtc: set remote offer: %w", err)
@@ -246,7 +246,7 @@ func Answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (strin
 // candidatesEverywhere copies the candidates onto every accepted m-line. pion writes them only on
 // the first m-line; when that one is rejected (port 0, e.g. a player asks for audio the publisher
 // does not send), the bundled m-lines would be left without candidates and never connect, and the
-// WebSDK cannot trickle to make up for it (protocol.md §H.3: "one or more a=candidate lines per
+// WebSDK cannot trickle to make up for it (docs/protocol.md §H.3: "one or more a=candidate lines per
 // m-line").
 func candidatesEverywhere(raw string) (string, error) {
 	var sd sdp.SessionDescription

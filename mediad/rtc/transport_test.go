@@ -13,7 +13,7 @@ import (
 	"github.com/potok-media/potok/testkit/testpeer"
 )
 
-// clientAPI is a browser stand-in: pion with default codecs, loopback only (browser.md §3).
+// clientAPI is a browser stand-in: pion with default codecs, loopback only (docs/protocol.md §P.1).
 func clientAPI(t testing.TB) *webrtc.API { return testpeer.API(t, testpeer.Options{}) }
 
 func listenLoopback(t testing.TB, tcpPort int) *Transport {

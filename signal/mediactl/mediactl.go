@@ -186,7 +186,7 @@ func (c *Client) PickMediaNode() (string, error) {
 	return id, nil
 }
 
-// ClaimStream registers rec under its name if no one holds it (create-if-absent, protocol.md §E.6)
+// ClaimStream registers rec under its name if no one holds it (create-if-absent, docs/protocol.md §E.6)
 // and returns the revision of the claim, needed to release it.
 func (c *Client) ClaimStream(ctx context.Context, rec control.StreamRecord) (uint64, error) {
 	rec.SignalStarted = c.started

@@ -1,4 +1,4 @@
-// Package restapi serves the WCS management REST API namespace, /rest-api/ (protocol.md §G), on
+// Package restapi serves the WCS management REST API namespace, /rest-api/ (docs/protocol.md §G), on
 // the signal tier's HTTP port.
 package restapi
 

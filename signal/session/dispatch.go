@@ -11,7 +11,7 @@ import (
 // handler is one entry of the dispatch table: a small function per client message.
 type handler struct {
 	fn func(*Session, wcs.Envelope)
-	// ready: the message needs an established session (after connection, protocol.md §E.1).
+	// ready: the message needs an established session (after connection, docs/protocol.md §E.1).
 	ready bool
 	// stream: the message names a media session, so "Session not ready" is routed to it.
 	stream bool
@@ -44,7 +44,7 @@ func init() {
 }
 
 // handleFrame decodes and dispatches one client frame. Bad input never ends the session: it is
-// logged, counted and answered with a fail frame (protocol.md §A.3, §0 rule 13).
+// logged, counted and answered with a fail frame (docs/protocol.md §A.3, §0 rule 13).
 func (s *Session) handleFrame(b []byte) {
 	env, err := wcs.Decode(b, s.cfg.MaxFrameBytes)
 	if err != nil {
@@ -112,7 +112,7 @@ func frameTooLargeInfo(n, limit int) string {
 	return fmt.Sprintf("Frame too large: %d bytes, limit %d", n, limit)
 }
 
-// onConnection establishes the session (protocol.md §B.1, §E.1). REST hooks are not wired yet: the
+// onConnection establishes the session (docs/protocol.md §B.1, §E.1). REST hooks are not wired yet: the
 // session behaves as WCS with hooks off (defaultApp), accepting any appKey.
 func (s *Session) onConnection(env wcs.Envelope) {
 	if s.connected {

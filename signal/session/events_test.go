@@ -22,7 +22,7 @@ func (g *gatedOutbox) Send(b []byte) bool {
 }
 
 // A flood of rate events while the session is busy fills its queue; the state event behind them
-// must still arrive, or the stream would stay PENDING (protocol.md §0 rule 10).
+// must still arrive, or the stream would stay PENDING (docs/protocol.md §0 rule 10).
 func TestStateEventsSurviveAFullQueue(t *testing.T) {
 	out := &gatedOutbox{gate: make(chan struct{}, 1)}
 	out.gate <- struct{}{} // open

@@ -100,7 +100,7 @@ func newTestSession(media Media, out Outbox) *Session {
 	return New(Config{NodeID: "sig", SessionID: "sess", MediaTimeout: time.Second}, media, out, m, zerolog.Nop())
 }
 
-// checkInvariants verifies what the SDK relies on (protocol.md §0, §C.5, §H.4) over every frame
+// checkInvariants verifies what the SDK relies on (docs/protocol.md §0, §C.5, §H.4) over every frame
 // sent: each is an envelope with an array data; within one life of an id (until its terminal status,
 // after which the SDK forgets it) setRemoteSDP comes at most once, and PUBLISHING/PLAYING at most
 // once and only after setRemoteSDP.
@@ -225,7 +225,7 @@ func TestRunSerialisesAndEnds(t *testing.T) {
 	}
 }
 
-// The watchdog fails a PENDING media session (protocol.md §0 rule 10).
+// The watchdog fails a PENDING media session (docs/protocol.md §0 rule 10).
 func TestWatchdog(t *testing.T) {
 	out := &recorder{}
 	m, _ := metrics.New(nil)

@@ -51,7 +51,7 @@ func (ms *mediaSession) kind() string {
 }
 
 // publishReply records what the daemon accepted: media presence comes from the answer, not from the
-// client's flags (protocol.md §H.3).
+// client's flags (docs/protocol.md §H.3).
 func (ms *mediaSession) publishReply(rep control.PublishReply) {
 	ms.audioCodec, ms.videoCodec = rep.AudioCodec, rep.VideoCodec
 	ms.hasAudio = rep.AudioCodec != "" || hasMedia(rep.Answer, "audio")
@@ -87,7 +87,7 @@ func (ms *mediaSession) applyMute(typ string) {
 	}
 }
 
-// stream builds the Stream object of notifyStreamStatusEvent (protocol.md §C.6).
+// stream builds the Stream object of notifyStreamStatusEvent (docs/protocol.md §C.6).
 func (ms *mediaSession) stream(status, info string) wcs.Stream {
 	provider := string(ms.req.MediaProvider)
 	if provider == "" {
@@ -131,7 +131,7 @@ func (s *Session) terminate(ms *mediaSession, status, info string, stop bool) {
 }
 
 // stopInfo is the reason a mediad passes on to the players of a stopped publisher: they get FAILED
-// "Stopped by publisher stop" (protocol.md §E.4, §I.1).
+// "Stopped by publisher stop" (docs/protocol.md §E.4, §I.1).
 func stopInfo(ms *mediaSession, info string) string {
 	if ms.publisher {
 		return wcs.InfoStoppedByPublisherStop
@@ -245,7 +245,7 @@ func (s *Session) onFormat(ms *mediaSession, w, h int) {
 }
 
 // sendResize tells a player the published picture size: notifyVideoFormat RESIZE and the resize
-// stream event (protocol.md §C.7, §C.9).
+// stream event (docs/protocol.md §C.7, §C.9).
 func (s *Session) sendResize(ms *mediaSession) {
 	if ms.width <= 0 || ms.height <= 0 {
 		return
@@ -300,7 +300,7 @@ func (s *Session) sorted() []*mediaSession {
 	return out
 }
 
-// teardown ends every media session of a session that is going away (protocol.md §E.8). With
+// teardown ends every media session of a session that is going away (docs/protocol.md §E.8). With
 // notify (server shutdown, socket still open) each gets its terminal status first. Media is
 // stopped in parallel so one slow daemon does not hold up the rest.
 func (s *Session) teardown(notify bool) {

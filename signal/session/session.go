@@ -1,4 +1,4 @@
-// Package session is the WCS session state machine of one signalling connection (protocol.md §B,
+// Package session is the WCS session state machine of one signalling connection (docs/protocol.md §B,
 // §C, §E). Its state belongs to one goroutine (Run): client frames, media events and the watchdog
 // are serialised there, so setRemoteSDP always precedes PUBLISHING/PLAYING and each media session
 // gets exactly one terminal status (§H.4).
@@ -18,7 +18,7 @@ import (
 	"github.com/potok-media/potok/signal/metrics"
 )
 
-// DefaultMediaTimeout resolves a media session that never reached connected (protocol.md §0 rule 10).
+// DefaultMediaTimeout resolves a media session that never reached connected (docs/protocol.md §0 rule 10).
 const DefaultMediaTimeout = 20 * time.Second
 
 // Media is what a session needs from the media tier; *mediactl.Client implements it.
@@ -46,7 +46,7 @@ type Config struct {
 	// Draining, once true, makes the session ignore media state events: the server is shutting
 	// down and every session's teardown sends its clients their one terminal status itself.
 	Draining      *atomic.Bool
-	SessionID     string        // "" = a new UUID; also the authToken (protocol.md §C.1)
+	SessionID     string        // "" = a new UUID; also the authToken (docs/protocol.md §C.1)
 	MediaTimeout  time.Duration // 0 = DefaultMediaTimeout
 	MaxFrameBytes int           // 0 = wcs.MaxFrameBytes
 }
@@ -129,7 +129,7 @@ func (s *Session) FrameTooLarge(n, limit int) {
 // Event hands a media event to the session without blocking the NATS delivery goroutine. Rate
 // and stream-data events are expendable and dropped (counted) when the queue is full; state
 // events, picture-size changes and node-down notices are never dropped, because losing one could
-// leave a client stream PLAYING or PENDING forever (protocol.md §0 rule 10).
+// leave a client stream PLAYING or PENDING forever (docs/protocol.md §0 rule 10).
 func (s *Session) Event(ev control.MediaEvent) {
 	switch ev.Kind {
 	case control.EventRate, control.EventStreamEvent:
@@ -209,7 +209,7 @@ func (s *Session) drainLossless() {
 }
 
 // Disconnect ends the session after its socket is gone: media stopped, names released, nothing
-// sent (protocol.md §E.8). Shutdown ends it while the socket is still open: every live media
+// sent (docs/protocol.md §E.8). Shutdown ends it while the socket is still open: every live media
 // session first gets its terminal status. Only the first of the two counts.
 func (s *Session) Disconnect() { s.end(false) }
 
@@ -259,7 +259,7 @@ func (s *Session) send(message string, args ...any) {
 	}
 }
 
-// sendFail sends a fail frame (protocol.md §C.13). With no apiMethod only the SDK's WARN fires.
+// sendFail sends a fail frame (docs/protocol.md §C.13). With no apiMethod only the SDK's WARN fires.
 func (s *Session) sendFail(apiMethod, info string) {
 	s.send(wcs.MsgFail, wcs.Fail{Status: wcs.StatusFailed, Info: info, APIMethod: apiMethod})
 }

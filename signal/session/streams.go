@@ -22,7 +22,7 @@ const InfoStreamNameEmpty = "Stream name is empty"
 
 func isNoArgument(err error) bool { return errors.Is(err, wcs.ErrNoArgument) }
 
-// checkNewID validates the client's mediaSessionId of a new publish/play (protocol.md §B.4).
+// checkNewID validates the client's mediaSessionId of a new publish/play (docs/protocol.md §B.4).
 func (s *Session) checkNewID(req *wcs.StreamRequest, publish bool) bool {
 	id := string(req.MediaSessionID)
 	switch {
@@ -49,7 +49,7 @@ func (s *Session) rejected(req *wcs.StreamRequest, publish bool, info string) {
 	s.send(wcs.MsgNotifyStreamStatusEvent, ms.stream(wcs.StatusFailed, info))
 }
 
-// onPublishStream starts a publisher (protocol.md §E.2, §E.6).
+// onPublishStream starts a publisher (docs/protocol.md §E.2, §E.6).
 func (s *Session) onPublishStream(env wcs.Envelope) {
 	var req wcs.StreamRequest
 	if err := env.Arg(0, &req); err != nil {
@@ -99,7 +99,7 @@ func (s *Session) onPublishStream(env wcs.Envelope) {
 	s.sendAnswer(ms, rep.Answer)
 }
 
-// onPlayStream starts a player of a published stream (protocol.md §E.3, §E.7).
+// onPlayStream starts a player of a published stream (docs/protocol.md §E.3, §E.7).
 func (s *Session) onPlayStream(env wcs.Envelope) {
 	var req wcs.StreamRequest
 	if err := env.Arg(0, &req); err != nil {
@@ -141,7 +141,7 @@ func (s *Session) onPlayStream(env wcs.Envelope) {
 	s.sendAnswer(ms, rep.Answer)
 }
 
-// sendAnswer sends setRemoteSDP, once per media session (protocol.md §C.5). The status stays
+// sendAnswer sends setRemoteSDP, once per media session (docs/protocol.md §C.5). The status stays
 // PENDING until the mediad reports the media connected.
 func (s *Session) sendAnswer(ms *mediaSession, answer string) {
 	if ms.answered {

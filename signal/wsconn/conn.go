@@ -1,5 +1,5 @@
 // Package wsconn is the transport of the WCS signalling WebSocket: one goroutine reads, one writes
-// from a bounded queue, the server keep-alive (protocol.md §A.6) and the frame size limits. It knows
+// from a bounded queue, the server keep-alive (docs/protocol.md §A.6) and the frame size limits. It knows
 // nothing of WCS semantics; frames go to a Handler.
 package wsconn
 
@@ -23,7 +23,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultPingInterval = 5 * time.Second // WCS keep_alive.server_interval (protocol.md §A.6)
+	DefaultPingInterval = 5 * time.Second // WCS keep_alive.server_interval (docs/protocol.md §A.6)
 	DefaultMissedPongs  = 10              // WCS keep_alive.probes
 	DefaultQueueFrames  = 256
 	DefaultWriteTimeout = 10 * time.Second
@@ -37,7 +37,7 @@ const (
 	ReasonShutdown    = "Server shutdown"
 )
 
-// pingFrame is the server keep-alive, data is [] (protocol.md §C.3).
+// pingFrame is the server keep-alive, data is [] (docs/protocol.md §C.3).
 var pingFrame = []byte(`{"message":"ping","data":[]}`)
 
 // Config tunes one connection. Zero values take the defaults.
@@ -204,7 +204,7 @@ func (c *Conn) readLoop(h Handler) {
 		}
 		c.lastRead.Store(time.Now().UnixNano())
 		if typ != websocket.MessageText {
-			// The WebSDK never sends binary on the signalling socket (protocol.md §A.4).
+			// The WebSDK never sends binary on the signalling socket (docs/protocol.md §A.4).
 			n, err := io.Copy(io.Discard, r)
 			c.m.Error(metrics.ReasonBinaryFrame)
 			c.log.Debug().Int64("bytes", n).Msg("binary frame ignored")
@@ -286,7 +286,7 @@ func (c *Conn) writeLoop() {
 }
 
 // keepAlive sends the server ping, or declares the client gone after MissedPongs intervals without
-// any frame from it (protocol.md §A.6: any client frame counts as liveness).
+// any frame from it (docs/protocol.md §A.6: any client frame counts as liveness).
 func (c *Conn) keepAlive() bool {
 	silent := time.Since(time.Unix(0, c.lastRead.Load()))
 	if silent >= time.Duration(c.cfg.MissedPongs)*c.cfg.PingInterval {

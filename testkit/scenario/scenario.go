@@ -79,7 +79,7 @@ func publishAndThreePlayers(t *testing.T, tg Target) {
 		"player 1 keeps receiving after player 0 stopped")
 	checkDecodable(t, recording, 320, 240)
 
-	// Unpublishing ends the remaining players FAILED "Stopped by publisher stop" (protocol.md §E.4).
+	// Unpublishing ends the remaining players FAILED "Stopped by publisher stop" (docs/protocol.md §E.4).
 	stop(t, pub, wcs.StatusUnpublished)
 	for _, p := range players[1:] {
 		waitTerminal(t, p, wcs.StatusFailed, wcs.InfoStoppedByPublisherStop)
@@ -247,7 +247,7 @@ func waitReceived(t *testing.T, st *wasmclient.Stream, ok func(wasmclient.Receiv
 	}
 }
 
-// checkRates expects the rate messages once a second (protocol.md §C.18): over a 3.5 s window
+// checkRates expects the rate messages once a second (docs/protocol.md §C.18): over a 3.5 s window
 // between 2 and 6 arrive, and the recent ones report a non-zero rate and the picture size.
 func checkRates(t *testing.T, st *wasmclient.Stream, kind string) {
 	t.Helper()

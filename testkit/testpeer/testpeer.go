@@ -1,5 +1,5 @@
 // Package testpeer builds the pion API that tests use as a browser stand-in: default codecs,
-// loopback addresses only, no mDNS (shared/recipes browser.md §3: the settings that pair on
+// loopback addresses only, no mDNS (docs/protocol.md §P.1: the settings that pair on
 // 127.0.0.1 both on the host network and in a loopback-only namespace).
 package testpeer
 

@@ -33,7 +33,7 @@ const (
 	setupTimeout = 20 * time.Second
 	drainTime    = 500 * time.Millisecond
 	// settleTime separates PLAYING from the start of a player's measured window: the server
-	// asks for a key frame when a player joins (protocol.md §E.3), and packets of that burst
+	// asks for a key frame when a player joins (docs/protocol.md §E.3), and packets of that burst
 	// still in flight at the snapshot would count as delivered but not as expected.
 	settleTime = 500 * time.Millisecond
 )

@@ -75,7 +75,7 @@ func open(t *testing.T, path string) *os.File {
 	return f
 }
 
-// TestClientAgainstCluster is protocol.md §E.2–§E.5 end to end with the Go client: one publisher,
+// TestClientAgainstCluster is docs/protocol.md §E.2–§E.5 end to end with the Go client: one publisher,
 // three players, a player stop and the publisher's unpublish.
 func TestClientAgainstCluster(t *testing.T) {
 	c := cluster.Start(t, cluster.Options{Signals: 1, Mediads: 1})
@@ -154,7 +154,7 @@ func TestClientAgainstCluster(t *testing.T) {
 	checkGoroutines(t, base)
 }
 
-// checkRatePeriod: the server sends rates once a second (protocol.md §C.18). The bounds are loose
+// checkRatePeriod: the server sends rates once a second (docs/protocol.md §C.18). The bounds are loose
 // on purpose; they catch a burst or a stall, not jitter.
 func checkRatePeriod(t *testing.T, rates []wasmclient.RateSample) {
 	t.Helper()

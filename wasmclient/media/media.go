@@ -11,7 +11,7 @@ import (
 )
 
 // Codec capabilities of the sources, matching what the WebSDK's browsers offer and what WCS answers
-// (protocol.md §H.3: opus/48000/2, VP8, H.264 packetization-mode 1).
+// (docs/protocol.md §H.3: opus/48000/2, VP8, H.264 packetization-mode 1).
 var (
 	CapabilityVP8 = webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
@@ -49,7 +49,7 @@ type Source interface {
 }
 
 // KeyframeRequester is implemented by sources that can produce a keyframe on demand, so a PLI or
-// FIR from the server is honoured (mediad asks for one when a player joins, protocol.md §E.3).
+// FIR from the server is honoured (mediad asks for one when a player joins, docs/protocol.md §E.3).
 type KeyframeRequester interface {
 	RequestKeyframe()
 }

@@ -2,7 +2,7 @@
 
 // Package wcstest is a minimal WCS server for the client's own tests, in the spirit of
 // net/http/httptest: real pion peers (ICE-lite, loopback only, answers carrying candidates as
-// protocol.md §H.3 requires) and the message sequences of §E.1–§E.5 in one process, without NATS
+// docs/protocol.md §H.3 requires) and the message sequences of §E.1–§E.5 in one process, without NATS
 // or mediad. It records every client frame so tests can assert wire details the real server
 // does not expose. It is not Potok's server: the integration tests run against signal+mediad.
 package wcstest
@@ -293,7 +293,7 @@ func (c *fixtureConn) play(req wcs.StreamRequest) {
 	pc := c.newPC(func() {
 		c.status(req, wcs.StatusPlaying, "")
 		c.send(wcs.MsgNotifyVideoFormat, wcs.VideoFormat{MediaSessionID: id, Status: "RESIZE", StreamerVideoWidth: 320, StreamerVideoHeight: 240})
-		// Ask the publisher for a key frame so the new player can start (protocol.md §E.3).
+		// Ask the publisher for a key frame so the new player can start (docs/protocol.md §E.3).
 		for _, r := range p.pc.GetReceivers() {
 			if tr := r.Track(); tr != nil && tr.Kind() == webrtc.RTPCodecTypeVideo {
 				_ = p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
