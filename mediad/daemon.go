@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/mediad/rtc"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	LoopbackOnly bool                  // tests/local: only 127.0.0.1 candidates (docs/protocol.md §P.1)
 	ICETimeout   time.Duration         // a media session not connected by then ends FAILED "Failed by ICE timeout"; 0 = 15s
 	Registerer   prometheus.Registerer // nil = no metrics registration
+	// Heartbeat is how often the node record is refreshed and orphaned sessions are swept;
+	// 0 = control.NodeHeartbeat. It must stay well under control.NodeTTL. Tests shorten it.
+	Heartbeat time.Duration
 }
 
 // Daemon is a running media daemon.
@@ -57,11 +61,13 @@ type Daemon struct {
 	subs   []*nats.Subscription
 	wg     sync.WaitGroup // every goroutine of the daemon and its sessions
 	pcs    atomic.Int64
+	sweeps atomic.Int64 // heartbeat rounds completed (tests wait on it instead of on the clock)
 
+	// mu guards only the indexes; each stream's own state belongs to its stream.
 	mu       sync.Mutex
 	closed   bool
-	sessions map[string]*session // by mediaSessionId
-	streams  map[string]*session // publishers by stream name
+	sessions map[string]*session // by owner key (control.Owner.Key)
+	streams  map[string]*stream  // by stream name
 }
 
 // Start opens the media ports, registers the node and serves the control RPCs. ctx bounds the
@@ -75,6 +81,12 @@ func Start(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (
 	}
 	if cfg.ICETimeout <= 0 {
 		cfg.ICETimeout = DefaultICETimeout
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = control.NodeHeartbeat
+	}
+	if cfg.Heartbeat >= control.NodeTTL {
+		return nil, fmt.Errorf("mediad: heartbeat %v must be shorter than the node TTL %v", cfg.Heartbeat, control.NodeTTL)
 	}
 	met, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -90,7 +102,7 @@ func Start(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (
 		return nil, fmt.Errorf("mediad: %w", err)
 	}
 	d := &Daemon{cfg: cfg, nc: nc, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
-		sessions: map[string]*session{}, streams: map[string]*session{}}
+		sessions: map[string]*session{}, streams: map[string]*stream{}}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if err := d.heartbeat(ctx); err != nil {
 		_ = tr.Close()
@@ -173,7 +185,7 @@ func (d *Daemon) heartbeat(ctx context.Context) error {
 }
 
 func (d *Daemon) heartbeatLoop() {
-	t := time.NewTicker(control.NodeHeartbeat)
+	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
 	seen := map[string]bool{} // signal nodes whose record this daemon has read
 	for {
@@ -181,14 +193,62 @@ func (d *Daemon) heartbeatLoop() {
 		case <-d.ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(d.ctx, control.NodeHeartbeat)
+			ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Heartbeat)
 			if err := d.heartbeat(ctx); err != nil && d.ctx.Err() == nil {
 				d.log.Warn().Err(err).Msg("heartbeat")
 			}
 			d.reapOrphans(ctx, seen)
 			cancel()
+			d.sweeps.Add(1)
 		}
 	}
+}
+
+// index registers s (and a publisher's stream) and counts its run goroutine in wg. It fails when
+// the daemon is closing or the media session id or stream name is taken.
+func (d *Daemon) index(s *session) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.closed:
+		return wcs.InfoFailedByError
+	case d.sessions[s.key] != nil:
+		return wcs.InfoMediaSessionIDInUse
+	case s.publisher && d.streams[s.st.name] != nil:
+		return wcs.InfoStreamNameAlreadyInUse
+	}
+	d.sessions[s.key] = s
+	if s.publisher {
+		d.streams[s.st.name] = s.st
+	}
+	d.wg.Add(1)
+	return ""
+}
+
+// unindex removes s (and a publisher's stream) from the indexes, if they still point at it.
+func (d *Daemon) unindex(s *session) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sessions[s.key] == s {
+		delete(d.sessions, s.key)
+	}
+	if s.publisher && d.streams[s.st.name] == s.st {
+		delete(d.streams, s.st.name)
+	}
+}
+
+// session finds a media session by owner key.
+func (d *Daemon) session(key string) *session {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sessions[key]
+}
+
+// stream finds a published stream by name.
+func (d *Daemon) stream(name string) *stream {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.streams[name]
 }
 
 // serve subscribes the control RPCs. Each request runs in its own goroutine (an answer waits for
@@ -199,7 +259,6 @@ func (d *Daemon) serve() error {
 		control.OpPlay:        d.handlePlay,
 		control.OpStop:        d.handleStop,
 		control.OpStreamEvent: d.handleStreamEvent,
-		control.OpSessionGone: d.handleSessionGone,
 	}
 	for op, h := range ops {
 		h := h
@@ -306,23 +365,9 @@ func (d *Daemon) handleStop(m *nats.Msg) any {
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		return control.StopReply{Error: "bad request: " + err.Error()}
 	}
-	d.mu.Lock()
-	s := d.sessions[req.Owner.Key()]
-	d.mu.Unlock()
-	if s != nil { // a stop for an unknown id is not an error: it may have ended already
+	if s := d.session(req.Owner.Key()); s != nil { // a stop for an unknown id is not an error: it may have ended already
 		s.log.Info().Str("info", req.Info).Msg("stop requested")
 		d.end(s, "", req.Info, false)
 	}
-	return control.StopReply{}
-}
-
-func (d *Daemon) handleSessionGone(m *nats.Msg) any {
-	var req control.SessionGoneRequest
-	if err := json.Unmarshal(m.Data, &req); err != nil {
-		return control.StopReply{Error: "bad request: " + err.Error()}
-	}
-	d.endOwnedBy(func(o control.Owner) bool {
-		return o.SignalNode == req.SignalNode && o.SessionID == req.SessionID
-	})
 	return control.StopReply{}
 }

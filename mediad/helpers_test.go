@@ -82,6 +82,17 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	return e
 }
 
+// fastHeartbeat makes the daemon sweep for orphaned sessions every 50 ms.
+func fastHeartbeat(c *Config) { c.Heartbeat = 50 * time.Millisecond }
+
+// waitSweeps waits until the daemon has completed n more heartbeat rounds than now; a round that
+// was under way when called may count as the first, so callers that need one whole round ask for 2.
+func (e *env) waitSweeps(n int64) {
+	e.t.Helper()
+	want := e.d.sweeps.Load() + n
+	testwait.Until(e.t, 10*time.Second, "heartbeat sweeps", func() bool { return e.d.sweeps.Load() >= want })
+}
+
 // closeAndCheckLeaks closes the daemon and waits for the goroutine count to return to where it was.
 func (e *env) closeAndCheckLeaks(clients ...*webrtc.PeerConnection) {
 	e.t.Helper()

@@ -22,7 +22,7 @@ func TestPublishPlayForward(t *testing.T) {
 	defer pub.close()
 	var pr control.PublishReply
 	e.request(control.OpPublish, control.PublishRequest{Owner: owner("pub"), StreamName: "s1", Offer: pub.offer}, &pr)
-	if pr.Error != "" || pr.VideoCodec != "VP8" || pr.AudioCodec != "" {
+	if pr.Error != "" || pr.VideoCodec != "VP8" || pr.AudioCodec != "" || !pr.HasVideo || pr.HasAudio {
 		t.Fatalf("publish reply %+v", pr)
 	}
 	for _, want := range []string{"a=ice-lite", "a=recvonly", "typ host", "a=end-of-candidates"} {
@@ -262,7 +262,7 @@ func offerWith(t *testing.T, mime string, dir webrtc.RTPTransceiverDirection) st
 	return o.SDP
 }
 
-func TestStreamEventsAndSessionGone(t *testing.T) {
+func TestStreamEventsAndPublisherStop(t *testing.T) {
 	e := newEnv(t, nil)
 	pub := newPublisher(t)
 	defer pub.close()
@@ -300,8 +300,9 @@ func TestStreamEventsAndSessionGone(t *testing.T) {
 	if !rep.VideoMuted || rep.AudioMuted {
 		t.Fatalf("late joiner mute state %+v", rep)
 	}
-	// The publisher's WS session goes away: its media ends, the players on other sessions are closed.
-	e.request(control.OpSessionGone, control.SessionGoneRequest{SignalNode: signalNode, SessionID: "ws-1"}, &sr)
+	// The publisher's WS session goes away (signal stops each of its media sessions, §E.8): the
+	// players on other sessions are closed.
+	e.request(control.OpStop, control.StopRequest{Owner: owner("pub"), Info: wcs.InfoStoppedByPublisherStop}, &sr)
 	ev = e.wait("pl", control.EventState, control.StateClosed)
 	if ev.Info != wcs.InfoStoppedByPublisherStop {
 		t.Fatalf("%+v", ev)
@@ -363,7 +364,7 @@ func TestH264WithAudio(t *testing.T) {
 	defer pub.close()
 	var pr control.PublishReply
 	e.request(control.OpPublish, control.PublishRequest{Owner: owner("pub"), StreamName: "h", Offer: pub.offer}, &pr)
-	if pr.Error != "" || pr.VideoCodec != "H264" || pr.AudioCodec != "opus" {
+	if pr.Error != "" || pr.VideoCodec != "H264" || pr.AudioCodec != "opus" || !pr.HasAudio || !pr.HasVideo {
 		t.Fatalf("publish reply %+v", pr)
 	}
 	pub.answer(t, pr.Answer)
@@ -406,7 +407,7 @@ func TestH264WithAudio(t *testing.T) {
 // TestSignalNodeGone: when the record of a signal node that owned media sessions disappears, the
 // daemon ends those sessions; players on other nodes are closed "Stopped by publisher stop".
 func TestSignalNodeGone(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, fastHeartbeat)
 	ctx := context.Background()
 	dir, err := busDirectory(e)
 	if err != nil {
@@ -431,7 +432,7 @@ func TestSignalNodeGone(t *testing.T) {
 	if rep.Error != "" {
 		t.Fatal(rep.Error)
 	}
-	time.Sleep(control.NodeHeartbeat + 500*time.Millisecond) // the daemon reads signal-x's record once
+	e.waitSweeps(2) // the daemon has read signal-x's record since both sessions exist
 	if e.d.PeerConnections() != 2 {
 		t.Fatalf("%d peer connections before the node went away", e.d.PeerConnections())
 	}
@@ -479,7 +480,7 @@ func TestDTLSFailure(t *testing.T) {
 // the sessions of its previous life (an older Owner.SignalStarted) have no WebSocket any more and
 // are ended; sessions of the current life stay.
 func TestSignalNodeRestarted(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, fastHeartbeat)
 	ctx := context.Background()
 	dir, err := busDirectory(e)
 	if err != nil {
@@ -505,7 +506,7 @@ func TestSignalNodeRestarted(t *testing.T) {
 		}
 	}
 	eventually(t, "the previous life's session ended", func() bool { return e.d.PeerConnections() == 1 })
-	time.Sleep(control.NodeHeartbeat + 500*time.Millisecond) // another sweep: the current one stays
+	e.waitSweeps(2) // more sweeps: the current one stays
 	if n := e.d.PeerConnections(); n != 1 {
 		t.Fatalf("%d peer connections, want the current life's one", n)
 	}

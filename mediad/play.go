@@ -27,14 +27,8 @@ func (d *Daemon) handlePlay(m *nats.Msg) any {
 	if msg := d.precheck(req.Owner.Key(), "", false); msg != "" {
 		return control.PlayReply{Error: msg}
 	}
-	d.mu.Lock()
-	pub := d.streams[req.StreamName]
-	var audioMuted, videoMuted bool
-	if pub != nil {
-		audioMuted, videoMuted = pub.audioMuted, pub.videoMuted
-	}
-	d.mu.Unlock()
-	if pub == nil {
+	st := d.stream(req.StreamName)
+	if st == nil {
 		return control.PlayReply{Error: wcs.InfoStreamNotFound}
 	}
 	offer, err := rtc.ParseOffer(req.Offer)
@@ -42,26 +36,25 @@ func (d *Daemon) handlePlay(m *nats.Msg) any {
 		d.log.Info().Err(err).Str("mediaSessionId", req.MediaSessionID).Msg("play offer refused")
 		return control.PlayReply{Error: wcs.InfoFailedByError}
 	}
-	codecs, ok := playCodecs(pub, offer)
+	codecs, ok := playCodecs(st, offer)
 	if !ok {
 		return control.PlayReply{Error: wcs.InfoNoCommonCodecs}
 	}
-	s := d.newSession(req.Owner, false, req.StreamName)
-	s.pub = pub
+	s := d.newSession(req.Owner, req.StreamName, st)
 	if err := s.newPeer(rtc.PeerOptions{Codecs: codecs, TCP: req.Transport == "TCP"}); err != nil {
 		s.log.Error().Err(err).Msg("play peer connection")
 		s.discard()
 		return control.PlayReply{Error: wcs.InfoFailedByError}
 	}
-	reply := control.PlayReply{AudioMuted: audioMuted, VideoMuted: videoMuted}
-	if err := s.addDownTracks(codecs, &reply); err != nil {
+	if err := s.addDownTracks(codecs); err != nil {
 		s.log.Error().Err(err).Msg("play tracks")
 		s.discard()
 		return control.PlayReply{Error: wcs.InfoFailedByError}
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
 	defer cancel()
-	if reply.Answer, err = rtc.Answer(ctx, s.pc, req.Offer); err != nil {
+	answered, err := rtc.Answer(ctx, s.pc, req.Offer)
+	if err != nil {
 		s.log.Info().Err(err).Msg("play answer")
 		s.discard()
 		return control.PlayReply{Error: wcs.InfoFailedByError}
@@ -70,19 +63,34 @@ func (d *Daemon) handlePlay(m *nats.Msg) any {
 		s.discard()
 		return control.PlayReply{Error: msg}
 	}
-	if t := pub.tracks[webrtc.RTPCodecTypeVideo]; t != nil && reply.HasVideo {
-		reply.Width, reply.Height = t.Size()
-	}
+	reply := playReply(st, answered)
 	s.log.Info().Str("audioCodec", reply.AudioCodec).Str("videoCodec", reply.VideoCodec).Msg("play answered")
+	return reply
+}
+
+// playReply is what the player is told with PLAYING: the kinds and codecs the answer accepted,
+// the stream's mute state and its picture size.
+func playReply(st *stream, a *rtc.Answered) control.PlayReply {
+	reply := control.PlayReply{Answer: a.SDP}
+	reply.AudioMuted, reply.VideoMuted = st.muted()
+	if c, ok := a.Codecs[webrtc.RTPCodecTypeAudio]; ok {
+		reply.HasAudio, reply.AudioCodec = true, rtc.WCSName(c.MimeType)
+	}
+	if c, ok := a.Codecs[webrtc.RTPCodecTypeVideo]; ok {
+		reply.HasVideo, reply.VideoCodec = true, rtc.WCSName(c.MimeType)
+		if t := st.video(); t != nil {
+			reply.Width, reply.Height = t.Size()
+		}
+	}
 	return reply
 }
 
 // playCodecs picks, per kind the player asks for, the publisher's codec; the player's offer must
 // contain it since nothing is transcoded (else "No common codecs", docs/protocol.md §E.3).
-func playCodecs(pub *session, offer *rtc.Offer) ([]rtc.Codec, bool) {
+func playCodecs(st *stream, offer *rtc.Offer) ([]rtc.Codec, bool) {
 	var out []rtc.Codec
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		params, published := pub.codecs[kind]
+		params, published := st.codecs[kind]
 		m := offer.Kind(kind)
 		if !published || m == nil || m.Direction == "sendonly" || m.Direction == "inactive" {
 			continue
@@ -97,10 +105,10 @@ func playCodecs(pub *session, offer *rtc.Offer) ([]rtc.Codec, bool) {
 
 // addDownTracks adds the player's tracks before the offer is applied, so pion binds them to the
 // offer's recvonly m-lines without renegotiation (docs/protocol.md §P.2), and starts their RTCP loops.
-func (s *session) addDownTracks(codecs []rtc.Codec, reply *control.PlayReply) error {
+func (s *session) addDownTracks(codecs []rtc.Codec) error {
 	streamID := "potok-" + s.id // one MediaStream for audio and video (§H.3)
 	for _, c := range codecs {
-		dt := forward.NewDownTrack(c.Kind.String(), streamID, c.Kind, c.Params.RTPCodecCapability)
+		dt := forward.NewDownTrack(s.st.tracks[c.Kind], c.Kind.String(), streamID, c.Params.RTPCodecCapability)
 		sender, err := s.pc.AddTrack(dt)
 		if err != nil {
 			return err
@@ -115,12 +123,6 @@ func (s *session) addDownTracks(codecs []rtc.Codec, reply *control.PlayReply) er
 				dt.HandleRTCP(pkts)
 			}
 		})
-		name := rtc.WCSName(c.Params.MimeType)
-		if c.Kind == webrtc.RTPCodecTypeAudio {
-			reply.HasAudio, reply.AudioCodec = true, name
-		} else {
-			reply.HasVideo, reply.VideoCodec = true, name
-		}
 	}
 	return nil
 }

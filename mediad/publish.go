@@ -35,7 +35,7 @@ func (d *Daemon) handlePublish(m *nats.Msg) any {
 	if !offersAny(offer, rtc.PublishCodecs()) {
 		return control.PublishReply{Error: wcs.InfoNoCommonCodecs}
 	}
-	s := d.newSession(req.Owner, true, req.StreamName)
+	s := d.newSession(req.Owner, req.StreamName, nil)
 	if err := s.newPeer(rtc.PeerOptions{Codecs: rtc.PublishCodecs(), TCP: req.Transport == "TCP"}); err != nil {
 		s.log.Error().Err(err).Msg("publish peer connection")
 		s.discard()
@@ -55,7 +55,7 @@ func (d *Daemon) handlePublish(m *nats.Msg) any {
 	return reply
 }
 
-// precheck refuses ids and names in use before any work (start checks again, atomically).
+// precheck refuses ids and names in use before any work (index checks again, atomically).
 func (d *Daemon) precheck(key, stream string, publish bool) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -82,37 +82,28 @@ func offersAny(o *rtc.Offer, codecs []rtc.Codec) bool {
 	return false
 }
 
+// answerPublish answers the offer and builds one track per accepted kind, with the codec the
+// browser will send: the first of our answer. Players get exactly that one.
 func (s *session) answerPublish(offer string) (control.PublishReply, error) {
-	defer close(s.tracksReady)
+	defer close(s.st.ready)
 	s.pc.OnTrack(s.onTrack)
 	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
 	defer cancel()
-	answer, err := rtc.Answer(ctx, s.pc, offer)
+	answered, err := rtc.Answer(ctx, s.pc, offer)
 	if err != nil {
 		return control.PublishReply{Error: wcs.InfoFailedByError}, err
 	}
-	summary, err := rtc.ParseOffer(answer)
-	if err != nil {
-		return control.PublishReply{Error: wcs.InfoFailedByError}, err
-	}
-	reply := control.PublishReply{Answer: answer}
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		oc, ok := summary.FirstCodec(kind)
-		if !ok {
-			continue
-		}
-		// The browser sends with the first codec of our answer; players get exactly that one.
-		params := webrtc.RTPCodecParameters{PayloadType: webrtc.PayloadType(oc.PayloadType),
-			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: kind.String() + "/" + oc.Name,
-				ClockRate: oc.ClockRate, Channels: oc.Channels, SDPFmtpLine: oc.Fmtp}}
+	reply := control.PublishReply{Answer: answered.SDP}
+	for kind, params := range answered.Codecs {
+		name := rtc.WCSName(params.MimeType)
 		if kind == webrtc.RTPCodecTypeAudio {
-			reply.AudioCodec = rtc.WCSName(oc.Name)
+			reply.HasAudio, reply.AudioCodec = true, name
 		} else {
-			reply.VideoCodec = rtc.WCSName(oc.Name)
+			reply.HasVideo, reply.VideoCodec = true, name
 		}
 		s.addTrack(kind, params)
 	}
-	if len(s.tracks) == 0 {
+	if len(s.st.tracks) == 0 {
 		return control.PublishReply{Error: wcs.InfoNoCommonCodecs}, errNoMedia
 	}
 	return reply, nil
@@ -120,30 +111,30 @@ func (s *session) answerPublish(offer string) (control.PublishReply, error) {
 
 func (s *session) addTrack(kind webrtc.RTPCodecType, params webrtc.RTPCodecParameters) {
 	var ssrc uint32Box
-	s.codecs[kind] = params
-	t := forward.NewTrack(forward.TrackConfig{
+	st := s.st
+	st.codecs[kind] = params
+	st.ssrcs[kind] = &ssrc
+	st.tracks[kind] = forward.NewTrack(forward.TrackConfig{
 		Kind: kind, MimeType: params.MimeType, Metrics: s.d.met.forward,
 		RequestKeyframe: func() {
 			if v := ssrc.load(); v != 0 {
 				_ = s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: v}})
 			}
 		},
-		OnFormat: func(w, h int) { s.d.onFormat(s, w, h) },
+		OnFormat: func(w, h int) { s.d.onFormat(st, w, h) },
 	})
-	s.ssrcs[kind] = &ssrc
-	s.tracks[kind] = t
 	s.d.met.publishedTracks.Inc()
 }
 
 // onTrack starts the reader of a published track when its first packet arrives.
 func (s *session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	select {
-	case <-s.tracksReady:
+	case <-s.st.ready:
 	case <-s.ctx.Done():
 		return
 	}
-	t := s.tracks[remote.Kind()]
-	box := s.ssrcs[remote.Kind()]
+	t := s.st.tracks[remote.Kind()]
+	box := s.st.ssrcs[remote.Kind()]
 	if t == nil || box == nil || !box.store(uint32(remote.SSRC())) {
 		s.log.Warn().Str("kind", remote.Kind().String()).Msg("unexpected track ignored")
 		return
@@ -157,21 +148,11 @@ func (s *session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 
 // onFormat tells every player the published picture size (docs/protocol.md §C.7). Called from the
 // video track's reader.
-func (d *Daemon) onFormat(pub *session, w, h int) {
-	pub.log.Info().Int("width", w).Int("height", h).Msg("picture size")
-	for _, p := range d.playersOf(pub) {
+func (d *Daemon) onFormat(st *stream, w, h int) {
+	st.pub.log.Info().Int("width", w).Int("height", h).Msg("picture size")
+	for _, p := range st.playerList() {
 		d.emit(p, control.MediaEvent{Kind: control.EventFormat, Width: w, Height: h})
 	}
-}
-
-func (d *Daemon) playersOf(pub *session) []*session {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]*session, 0, len(pub.players))
-	for _, p := range pub.players {
-		out = append(out, p)
-	}
-	return out
 }
 
 // handleStreamEvent fans a publisher's stream event out to its players and keeps the mute state
@@ -181,25 +162,13 @@ func (d *Daemon) handleStreamEvent(m *nats.Msg) any {
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		return control.StopReply{Error: "bad request: " + err.Error()}
 	}
-	d.mu.Lock()
-	pub := d.sessions[req.Owner.Key()]
+	pub := d.session(req.Owner.Key())
 	if pub == nil || !pub.publisher {
-		d.mu.Unlock()
 		return control.StopReply{Error: wcs.InfoStreamNotFound}
 	}
-	switch req.Type {
-	case wcs.EventAudioMuted:
-		pub.audioMuted = true
-	case wcs.EventAudioUnmuted:
-		pub.audioMuted = false
-	case wcs.EventVideoMuted:
-		pub.videoMuted = true
-	case wcs.EventVideoUnmuted:
-		pub.videoMuted = false
-	}
-	d.mu.Unlock()
+	pub.st.applyEvent(req.Type)
 	ev := &control.StreamEventMsg{Type: req.Type, Payload: req.Payload}
-	for _, p := range d.playersOf(pub) {
+	for _, p := range pub.st.playerList() {
 		d.emit(p, control.MediaEvent{Kind: control.EventStreamEvent, StreamEvent: ev})
 	}
 	return control.StopReply{}

@@ -15,14 +15,15 @@ import (
 	"github.com/potok-media/potok/mediad/rtc"
 )
 
-// session is one media session: a publisher or a player, one peer connection.
+// session is one media session: a publisher or a player, one peer connection. A publisher owns
+// its stream (st); a player belongs to the stream it plays (st) and owns its down-tracks.
 type session struct {
 	d         *Daemon
 	id        string // the client's mediaSessionId (logs, msid)
 	key       string // owner.Key(): how the daemon indexes it
 	owner     control.Owner
 	publisher bool
-	stream    string
+	st        *stream
 	log       zerolog.Logger
 	pc        *webrtc.PeerConnection
 
@@ -31,26 +32,12 @@ type session struct {
 	wg      sync.WaitGroup // readers and RTCP loops of this session
 	states  chan webrtc.PeerConnectionState
 	iceUp   atomic.Bool // ICE reached connected (tells DTLS failures from ICE failures)
+	ended   atomic.Bool // end ran (once)
 	mu      sync.Mutex  // guards closing against late pion callbacks adding to wg
 	closing bool
 	rtcp    rtc.RTCPCounters
 
-	// Publisher: tracks by kind, fixed once answered.
-	tracks map[webrtc.RTPCodecType]*forward.Track
-	codecs map[webrtc.RTPCodecType]webrtc.RTPCodecParameters
-	ssrcs  map[webrtc.RTPCodecType]*uint32Box
-	// tracksReady is closed once tracks/codecs/ssrcs are built from the answer; pion may call
-	// OnTrack from its own goroutine before that, so onTrack waits on it (happens-before).
-	tracksReady chan struct{}
-	// Player: its down-tracks and the tracks they attach to when connected.
-	pub   *session
-	downs []*forward.DownTrack
-
-	// Guarded by d.mu.
-	ended      bool
-	players    map[string]*session
-	audioMuted bool
-	videoMuted bool
+	downs []*forward.DownTrack // player: one per kind it plays, fixed once answered
 
 	// Owned by the run goroutine.
 	connected bool
@@ -62,18 +49,16 @@ type rateSample struct {
 	bytes, frames int64
 }
 
-func (d *Daemon) newSession(owner control.Owner, publisher bool, stream string) *session {
-	s := &session{d: d, id: owner.MediaSessionID, key: owner.Key(), owner: owner, publisher: publisher, stream: stream,
-		states: make(chan webrtc.PeerConnectionState, 16), tracks: map[webrtc.RTPCodecType]*forward.Track{},
-		codecs: map[webrtc.RTPCodecType]webrtc.RTPCodecParameters{}, ssrcs: map[webrtc.RTPCodecType]*uint32Box{},
-		tracksReady: make(chan struct{}),
-		players:     map[string]*session{}}
-	role := "play"
-	if publisher {
-		role = "publish"
+// newSession creates a publisher session (st nil: it gets a new stream named name) or a player
+// session of st.
+func (d *Daemon) newSession(owner control.Owner, name string, st *stream) *session {
+	s := &session{d: d, id: owner.MediaSessionID, key: owner.Key(), owner: owner, publisher: st == nil, st: st,
+		states: make(chan webrtc.PeerConnectionState, 16)}
+	if s.publisher {
+		s.st = newStream(name, s)
 	}
 	s.log = d.log.With().Str("mediaSessionId", s.id).Str("sessionId", owner.SessionID).
-		Str("signalNode", owner.SignalNode).Str("streamName", stream).Str("role", role).Logger()
+		Str("signalNode", owner.SignalNode).Str("streamName", name).Str("role", s.role()).Logger()
 	s.ctx, s.cancel = context.WithCancel(d.ctx)
 	return s
 }
@@ -110,35 +95,24 @@ func (s *session) newPeer(opts rtc.PeerOptions) error {
 	return nil
 }
 
-// start registers the session and starts its run loop. It fails when the daemon is closing or
-// the media session id is taken (checked again here: two requests may race).
+// start registers the session and starts its run loop. It fails when the daemon is closing, the
+// media session id or the stream name is taken (checked again here: two requests may race), or
+// the stream a player asked for has ended meanwhile.
 func (s *session) start() string {
 	d := s.d
-	d.mu.Lock()
-	switch {
-	case d.closed:
-		d.mu.Unlock()
-		return wcs.InfoFailedByError
-	case d.sessions[s.key] != nil:
-		d.mu.Unlock()
-		return wcs.InfoMediaSessionIDInUse
+	if msg := d.index(s); msg != "" {
+		return msg
 	}
-	if s.publisher {
-		if d.streams[s.stream] != nil {
-			d.mu.Unlock()
-			return wcs.InfoStreamNameAlreadyInUse
-		}
-		d.streams[s.stream] = s
-	} else {
-		if s.pub.ended {
-			d.mu.Unlock()
+	if !s.publisher {
+		if !s.st.addPlayer(s) {
+			d.unindex(s)
+			d.wg.Done()
 			return wcs.InfoStreamNotFound
 		}
-		s.pub.players[s.key] = s
+		if s.ended.Load() { // the daemon closed between index and addPlayer
+			s.st.removePlayer(s)
+		}
 	}
-	d.sessions[s.key] = s
-	d.wg.Add(1)
-	d.mu.Unlock()
 	d.met.mediaSessions.WithLabelValues(s.role()).Inc()
 	go func() {
 		defer d.wg.Done()
@@ -216,15 +190,11 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 // which asks the publisher for a key frame (docs/protocol.md §E.3), and it learns the picture size.
 func (s *session) attach() {
 	for _, dt := range s.downs {
-		t := s.pub.tracks[dt.Kind()]
-		if t == nil {
-			continue
-		}
-		if err := t.AddDown(dt); err != nil {
+		if err := dt.Source().AddDown(dt); err != nil {
 			s.log.Debug().Err(err).Msg("attach to publisher track")
 		}
 	}
-	if t := s.pub.tracks[webrtc.RTPCodecTypeVideo]; t != nil {
+	if t := s.st.video(); t != nil {
 		if w, h := t.Size(); w > 0 {
 			s.d.emit(s, control.MediaEvent{Kind: control.EventFormat, Width: w, Height: h})
 		}
@@ -244,26 +214,25 @@ func (s *session) teardown() {
 			s.log.Debug().Err(err).Msg("close peer connection")
 		}
 	}
-	if !s.publisher && s.pub != nil {
-		for _, dt := range s.downs {
-			if t := s.pub.tracks[dt.Kind()]; t != nil {
-				t.RemoveDown(dt)
-			}
-		}
+	for _, dt := range s.downs {
+		dt.Source().RemoveDown(dt)
 	}
 	s.wg.Wait() // track readers end when the peer connection closes
-	for _, t := range s.tracks {
-		t.Close()
-	}
+	s.closeTracks()
 	if s.pc != nil {
 		s.d.pcs.Add(-1)
 		s.d.met.peerConnections.Dec()
 	}
 	s.d.met.mediaSessions.WithLabelValues(s.role()).Dec()
-	if s.publisher {
-		s.d.met.publishedTracks.Sub(float64(len(s.tracks)))
-	}
 	s.log.Debug().Msg("media session closed")
+}
+
+// closeTracks stops a publisher's tracks, once their readers have ended.
+func (s *session) closeTracks() {
+	if s.publisher {
+		s.st.close()
+		s.d.met.publishedTracks.Sub(float64(len(s.st.tracks)))
+	}
 }
 
 // discard releases a session that was never started (its request failed).
@@ -278,12 +247,7 @@ func (s *session) discard() {
 		s.d.met.peerConnections.Dec()
 	}
 	s.wg.Wait()
-	for _, t := range s.tracks {
-		t.Close()
-	}
-	if s.publisher {
-		s.d.met.publishedTracks.Sub(float64(len(s.tracks)))
-	}
+	s.closeTracks()
 }
 
 // goSession runs f as one of the session's goroutines unless the session is closing.
@@ -306,7 +270,7 @@ func (s *session) goSession(f func()) bool {
 func (s *session) sample() rateSample {
 	r := rateSample{at: time.Now()}
 	if s.publisher {
-		if t := s.tracks[webrtc.RTPCodecTypeVideo]; t != nil {
+		if t := s.st.video(); t != nil {
 			st := t.Stats()
 			r.bytes, r.frames = st.Bytes, st.Frames
 		}
@@ -332,9 +296,8 @@ func (s *session) rate() *control.Rate {
 		r.FPS = int(float64(now.frames-s.last.frames)/dt + 0.5)
 	}
 	s.last = now
-	var vt *forward.Track
+	vt := s.st.video()
 	if s.publisher {
-		vt = s.tracks[webrtc.RTPCodecTypeVideo]
 		if vt != nil {
 			st := vt.Stats()
 			r.LostPackets = st.Lost
@@ -342,9 +305,6 @@ func (s *session) rate() *control.Rate {
 		}
 		r.NACK = s.rtcp.NACKsSent.Load()
 	} else {
-		if s.pub != nil {
-			vt = s.pub.tracks[webrtc.RTPCodecTypeVideo]
-		}
 		for _, d := range s.downs {
 			if d.Kind() == webrtc.RTPCodecTypeVideo {
 				st := d.Stats()
@@ -362,28 +322,16 @@ func (s *session) rate() *control.Rate {
 // the players of a publisher with "closed" and info (default "Stopped by publisher stop",
 // docs/protocol.md §E.4, §E.8). The peer connection is closed by the session's run goroutine.
 func (d *Daemon) end(s *session, state, info string, notify bool) {
-	d.mu.Lock()
-	if s.ended {
-		d.mu.Unlock()
+	if !s.ended.CompareAndSwap(false, true) {
 		return
 	}
-	s.ended = true
-	if d.sessions[s.key] == s {
-		delete(d.sessions, s.key)
-	}
+	d.unindex(s)
 	var players []*session
 	if s.publisher {
-		if d.streams[s.stream] == s {
-			delete(d.streams, s.stream)
-		}
-		for _, p := range s.players {
-			players = append(players, p)
-		}
-		s.players = map[string]*session{}
-	} else if s.pub != nil {
-		delete(s.pub.players, s.key)
+		players = s.st.end()
+	} else {
+		s.st.removePlayer(s)
 	}
-	d.mu.Unlock()
 	if notify {
 		d.emit(s, control.MediaEvent{Kind: control.EventState, State: state, Info: info})
 	}

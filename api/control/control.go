@@ -18,7 +18,6 @@ const (
 	OpPlay        = "play"        // PlayRequest → PlayReply
 	OpStop        = "stop"        // StopRequest → StopReply
 	OpStreamEvent = "streamEvent" // StreamEventRequest → StopReply (fan-out to subscribers)
-	OpSessionGone = "sessionGone" // SessionGoneRequest → StopReply (stop all media of a WS session)
 )
 
 // MediaSubject is the RPC subject of one operation on one mediad node.
@@ -64,6 +63,8 @@ type PublishReply struct {
 	Answer     string `json:"answer,omitempty"`
 	AudioCodec string `json:"audioCodec,omitempty"` // WCS spelling: "opus", "PCMA", "PCMU"
 	VideoCodec string `json:"videoCodec,omitempty"` // "VP8", "H264"
+	HasAudio   bool   `json:"hasAudio"`             // the answer accepted audio
+	HasVideo   bool   `json:"hasVideo"`             // the answer accepted video
 	Error      string `json:"error,omitempty"`
 }
 
@@ -108,12 +109,6 @@ type StreamEventRequest struct {
 	Owner                   // the publisher's media session
 	Type    string          `json:"type"`
 	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-// SessionGoneRequest stops every media session a WS session owns (disconnect, §E.8).
-type SessionGoneRequest struct {
-	SignalNode string `json:"signalNode"`
-	SessionID  string `json:"sessionId"`
 }
 
 // Kinds of MediaEvent.

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"errors"
 	"strings"
 	"sync/atomic"
 
@@ -9,18 +10,20 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// DownTrack is one subscriber's copy of a published track: a webrtc.TrackLocal whose packets come
-// from a Track's writer pool. Sequence numbers and timestamps are the publisher's; SSRC and payload
-// type are the subscriber's own, as negotiated in Bind.
+// errNotBound is what a DownTrack answers before pion has bound it to a sender.
+var errNotBound = errors.New("forward: down-track not bound")
+
+// DownTrack is a WebRTC player's copy of a published track: a webrtc.TrackLocal for pion and a
+// Down for the forwarder. Sequence numbers and timestamps are the publisher's; SSRC and payload
+// type are the player's own, as negotiated in Bind. The player's RTCP feedback goes back to the
+// source track (HandleRTCP).
 type DownTrack struct {
+	src          *Track
 	id, streamID string
 	kind         webrtc.RTPCodecType
 	codec        webrtc.RTPCodecCapability
 
-	track   atomic.Pointer[Track]
-	writer  *writer // guarded by track.mu
-	bound   atomic.Pointer[binding]
-	waitKey atomic.Bool
+	bound atomic.Pointer[binding]
 
 	hdr     rtp.Header // owned by the writer goroutine
 	nackHdr rtp.Header // owned by the RTCP goroutine (HandleRTCP), as are nackOut and nackBuf
@@ -30,7 +33,6 @@ type DownTrack struct {
 	packets, bytes, frames   atomic.Int64
 	nacks, plis, retransmits atomic.Int64
 	nackMisses, lost         atomic.Int64
-	attached                 atomic.Bool
 }
 
 type binding struct {
@@ -48,18 +50,11 @@ type DownStats struct {
 	NACKMisses, Lost         int64
 }
 
-// NewDownTrack creates a subscriber track. All tracks of one player share streamID so the browser
-// puts audio and video in one MediaStream (docs/protocol.md §H.3).
-func NewDownTrack(id, streamID string, kind webrtc.RTPCodecType, c webrtc.RTPCodecCapability) *DownTrack {
-	return &DownTrack{id: id, streamID: streamID, kind: kind, codec: c}
-}
-
-func (d *DownTrack) attach(t *Track) bool {
-	if !d.attached.CompareAndSwap(false, true) {
-		return false
-	}
-	d.track.Store(t)
-	return true
+// NewDownTrack creates a player's copy of src carrying codec c. All tracks of one player share
+// streamID so the browser puts audio and video in one MediaStream (docs/protocol.md §H.3). It receives
+// packets once added to src (src.AddDown).
+func NewDownTrack(src *Track, id, streamID string, c webrtc.RTPCodecCapability) *DownTrack {
+	return &DownTrack{src: src, id: id, streamID: streamID, kind: src.Kind(), codec: c}
 }
 
 // ID implements webrtc.TrackLocal.
@@ -73,6 +68,9 @@ func (d *DownTrack) StreamID() string { return d.streamID }
 
 // Kind implements webrtc.TrackLocal.
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
+
+// Source is the published track this down-track copies.
+func (d *DownTrack) Source() *Track { return d.src }
 
 // Codec is the codec this down-track carries.
 func (d *DownTrack) Codec() webrtc.RTPCodecCapability { return d.codec }
@@ -104,35 +102,27 @@ func (d *DownTrack) SSRC() uint32 {
 	return 0
 }
 
-// forward writes one packet from the writer goroutine; it reports whether the packet was sent.
-func (d *DownTrack) forward(h *rtp.Header, payload []byte, key bool) bool {
+// WriteRTP implements Down: one packet from the writer goroutine to pion.
+func (d *DownTrack) WriteRTP(h *rtp.Header, payload []byte) error {
 	b := d.bound.Load()
 	if b == nil {
-		return false
+		return errNotBound
 	}
-	if d.waitKey.Load() {
-		if !key {
-			return false
-		}
-		if d.waitKey.CompareAndSwap(true, false) {
-			d.track.Load().waiting.Add(-1)
-		}
-	}
-	if !d.write(b, &d.hdr, h, payload) {
-		return false
+	if err := d.write(b, &d.hdr, h, payload); err != nil {
+		return err
 	}
 	d.packets.Add(1)
 	d.bytes.Add(int64(len(payload)))
 	if h.Marker && d.kind == webrtc.RTPCodecTypeVideo {
 		d.frames.Add(1)
 	}
-	return true
+	return nil
 }
 
 // write rewrites the header into dst (a header owned by the calling goroutine, so nothing escapes
 // per packet) and hands it to pion. Header extensions are dropped: their ids were negotiated with
 // the publisher, not with this subscriber.
-func (d *DownTrack) write(b *binding, dst, src *rtp.Header, payload []byte) bool {
+func (d *DownTrack) write(b *binding, dst, src *rtp.Header, payload []byte) error {
 	*dst = *src
 	dst.SSRC = b.ssrc
 	dst.PayloadType = b.pt
@@ -140,22 +130,18 @@ func (d *DownTrack) write(b *binding, dst, src *rtp.Header, payload []byte) bool
 	dst.ExtensionProfile = 0
 	dst.Extensions = nil
 	_, err := b.w.WriteRTP(dst, payload)
-	return err == nil
+	return err
 }
 
 // HandleRTCP processes feedback from the subscriber (read from its RTPSender): NACKs are answered
-// from the cache, PLI/FIR become a deduplicated keyframe request upstream, receiver reports give
-// the subscriber's packet loss. Call it from one goroutine per down-track.
+// from the source's cache, PLI/FIR become a deduplicated keyframe request upstream, receiver
+// reports give the subscriber's packet loss. Call it from one goroutine per down-track.
 func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
-	t := d.track.Load()
-	if t == nil {
-		return
-	}
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.TransportLayerNack:
 			d.nacks.Add(1)
-			t.metrics.NACKsReceived.Inc()
+			d.src.metrics.NACKsReceived.Inc()
 			for _, pair := range p.Nacks {
 				d.retransmit(pair.PacketID)
 				for i := uint16(0); i < 16; i++ {
@@ -166,8 +152,8 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.plis.Add(1)
-			t.metrics.SubscriberPLIReceived.Inc()
-			t.RequestKeyframe()
+			d.src.metrics.SubscriberPLIReceived.Inc()
+			d.src.RequestKeyframe()
 		case *rtcp.ReceiverReport:
 			ssrc := d.SSRC()
 			for _, r := range p.Reports {
@@ -180,14 +166,14 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 }
 
 // retransmit resends one cached packet, unchanged but for SSRC and payload type (no RTX: the
-// WCS answer does not negotiate it).
+// WCS answer does not negotiate it). Nothing is resent before the first packet went out: the
+// subscriber starts at a key frame, and what precedes it is of no use to its decoder.
 func (d *DownTrack) retransmit(seq uint16) {
 	b := d.bound.Load()
-	if b == nil || d.waitKey.Load() {
+	if b == nil || d.packets.Load() == 0 {
 		return
 	}
-	t := d.track.Load()
-	n := t.cache.Get(seq, d.nackBuf[:])
+	n := d.src.cache.Get(seq, d.nackBuf[:])
 	if n == 0 {
 		d.nackMisses.Add(1)
 		return
@@ -196,9 +182,9 @@ func (d *DownTrack) retransmit(seq uint16) {
 	if err != nil {
 		return
 	}
-	if d.write(b, &d.nackOut, &d.nackHdr, d.nackBuf[hlen:n]) {
+	if d.write(b, &d.nackOut, &d.nackHdr, d.nackBuf[hlen:n]) == nil {
 		d.retransmits.Add(1)
-		t.metrics.RetransmittedPackets.Inc()
+		d.src.metrics.RetransmittedPackets.Inc()
 	}
 }
 

@@ -98,7 +98,7 @@ func subscribe(t testing.TB, tr *Track, n int, keep bool) []subscriber {
 	var subs []subscriber
 	for i := 0; i < n; i++ {
 		s := &sink{keep: keep}
-		dt := NewDownTrack("video", "stream", webrtc.RTPCodecTypeVideo, vp8)
+		dt := NewDownTrack(tr, "video", "stream", vp8)
 		if _, err := dt.Bind(bindCtx{id: "b", ssrc: webrtc.SSRC(1000 + i), pt: webrtc.PayloadType(100 + i), w: s}); err != nil {
 			t.Fatal(err)
 		}
@@ -193,8 +193,9 @@ func TestFanoutStartsAtKeyframeAndRewrites(t *testing.T) {
 
 func TestNACKAnsweredFromCacheAndPLIForwarded(t *testing.T) {
 	var keyReqs atomic.Int32
+	clock := newFakeClock()
 	tr := NewTrack(TrackConfig{Kind: webrtc.RTPCodecTypeVideo, MimeType: webrtc.MimeTypeVP8,
-		RequestKeyframe: func() { keyReqs.Add(1) }})
+		RequestKeyframe: func() { keyReqs.Add(1) }, Now: clock.now})
 	defer tr.Close()
 	s := subscribe(t, tr, 1, true)[0]
 	for seq := uint16(10); seq < 20; seq++ {
@@ -213,14 +214,18 @@ func TestNACKAnsweredFromCacheAndPLIForwarded(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	before := keyReqs.Load()
-	time.Sleep(KeyframeMinInterval + 50*time.Millisecond)
+	s.dt.HandleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 1000}})
+	if got := keyReqs.Load() - before; got != 0 {
+		t.Fatalf("%d upstream requests within the dedup window of the join's request, want 0", got)
+	}
+	clock.advance(KeyframeMinInterval + time.Millisecond)
 	s.dt.HandleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 1000}})
 	s.dt.HandleRTCP([]rtcp.Packet{&rtcp.FullIntraRequest{MediaSSRC: 1000}})
 	if got := keyReqs.Load() - before; got != 1 {
 		t.Fatalf("%d upstream requests for PLI+FIR in a row, want 1", got)
 	}
 	s.dt.HandleRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{SSRC: 1000, TotalLost: 7}}}})
-	if st := s.dt.Stats(); st.PLIs != 2 || st.Lost != 7 {
+	if st := s.dt.Stats(); st.PLIs != 3 || st.Lost != 7 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -252,7 +257,7 @@ func TestWriterPoolSizeAndRemoval(t *testing.T) {
 		}
 	}
 	tr.Close()
-	if err := tr.AddDown(NewDownTrack("x", "y", webrtc.RTPCodecTypeVideo, vp8)); err != ErrClosed {
+	if err := tr.AddDown(NewDownTrack(tr, "x", "y", vp8)); err != ErrClosed {
 		t.Fatalf("AddDown after Close: %v", err)
 	}
 	eventually(t, "writer goroutines to exit", func() bool { return runtime.NumGoroutine() <= base })
@@ -266,7 +271,7 @@ func TestSlowSubscriberDoesNotBlock(t *testing.T) {
 	slow := &sink{block: block}
 	fast := &sink{}
 	for i, s := range []*sink{slow, fast} {
-		dt := NewDownTrack("audio", "s", webrtc.RTPCodecTypeAudio, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000})
+		dt := NewDownTrack(tr, "audio", "s", webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000})
 		if _, err := dt.Bind(bindCtx{id: "b", ssrc: webrtc.SSRC(i + 1), w: s}); err != nil {
 			t.Fatal(err)
 		}
@@ -326,7 +331,8 @@ func TestPushDoesNotAllocate(t *testing.T) {
 func TestFormatReportsAreRateLimited(t *testing.T) {
 	var reports atomic.Int32
 	var last atomic.Uint64
-	tr := NewTrack(TrackConfig{Kind: webrtc.RTPCodecTypeVideo, MimeType: webrtc.MimeTypeVP8,
+	clock := newFakeClock()
+	tr := NewTrack(TrackConfig{Kind: webrtc.RTPCodecTypeVideo, MimeType: webrtc.MimeTypeVP8, Now: clock.now,
 		OnFormat: func(w, h int) { reports.Add(1); last.Store(uint64(w)<<32 | uint64(h)) }})
 	defer tr.Close()
 	for i := range 200 {
@@ -336,9 +342,169 @@ func TestFormatReportsAreRateLimited(t *testing.T) {
 	if n := reports.Load(); n > formatBurst+1 {
 		t.Fatalf("%d size reports for 200 alternating key frames, want at most %d", n, formatBurst+1)
 	}
-	time.Sleep(time.Second) // the budget refills
+	tr.Push(vp8Packet(998, 99000, true, 640, 480, true))
+	if got := last.Load(); got == 640<<32|480 {
+		t.Fatal("a size change was reported with the budget spent")
+	}
+	clock.advance(time.Second / formatPerSecond) // one report's worth of budget
 	tr.Push(vp8Packet(1000, 100000, true, 640, 480, true))
 	if got := last.Load(); got != 640<<32|480 {
 		t.Fatalf("settled size not reported: last %dx%d", got>>32, got&0xffffffff)
 	}
+}
+
+// fakeClock is a track clock that moves only when a test says so.
+type fakeClock struct{ t atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.t.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+// recorder is a Down that is not WebRTC (the shape of a recorder, relay or muxer): it keeps
+// copies of what it is given.
+type recorder struct {
+	mu   sync.Mutex
+	seqs []uint16
+	data [][]byte
+}
+
+func (r *recorder) WriteRTP(h *rtp.Header, payload []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seqs = append(r.seqs, h.SequenceNumber)
+	r.data = append(r.data, append([]byte(nil), payload...))
+	return nil
+}
+
+func (r *recorder) got() []uint16 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint16(nil), r.seqs...)
+}
+
+// TestAnyDownIsFedLikeAPlayer: a non-WebRTC Down beside a WebRTC player gets the same packets
+// from the same key frame on, and nothing after RemoveDown; a Down added twice is refused.
+func TestAnyDownIsFedLikeAPlayer(t *testing.T) {
+	tr := NewTrack(TrackConfig{Kind: webrtc.RTPCodecTypeVideo, MimeType: webrtc.MimeTypeVP8})
+	defer tr.Close()
+	player := subscribe(t, tr, 1, true)[0]
+	rec := &recorder{}
+	if err := tr.AddDown(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.AddDown(rec); err == nil {
+		t.Fatal("the same Down was attached twice")
+	}
+	tr.Push(vp8Packet(1, 100, false, 0, 0, true))
+	tr.Push(vp8Packet(2, 200, true, 320, 240, true))
+	tr.Push(vp8Packet(3, 300, false, 0, 0, true))
+	eventually(t, "2 packets at the recorder", func() bool { return len(rec.got()) == 2 })
+	eventually(t, "2 packets at the player", func() bool { return player.sink.count.Load() == 2 })
+	if got := rec.got(); got[0] != 2 || got[1] != 3 {
+		t.Fatalf("recorder got %v, want [2 3]", got)
+	}
+	if tr.Subscribers() != 2 {
+		t.Fatalf("%d subscribers", tr.Subscribers())
+	}
+	tr.RemoveDown(rec)
+	tr.Push(vp8Packet(4, 400, false, 0, 0, true))
+	eventually(t, "3 packets at the player", func() bool { return player.sink.count.Load() == 3 })
+	if got := rec.got(); len(got) != 2 {
+		t.Fatalf("recorder got %v after RemoveDown", got)
+	}
+}
+
+// failingDown refuses every packet until ready is set.
+type failingDown struct {
+	ready    atomic.Bool
+	seqs     []uint16 // owned by the writer
+	n        atomic.Int32
+	attempts atomic.Int32
+}
+
+func (f *failingDown) WriteRTP(h *rtp.Header, _ []byte) error {
+	f.attempts.Add(1)
+	if !f.ready.Load() {
+		return errNotBound
+	}
+	f.seqs = append(f.seqs, h.SequenceNumber)
+	f.n.Add(1)
+	return nil
+}
+
+// TestKeyframeNotDeliveredKeepsWaiting: a key frame a Down could not take leaves it waiting, so
+// its first packet is always a key frame.
+func TestKeyframeNotDeliveredKeepsWaiting(t *testing.T) {
+	tr := NewTrack(TrackConfig{Kind: webrtc.RTPCodecTypeVideo, MimeType: webrtc.MimeTypeVP8})
+	defer tr.Close()
+	f := &failingDown{}
+	if err := tr.AddDown(f); err != nil {
+		t.Fatal(err)
+	}
+	tr.Push(vp8Packet(1, 100, true, 320, 240, true))
+	eventually(t, "the key frame offered", func() bool { return f.attempts.Load() == 1 })
+	f.ready.Store(true)
+	tr.Push(vp8Packet(2, 200, false, 0, 0, true))
+	tr.Push(vp8Packet(3, 300, true, 320, 240, true))
+	eventually(t, "the second key frame delivered", func() bool { return f.n.Load() == 1 })
+	tr.RemoveDown(f) // the writer is done with f.seqs once this returns
+	if len(f.seqs) != 1 || f.seqs[0] != 3 {
+		t.Fatalf("down got %v, want [3]", f.seqs)
+	}
+}
+
+// blockingDown's writes wait until release is closed.
+type blockingDown struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *blockingDown) WriteRTP(*rtp.Header, []byte) error {
+	b.once.Do(func() { close(b.entered) })
+	<-b.release
+	return nil
+}
+
+// TestRemoveWaitsWithoutTheLock: removing a Down whose writer is stuck in a write waits for that
+// writer, but the track stays usable meanwhile: another Down can join and the count is right.
+func TestRemoveWaitsWithoutTheLock(t *testing.T) {
+	tr := NewTrack(TrackConfig{Kind: webrtc.RTPCodecTypeAudio, MimeType: webrtc.MimeTypeOpus})
+	defer tr.Close()
+	slow := &blockingDown{entered: make(chan struct{}), release: make(chan struct{})}
+	if err := tr.AddDown(slow); err != nil {
+		t.Fatal(err)
+	}
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 1}, Payload: []byte{1}}
+	b, _ := pkt.Marshal()
+	tr.Push(b)
+	<-slow.entered
+	removed := make(chan struct{})
+	go func() {
+		tr.RemoveDown(slow)
+		close(removed)
+	}()
+	testwait.Until(t, 5*time.Second, "the slow Down leaves the index", func() bool { return tr.Subscribers() == 0 })
+	added := make(chan error, 1)
+	go func() { added <- tr.AddDown(&recorder{}) }()
+	select {
+	case err := <-added:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("AddDown blocked behind a RemoveDown waiting for a stuck writer")
+	}
+	select {
+	case <-removed:
+		t.Fatal("RemoveDown returned while its writer was still inside the Down")
+	default:
+	}
+	close(slow.release)
+	<-removed
 }

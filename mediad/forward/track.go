@@ -1,9 +1,9 @@
 // Package forward is the media hot path (Galène style): one reader per published track stores each
 // packet in a per-track cache and hands its sequence number to a bounded pool of writers (about
-// √n goroutines for n subscribers), which write it to subscriber down-tracks with the subscriber's
-// SSRC and payload type. Subscribers' NACKs are answered from the cache, their PLI/FIR are
-// forwarded upstream deduplicated, and video subscribers start at a key frame. No heap allocation
-// per packet on this path.
+// √n goroutines for n subscribers), which write it to the track's Downs (down.go: where packets
+// go; DownTrack, a WebRTC player, is one). WebRTC subscribers' NACKs are answered from the cache,
+// their PLI/FIR are forwarded upstream deduplicated, and video subscribers start at a key frame.
+// No heap allocation per packet on this path.
 package forward
 
 import (
@@ -48,6 +48,9 @@ type TrackConfig struct {
 	// OnFormat is called from the reader when a key frame reveals a new picture size.
 	OnFormat func(width, height int)
 	Metrics  *Metrics // nil = unregistered counters
+	// Now is the track's clock (keyframe-request deduplication, picture-size report budget);
+	// nil = time.Now. Tests inject one to step time instead of sleeping.
+	Now func() time.Time
 }
 
 // TrackStats are cumulative counters of what the track received. Bytes are RTP payload bytes, what
@@ -86,16 +89,21 @@ type Track struct {
 	// Reader-owned: the size last reported through OnFormat and its rate limit.
 	reported     uint64
 	formatBudget formatBudget
+	now          func() time.Time
 	mu           sync.Mutex
 	all          []*writer
-	subs         int
+	subs         map[Down]*subscription
 	closed       bool
 	writerWG     sync.WaitGroup
 }
 
 // NewTrack creates a track; feed it with Run or Push.
 func NewTrack(cfg TrackConfig) *Track {
-	t := &Track{cfg: cfg, video: cfg.Kind == webrtc.RTPCodecTypeVideo, metrics: cfg.Metrics}
+	t := &Track{cfg: cfg, video: cfg.Kind == webrtc.RTPCodecTypeVideo, metrics: cfg.Metrics, now: cfg.Now,
+		subs: map[Down]*subscription{}}
+	if t.now == nil {
+		t.now = time.Now
+	}
 	if _, n, ok := strings.Cut(cfg.MimeType, "/"); ok {
 		t.codec = n
 	}
@@ -155,7 +163,7 @@ func (t *Track) Push(pkt []byte) {
 			t.frames.Add(1)
 		}
 		key = t.probe(pkt[n:])
-		if t.waiting.Load() > 0 && time.Now().UnixNano()-t.lastKey.Load() > int64(keyframeRetry) {
+		if t.waiting.Load() > 0 && t.now().UnixNano()-t.lastKey.Load() > int64(keyframeRetry) {
 			t.RequestKeyframe()
 		}
 	}
@@ -201,7 +209,7 @@ func (t *Track) probe(payload []byte) bool {
 	if w > 0 && h > 0 {
 		packed := uint64(w)<<32 | uint64(h)
 		t.size.Store(packed)
-		if packed != t.reported && t.cfg.OnFormat != nil && t.formatBudget.take(time.Now()) {
+		if packed != t.reported && t.cfg.OnFormat != nil && t.formatBudget.take(t.now()) {
 			t.reported = packed
 			t.cfg.OnFormat(w, h)
 		}
@@ -239,7 +247,7 @@ func (b *formatBudget) take(now time.Time) bool {
 // RequestKeyframe asks the publisher for a key frame unless one was asked for within
 // KeyframeMinInterval.
 func (t *Track) RequestKeyframe() {
-	now := time.Now().UnixNano()
+	now := t.now().UnixNano()
 	last := t.lastKey.Load()
 	if now-last < int64(KeyframeMinInterval) || !t.lastKey.CompareAndSwap(last, now) {
 		return
@@ -266,58 +274,71 @@ func (t *Track) Stats() TrackStats {
 	}
 }
 
-// Subscribers is the number of down-tracks attached.
+// Subscribers is the number of Downs attached.
 func (t *Track) Subscribers() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.subs
+	return len(t.subs)
 }
 
-// AddDown attaches a subscriber. Video subscribers receive nothing until the next key frame, which
-// is requested now (docs/protocol.md §E.3: "request a keyframe from the publisher").
-func (t *Track) AddDown(d *DownTrack) error {
+// AddDown attaches a Down. Video Downs receive nothing until the next key frame, which is
+// requested now (docs/protocol.md §E.3: "request a keyframe from the publisher").
+func (t *Track) AddDown(d Down) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return ErrClosed
 	}
-	if !d.attach(t) {
-		return errors.New("forward: down-track already attached")
+	if t.subs[d] != nil {
+		return errors.New("forward: down already attached")
 	}
-	t.subs++
+	s := &subscription{down: d}
+	t.subs[d] = s
 	w := t.pickWriter()
 	w.subs++
-	d.writer = w
+	s.writer = w
 	if t.video {
-		d.waitKey.Store(true)
+		s.waitKey.Store(true)
 		t.waiting.Add(1)
 	}
-	w.ch <- writerMsg{op: opAdd, dt: d}
+	w.ch <- writerMsg{op: opAdd, sub: s}
 	if t.video {
 		t.RequestKeyframe()
 	}
 	return nil
 }
 
-// RemoveDown detaches a subscriber; when it returns, no writer touches d any more.
-func (t *Track) RemoveDown(d *DownTrack) {
+// RemoveDown detaches a Down; when it returns, no writer touches d any more. The writers'
+// acknowledgements are awaited without the track's lock, so a writer busy with a slow Down delays
+// only this call, never AddDown, Close or another RemoveDown.
+func (t *Track) RemoveDown(d Down) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	w := d.writer
-	if t.closed || w == nil || d.track.Load() != t {
+	s := t.subs[d]
+	if t.closed {
+		t.mu.Unlock()
+		t.writerWG.Wait() // Close has told every writer to stop; none is left once they have
 		return
 	}
-	ack := make(chan struct{})
-	w.ch <- writerMsg{op: opRemove, dt: d, ack: ack}
-	<-ack
-	d.writer = nil
-	if d.waitKey.CompareAndSwap(true, false) {
+	if s == nil {
+		t.mu.Unlock()
+		return
+	}
+	delete(t.subs, d)
+	w := s.writer
+	removed := make(chan struct{})
+	w.ch <- writerMsg{op: opRemove, sub: s, ack: removed}
+	w.subs--
+	var stopped chan struct{}
+	if w.subs == 0 && len(t.all) > writersFor(len(t.subs)) {
+		stopped = t.stopWriter(w)
+	}
+	t.mu.Unlock()
+	<-removed
+	if s.waitKey.CompareAndSwap(true, false) {
 		t.waiting.Add(-1)
 	}
-	t.subs--
-	w.subs--
-	if w.subs == 0 && len(t.all) > writersFor(t.subs) {
-		t.stopWriter(w)
+	if stopped != nil {
+		<-stopped
 	}
 }
 
@@ -327,9 +348,10 @@ func writersFor(n int) int {
 	return max(k, 1)
 }
 
-// pickWriter returns the least loaded writer, starting a new one while the pool is below ⌈√n⌉.
+// pickWriter returns the least loaded writer, starting a new one while the pool is below ⌈√n⌉
+// (n counting the Down being added). Called with mu held.
 func (t *Track) pickWriter() *writer {
-	if len(t.all) < writersFor(t.subs) {
+	if len(t.all) < writersFor(len(t.subs)) {
 		w := newWriter(t)
 		t.all = append(t.all, w)
 		t.publishWriters()
@@ -349,7 +371,9 @@ func (t *Track) pickWriter() *writer {
 	return best
 }
 
-func (t *Track) stopWriter(w *writer) {
+// stopWriter takes w out of the pool and tells it to stop; the returned channel closes when it
+// has. Called with mu held.
+func (t *Track) stopWriter(w *writer) chan struct{} {
 	for i, x := range t.all {
 		if x == w {
 			t.all = append(t.all[:i:i], t.all[i+1:]...)
@@ -361,7 +385,7 @@ func (t *Track) stopWriter(w *writer) {
 	// goroutine; late packets land in the abandoned buffer and are collected with it.
 	done := make(chan struct{})
 	w.ch <- writerMsg{op: opStop, ack: done}
-	<-done
+	return done
 }
 
 func (t *Track) publishWriters() {
@@ -369,7 +393,7 @@ func (t *Track) publishWriters() {
 	t.writers.Store(&snap)
 }
 
-// Close stops every writer and detaches every subscriber. Safe to call more than once.
+// Close stops every writer and detaches every Down. Safe to call more than once.
 func (t *Track) Close() {
 	t.mu.Lock()
 	if t.closed {
@@ -377,13 +401,13 @@ func (t *Track) Close() {
 		return
 	}
 	t.closed = true
-	all := t.all
-	t.all = nil
-	t.publishWriters()
+	var stops []chan struct{}
+	for len(t.all) > 0 {
+		stops = append(stops, t.stopWriter(t.all[0]))
+	}
+	t.subs = map[Down]*subscription{}
 	t.mu.Unlock()
-	for _, w := range all {
-		done := make(chan struct{})
-		w.ch <- writerMsg{op: opStop, ack: done}
+	for _, done := range stops {
 		<-done
 	}
 	t.writerWG.Wait()

@@ -15,17 +15,17 @@ type writerMsg struct {
 	op  uint8
 	key bool
 	seq uint16
-	dt  *DownTrack
+	sub *subscription
 	ack chan struct{}
 }
 
 // writer is one goroutine of a track's pool: it copies each packet out of the cache once and
-// writes it to its share of the subscribers.
+// writes it to its share of the track's Downs.
 type writer struct {
 	t     *Track
 	ch    chan writerMsg
-	subs  int // guarded by t.mu
-	downs []*DownTrack
+	subs  int             // guarded by t.mu
+	downs []*subscription // owned by run
 	hdr   rtp.Header
 	buf   [MaxPacketSize]byte
 }
@@ -40,10 +40,10 @@ func (w *writer) run() {
 		case opPacket:
 			w.packet(m.seq, m.key)
 		case opAdd:
-			w.downs = append(w.downs, m.dt)
+			w.downs = append(w.downs, m.sub)
 		case opRemove:
 			for i, d := range w.downs {
-				if d == m.dt {
+				if d == m.sub {
 					w.downs = append(w.downs[:i], w.downs[i+1:]...)
 					break
 				}
@@ -71,9 +71,17 @@ func (w *writer) packet(seq uint16, key bool) {
 	}
 	payload := w.buf[hlen:n]
 	sent := 0
-	for _, d := range w.downs {
-		if d.forward(&w.hdr, payload, key) {
-			sent++
+	for _, s := range w.downs {
+		waiting := s.waitKey.Load()
+		if waiting && !key {
+			continue
+		}
+		if s.down.WriteRTP(&w.hdr, payload) != nil {
+			continue // a key packet that was not sent leaves the Down waiting for the next one
+		}
+		sent++
+		if waiting && s.waitKey.CompareAndSwap(true, false) {
+			w.t.waiting.Add(-1)
 		}
 	}
 	if sent > 0 {

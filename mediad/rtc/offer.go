@@ -193,17 +193,6 @@ func parseRtpmap(c *OfferCodec, v string) {
 	}
 }
 
-// FirstCodec is the preferred (first) codec of the first accepted m-line of a kind; in an answer
-// this is the codec the remote peer will send.
-func (o *Offer) FirstCodec(kind webrtc.RTPCodecType) (OfferCodec, bool) {
-	for _, m := range o.Media {
-		if m.Kind == kind && m.Port != 0 && m.Direction != "inactive" && len(m.Codecs) > 0 {
-			return m.Codecs[0], true
-		}
-	}
-	return OfferCodec{}, false
-}
-
 // Kind returns the first m-line of a kind, or nil.
 func (o *Offer) Kind(kind webrtc.RTPCodecType) *Media {
 	for i := range o.Media {

@@ -4,7 +4,6 @@
 package rtc
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 )
@@ -214,77 +212,4 @@ func (t *Transport) NewPeerConnection(o PeerOptions) (*webrtc.PeerConnection, er
 		return nil, fmt.Errorf("rtc: new peer connection: %w", err)
 	}
 	return pc, nil
-}
-
-// Answer applies a client offer and returns the complete answer. It waits for candidate gathering
-// (immediate with host-only ICE-lite) because the WebSDK never trickles: the candidates must be in
-// the SDP (docs/protocol.md §0 item 5).
-func Answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (string, error) {
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("rtc: set remote offer: %w", err)
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return "", fmt.Errorf("rtc: create answer: %w", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return "", fmt.Errorf("rtc: set local answer: %w", err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return "", fmt.Errorf("rtc: candidate gathering: %w", ctx.Err())
-	}
-	ld := pc.LocalDescription()
-	if ld == nil {
-		return "", errors.New("rtc: no local description after gathering")
-	}
-	return candidatesEverywhere(ld.SDP)
-}
-
-// candidatesEverywhere copies the candidates onto every accepted m-line. pion writes them only on
-// the first m-line; when that one is rejected (port 0, e.g. a player asks for audio the publisher
-// does not send), the bundled m-lines would be left without candidates and never connect, and the
-// WebSDK cannot trickle to make up for it (docs/protocol.md §H.3: "one or more a=candidate lines per
-// m-line").
-func candidatesEverywhere(raw string) (string, error) {
-	var sd sdp.SessionDescription
-	if err := sd.UnmarshalString(raw); err != nil {
-		return "", fmt.Errorf("rtc: parse own answer: %w", err)
-	}
-	var cands []sdp.Attribute
-	for _, md := range sd.MediaDescriptions {
-		for _, a := range md.Attributes {
-			if a.Key == "candidate" {
-				cands = append(cands, a)
-			}
-		}
-		if len(cands) > 0 {
-			break
-		}
-	}
-	if len(cands) == 0 {
-		return raw, nil
-	}
-	changed := false
-	for _, md := range sd.MediaDescriptions {
-		if md.MediaName.Port.Value == 0 {
-			continue
-		}
-		if _, has := md.Attribute("candidate"); has {
-			continue
-		}
-		md.Attributes = append(md.Attributes, cands...)
-		md.Attributes = append(md.Attributes, sdp.Attribute{Key: "end-of-candidates"})
-		changed = true
-	}
-	if !changed {
-		return raw, nil
-	}
-	out, err := sd.Marshal()
-	if err != nil {
-		return "", fmt.Errorf("rtc: marshal answer: %w", err)
-	}
-	return string(out), nil
 }

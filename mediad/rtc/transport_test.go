@@ -70,9 +70,13 @@ func TestAnswerConnectsOverSharedPort(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	answer, err := Answer(ctx, server, offer.SDP)
+	answered, err := Answer(ctx, server, offer.SDP)
 	if err != nil {
 		t.Fatal(err)
+	}
+	answer := answered.SDP
+	if c := answered.Codecs[webrtc.RTPCodecTypeAudio]; c.MimeType != "audio/opus" || c.PayloadType != 111 || c.ClockRate != 48000 || c.Channels != 2 {
+		t.Errorf("accepted audio codec %+v, want opus/48000/2 on 111", c)
 	}
 	port := strconv.Itoa(tr.UDPAddr().Port)
 	for _, want := range []string{"a=ice-lite", "127.0.0.1 " + port + " typ host", "a=recvonly",
@@ -127,10 +131,11 @@ func TestAnswerWithTCPCandidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	answer, err := Answer(context.Background(), server, offer.SDP)
+	answered, err := Answer(context.Background(), server, offer.SDP)
 	if err != nil {
 		t.Fatal(err)
 	}
+	answer := answered.SDP
 	want := "127.0.0.1 " + strconv.Itoa(tr.TCPAddr().Port) + " typ host tcptype passive"
 	if !strings.Contains(answer, want) {
 		t.Fatalf("answer lacks %q:\n%s", want, answer)
@@ -164,10 +169,11 @@ func TestPublicIPsAdvertised(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	answer, err := Answer(context.Background(), server, chromeOffer)
+	answered, err := Answer(context.Background(), server, chromeOffer)
 	if err != nil {
 		t.Fatal(err)
 	}
+	answer := answered.SDP
 	if !strings.Contains(answer, "203.0.113.7 "+strconv.Itoa(tr.UDPAddr().Port)+" typ host") {
 		t.Fatalf("public IP not advertised:\n%s", answer)
 	}
@@ -222,9 +228,13 @@ func TestAnswerRejectedFirstMLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	answer, err := Answer(context.Background(), server, offer.SDP)
+	answered, err := Answer(context.Background(), server, offer.SDP)
 	if err != nil {
 		t.Fatal(err)
+	}
+	answer := answered.SDP
+	if answered.Has(webrtc.RTPCodecTypeAudio) || !answered.Has(webrtc.RTPCodecTypeVideo) {
+		t.Fatalf("accepted codecs %v, want video only", answered.Codecs)
 	}
 	video := answer[strings.Index(answer, "m=video"):]
 	if !strings.Contains(answer, "m=audio 0 ") || !strings.Contains(video, "typ host") ||

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -54,8 +53,7 @@ func (ms *mediaSession) kind() string {
 // client's flags (docs/protocol.md §H.3).
 func (ms *mediaSession) publishReply(rep control.PublishReply) {
 	ms.audioCodec, ms.videoCodec = rep.AudioCodec, rep.VideoCodec
-	ms.hasAudio = rep.AudioCodec != "" || hasMedia(rep.Answer, "audio")
-	ms.hasVideo = rep.VideoCodec != "" || hasMedia(rep.Answer, "video")
+	ms.hasAudio, ms.hasVideo = rep.HasAudio, rep.HasVideo
 }
 
 func (ms *mediaSession) playReply(rep control.PlayReply) {
@@ -65,17 +63,6 @@ func (ms *mediaSession) playReply(rep control.PlayReply) {
 	if rep.Width > 0 && rep.Height > 0 {
 		ms.width, ms.height = rep.Width, rep.Height
 	}
-}
-
-// hasMedia reports whether sdp has an enabled (non-zero port) m-line of kind.
-func hasMedia(sdp, kind string) bool {
-	for line := range strings.Lines(sdp) {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "m="+kind && f[1] != "0" {
-			return true
-		}
-	}
-	return false
 }
 
 func (ms *mediaSession) applyMute(typ string) {

@@ -1,0 +1,113 @@
+package mediad
+
+import (
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/mediad/forward"
+)
+
+// stream is one stream published on this daemon and the one owner of its state: the publisher's
+// tracks and codecs (fixed when the publish is answered, before the stream is indexed, so they
+// are read without a lock), its players and its mute state (under mu). Daemon.mu guards only the
+// indexes that find a stream.
+type stream struct {
+	name   string
+	pub    *session
+	tracks map[webrtc.RTPCodecType]*forward.Track
+	codecs map[webrtc.RTPCodecType]webrtc.RTPCodecParameters
+	ssrcs  map[webrtc.RTPCodecType]*uint32Box // the publisher's SSRC per kind, set by onTrack
+	// ready is closed once tracks, codecs and ssrcs are built; pion may call OnTrack from its
+	// own goroutine before that, so onTrack waits on it (happens-before).
+	ready chan struct{}
+
+	mu         sync.Mutex
+	ended      bool
+	players    map[string]*session // by owner key
+	audioMuted bool
+	videoMuted bool
+}
+
+func newStream(name string, pub *session) *stream {
+	return &stream{name: name, pub: pub, tracks: map[webrtc.RTPCodecType]*forward.Track{},
+		codecs: map[webrtc.RTPCodecType]webrtc.RTPCodecParameters{}, ssrcs: map[webrtc.RTPCodecType]*uint32Box{},
+		ready: make(chan struct{}), players: map[string]*session{}}
+}
+
+// addPlayer adds p unless the stream has ended.
+func (st *stream) addPlayer(p *session) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ended {
+		return false
+	}
+	st.players[p.key] = p
+	return true
+}
+
+func (st *stream) removePlayer(p *session) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.players[p.key] == p {
+		delete(st.players, p.key)
+	}
+}
+
+// playerList is a snapshot of the players, for fan-out outside the lock.
+func (st *stream) playerList() []*session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]*session, 0, len(st.players))
+	for _, p := range st.players {
+		out = append(out, p)
+	}
+	return out
+}
+
+// end marks the stream ended (no player joins any more) and hands back the players it had.
+func (st *stream) end() []*session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.ended = true
+	out := make([]*session, 0, len(st.players))
+	for _, p := range st.players {
+		out = append(out, p)
+	}
+	st.players = map[string]*session{}
+	return out
+}
+
+// applyEvent keeps the mute state a late joiner is told in its PLAYING status (docs/protocol.md §B.10,
+// §C.9); other event types leave it alone.
+func (st *stream) applyEvent(typ string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch typ {
+	case wcs.EventAudioMuted:
+		st.audioMuted = true
+	case wcs.EventAudioUnmuted:
+		st.audioMuted = false
+	case wcs.EventVideoMuted:
+		st.videoMuted = true
+	case wcs.EventVideoUnmuted:
+		st.videoMuted = false
+	}
+}
+
+func (st *stream) muted() (audio, video bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.audioMuted, st.videoMuted
+}
+
+// video is the published video track, nil for an audio-only stream.
+func (st *stream) video() *forward.Track { return st.tracks[webrtc.RTPCodecTypeVideo] }
+
+// close stops the publisher's tracks (their writers and Downs). Called once the readers ended.
+func (st *stream) close() {
+	for _, t := range st.tracks {
+		t.Close()
+	}
+}
