@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 // envRequire makes missing browser prerequisites a failure instead of a skip. CI sets it, so that a
@@ -110,19 +112,13 @@ func launch(t *testing.T, timeout time.Duration) (*Browser, context.Context) {
 	return b, ctx
 }
 
-// checkGoroutines waits up to 5 s for the goroutine count to fall back to before.
+// checkGoroutines waits for the goroutine count to fall back to before; a leak is reported with
+// every goroutine's stack and what had just closed.
 func checkGoroutines(t *testing.T, before int, after string) {
 	t.Helper()
-	var now int
-	for range 50 {
-		if now = runtime.NumGoroutine(); now <= before {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !testwait.Goroutines(t, before, 0, 15*time.Second) {
+		t.Logf("the goroutines above were left after %s", after)
 	}
-	buf := make([]byte, 1<<20)
-	t.Errorf("goroutine leak after %s: %d before, %d after\n%s", after, before, now,
-		buf[:runtime.Stack(buf, true)])
 }
 
 // waitResult polls window.__result until its done field is true and decodes it into v.

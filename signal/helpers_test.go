@@ -22,7 +22,9 @@ import (
 	"github.com/potok-media/potok/testkit/testwait"
 )
 
-const waitFor = 5 * time.Second
+// waitFor bounds every wait for something the server must do; generous, because a loaded 2-core
+// machine under -race is slow. It is never a measurement: quiet(d) is.
+const waitFor = 20 * time.Second
 
 // env is one running signal server on an embedded NATS.
 type env struct {
@@ -221,6 +223,31 @@ func (c *client) expect(message string) frame {
 		c.t.Fatalf("got %s %s, want %s", f.Message, f.raw, message)
 	}
 	return f
+}
+
+// pings waits until n new server pings have arrived (answered unless silent), after those already
+// queued, and fails on any other frame.
+func (c *client) pings(n int) {
+	c.t.Helper()
+	for queued := len(c.frames); queued > 0; queued-- {
+		if f := <-c.frames; f.Message != wcs.MsgPing {
+			c.t.Fatalf("unexpected frame %s while waiting for pings", f.raw)
+		}
+	}
+	timeout := time.After(waitFor)
+	for n > 0 {
+		select {
+		case f := <-c.frames:
+			if f.Message != wcs.MsgPing {
+				c.t.Fatalf("unexpected frame %s while waiting for pings", f.raw)
+			}
+			n--
+		case <-c.closed:
+			c.t.Fatalf("connection closed while waiting for %d more pings: %v", n, c.err)
+		case <-timeout:
+			c.t.Fatalf("%d pings missing after %v", n, waitFor)
+		}
+	}
 }
 
 // quiet asserts that no frame other than ping arrives for d.

@@ -2,6 +2,7 @@ package signal_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/potok-media/potok/mediad"
 	"github.com/potok-media/potok/signal"
 	"github.com/potok-media/potok/signal/session"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 // startRealMediad runs the real media daemon on the env's NATS, loopback only. It stops before the
@@ -35,38 +37,55 @@ func startRealMediadCfg(t *testing.T, e *env, cfg mediad.Config) *mediad.Daemon 
 // heartbeat may not have reached the signal's node view yet: "no media servers" is retried.
 func publishReal(t *testing.T, c *client, name string) (*peer, string) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for i := 0; ; i++ {
-		p := newPublisher(t)
-		id := name + "-pub-" + string(rune('a'+i))
+	i := 0
+	var p *peer
+	var id string
+	answer := placePublish(t, c, func() map[string]any {
+		p = newPublisher(t)
+		id = fmt.Sprintf("%s-pub-%d", name, i)
+		i++
 		req := publishReq(id, name)
 		req["sdp"] = p.offer
+		return req
+	}, func() { p.close() })
+	var sdp string
+	answer.arg(t, 1, &sdp)
+	p.answer(sdp)
+	p.sendMedia()
+	st := c.streamStatus()
+	if st.Status != wcs.StatusPublishing || st.MediaSessionID != id || !st.HasVideo || !st.HasAudio ||
+		st.VideoCodec != "VP8" || st.AudioCodec != "opus" {
+		t.Fatalf("publish %s: %+v", name, st)
+	}
+	return p, id
+}
+
+// placePublish sends the request next() builds until a media daemon takes it and returns its
+// setRemoteSDP. A FAILED "no media servers" (the signal node has not seen the daemon yet) is
+// retried after discard; any other answer fails the test.
+func placePublish(t *testing.T, c *client, next func() map[string]any, discard func()) frame {
+	t.Helper()
+	var answer frame
+	testwait.UntilOK(t, waitFor, "a media daemon to take the publish", func() error {
+		req := next()
 		c.send(wcs.MsgPublishStream, req)
 		f := c.next()
+		if f.Message == wcs.MsgSetRemoteSDP {
+			answer = f
+			return nil
+		}
 		if f.Message == wcs.MsgNotifyStreamStatusEvent {
 			var st wcs.Stream
 			f.arg(t, 0, &st)
-			if st.Info == session.InfoNoMediaNode && time.Now().Before(deadline) {
-				p.close()
-				time.Sleep(100 * time.Millisecond)
-				continue
+			if st.Info == session.InfoNoMediaNode {
+				discard()
+				return fmt.Errorf("%s: %s", st.Status, st.Info)
 			}
-			t.Fatalf("publish %s: %+v", name, st)
 		}
-		if f.Message != wcs.MsgSetRemoteSDP {
-			t.Fatalf("publish %s: %s", name, f.raw)
-		}
-		var sdp string
-		f.arg(t, 1, &sdp)
-		p.answer(sdp)
-		p.sendMedia()
-		st := c.streamStatus()
-		if st.Status != wcs.StatusPublishing || st.MediaSessionID != id || !st.HasVideo || !st.HasAudio ||
-			st.VideoCodec != "VP8" || st.AudioCodec != "opus" {
-			t.Fatalf("publish %s: %+v", name, st)
-		}
-		return p, id
-	}
+		t.Fatalf("publish %v: %s", req["name"], f.raw)
+		return nil
+	})
+	return answer
 }
 
 // playReal plays name with a pion peer through c and waits for PLAYING and for media to arrive.
@@ -179,23 +198,11 @@ func TestRealMediadPendingResolved(t *testing.T) {
 	c.connect(nil)
 	publishPending := func(id, name string) {
 		t.Helper()
-		deadline := time.Now().Add(waitFor)
-		for {
-			p := newPublisher(t)
+		placePublish(t, c, func() map[string]any {
 			req := publishReq(id, name)
-			req["sdp"] = p.offer
-			c.send(wcs.MsgPublishStream, req)
-			f := c.next()
-			if f.Message == wcs.MsgSetRemoteSDP {
-				return
-			}
-			var st wcs.Stream
-			f.arg(t, 0, &st)
-			if st.Info != session.InfoNoMediaNode || time.Now().After(deadline) {
-				t.Fatalf("publish: %s", f.raw)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			req["sdp"] = newPublisher(t).offer
+			return req
+		}, func() {})
 	}
 	publishPending("m-timeout", "never")
 	if st := c.terminal("m-timeout"); st.Status != wcs.StatusFailed || st.Info != wcs.InfoICETimeout {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient"
 )
 
@@ -51,11 +52,10 @@ func separateProcesses(t *testing.T, natsURL string) {
 	sig := startProcess(t, bin, "signal", "--nats", natsURL, "--ws-listen", "127.0.0.1:0",
 		"--http-listen", "127.0.0.1:0")
 	wsURL := "ws://" + sig.waitAddr(t, "websocket listening")
-	waitPublishable(t, wsURL)
+	peerConnections := func(t *testing.T) int { return int(scrapeGauge(t, metricsURL, "potok_mediad_peer_connections")) }
+	waitPublishable(t, wsURL, func() int { return peerConnections(t) })
 
-	Run(t, Target{WSURL: wsURL, PeerConnections: func(t *testing.T) int {
-		return int(scrapeGauge(t, metricsURL, "potok_mediad_peer_connections"))
-	}})
+	Run(t, Target{WSURL: wsURL, PeerConnections: peerConnections})
 
 	// SIGTERM with a live publisher: it is told its stream ended and its socket closes.
 	s, err := wasmclient.Connect(ctx(t), wsURL, wasmclient.SessionOptions{})
@@ -75,9 +75,7 @@ func separateProcesses(t *testing.T, natsURL string) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("session still open after the signal process stopped")
 	}
-	waitPeerConnections(t, Target{PeerConnections: func(t *testing.T) int {
-		return int(scrapeGauge(t, metricsURL, "potok_mediad_peer_connections"))
-	}}, 0)
+	waitPeerConnections(t, Target{PeerConnections: peerConnections}, 0)
 	md.terminate(t)
 }
 
@@ -89,7 +87,7 @@ func TestAllInOneProcess(t *testing.T) {
 		"--media-ip", "127.0.0.1", "--media-udp-port", "0", "--media-tcp-port", "0", "--media-loopback-only")
 	wsURL := "ws://" + p.waitAddr(t, "websocket listening")
 	httpURL := "http://" + p.waitAddr(t, "http listening")
-	waitPublishable(t, wsURL)
+	waitPublishable(t, wsURL, func() int { return int(scrapeGauge(t, httpURL+"/metrics", "potok_mediad_peer_connections")) })
 	name := streamName("aio")
 	pub := publishSynthetic(t, connect(t, Target{WSURL: wsURL}), name, wcs.StatusPublishing)
 	player := play(t, connect(t, Target{WSURL: wsURL}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
@@ -135,19 +133,14 @@ func startNATSServer(t *testing.T) string {
 			t.Logf("nats-server output:\n%s", out.String())
 		}
 	})
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testwait.UntilOK(t, stepTimeout, fmt.Sprintf("nats-server to listen on %d", port), func() error {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
 			_ = c.Close()
-			return url
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server did not listen on %d: %v", port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
+	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
 
 // --- process helpers ---
@@ -243,22 +236,22 @@ func (p *process) readLog(r io.Reader) {
 // waitAddr waits for the log line announcing a listener and returns its address.
 func (p *process) waitAddr(t *testing.T, message string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	var addr string
+	testwait.UntilOK(t, 30*time.Second, fmt.Sprintf("%s to log %q", p.name, message), func() error {
 		p.mu.Lock()
-		addr := p.addrs[message]
+		addr = p.addrs[message]
 		p.mu.Unlock()
 		if addr != "" {
-			return addr
+			return nil
 		}
 		select {
 		case <-p.done:
 			t.Fatalf("%s exited (%v) before %q:\n%s", p.name, p.err, message, p.tail(40))
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-	}
-	t.Fatalf("%s: no %q log line in 30 s:\n%s", p.name, message, p.tail(40))
-	return ""
+		return fmt.Errorf("log so far:\n%s", p.tail(40))
+	})
+	return addr
 }
 
 // terminate sends SIGTERM and expects a clean exit (status 0) within 15 s.
@@ -285,30 +278,29 @@ func (p *process) tail(n int) string {
 }
 
 // waitPublishable waits until a publish is placed on a mediad: the signal node learns the media
-// daemons from the directory, which separate processes join in any order.
-func waitPublishable(t *testing.T, wsURL string) {
+// daemons from the directory, which separate processes join in any order. A refused probe (a
+// status error) is retried; any other failure ends the test. The probe's peer connection is gone
+// when it returns, so the media daemon's gauge counts only what the caller starts.
+func waitPublishable(t *testing.T, wsURL string, peerConnections func() int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testwait.UntilOK(t, stepTimeout, "a publish to be placed on a media daemon", func() error {
 		s, err := wasmclient.Connect(ctx(t), wsURL, wasmclient.SessionOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer s.Close()
 		st, err := s.Publish(ctx(t), syntheticOptions(t, streamName("probe")))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, werr := st.WaitStatus(ctx(t), wcs.StatusPublishing)
-		_ = s.Close()
-		if werr == nil {
-			return
-		}
 		var se *wasmclient.StatusError
-		if !errors.As(werr, &se) || time.Now().After(deadline) {
+		if werr != nil && !errors.As(werr, &se) {
 			t.Fatalf("no publish possible: %v", werr)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return werr
+	})
+	waitPeerConnections(t, Target{PeerConnections: func(*testing.T) int { return peerConnections() }}, 0)
 }
 
 // scrapeGauge reads one unlabelled metric from a Prometheus text endpoint.

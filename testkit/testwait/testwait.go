@@ -1,6 +1,7 @@
 // Package testwait holds the two waits every Potok test suite needs: a condition that must come
-// true within a deadline, and goroutines that must all have exited after a close (every goroutine
-// has an owner and an exit). Only tests import it.
+// true within a deadline (Until, or UntilOK when the failure should show the last state), and
+// goroutines that must all have exited after a close (every goroutine has an owner and an exit).
+// Only tests import it.
 package testwait
 
 import (
@@ -16,6 +17,23 @@ func Until(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// UntilOK polls check every 10 ms until it returns nil and fails t when it has not within
+// timeout. The failure carries check's last error, so it tells the state the wait ended in.
+func UntilOK(t testing.TB, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -48,6 +48,27 @@ func TestUntil(t *testing.T) {
 	}
 }
 
+func TestUntilOK(t *testing.T) {
+	calls := 0
+	if msgs := run(func(tb testing.TB) {
+		UntilOK(tb, time.Second, "third call", func() error {
+			if calls++; calls < 3 {
+				return fmt.Errorf("call %d", calls)
+			}
+			return nil
+		})
+	}); len(msgs) != 0 || calls != 3 {
+		t.Fatalf("check that comes true: failures %q after %d calls", msgs, calls)
+	}
+	calls = 0
+	msgs := run(func(tb testing.TB) {
+		UntilOK(tb, 30*time.Millisecond, "never", func() error { calls++; return fmt.Errorf("state %d", calls) })
+	})
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "waiting for never: state "+fmt.Sprint(calls)) {
+		t.Fatalf("check that never holds: %q (%d calls)", msgs, calls)
+	}
+}
+
 func TestGoroutines(t *testing.T) {
 	base := runtime.NumGoroutine()
 	stop := make(chan struct{})
