@@ -71,8 +71,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	e.base = runtime.NumGoroutine()
+	e.base = settledGoroutines(t)
 	d, err := Start(context.Background(), cfg, dnc, logging.Test())
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +79,25 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	e.d = d
 	t.Cleanup(func() { _ = d.Close() })
 	return e
+}
+
+// settledGoroutines is the goroutine count once it has stopped changing (the same over five
+// samples 20 ms apart): what NATS starts for the connections above must be counted in the base,
+// however long it takes to start on a slow machine.
+func settledGoroutines(t *testing.T) int {
+	t.Helper()
+	last, same := runtime.NumGoroutine(), 0
+	testwait.Until(t, 10*time.Second, "the goroutine count to settle", func() bool {
+		time.Sleep(20 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		if n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+		return same >= 5
+	})
+	return last
 }
 
 // fastHeartbeat makes the daemon sweep for orphaned sessions every 50 ms.
