@@ -2,11 +2,12 @@ package session
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 // gatedOutbox blocks Send while the gate is held, so a test can keep the session busy.
@@ -45,23 +46,19 @@ func TestStateEventsSurviveAFullQueue(t *testing.T) {
 	waitFor(t, &out.recorder, []byte(`"status":"PUBLISHING"`))
 }
 
+// waitFor waits until the session has sent a frame containing want.
 func waitFor(t *testing.T, out *recorder, want []byte) {
 	t.Helper()
-	for i := 0; ; i++ {
+	testwait.UntilOK(t, waitTimeout, fmt.Sprintf("a frame with %s", want), func() error {
 		out.mu.Lock()
+		defer out.mu.Unlock()
 		for _, f := range out.frames {
 			if bytes.Contains(f, want) {
-				out.mu.Unlock()
-				return
+				return nil
 			}
 		}
-		n := len(out.frames)
-		out.mu.Unlock()
-		if i > 500 {
-			t.Fatalf("no frame with %s among %d frames", want, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("not among %d frames", len(out.frames))
+	})
 }
 
 // sendStreamEvent payloads are copied to every subscriber; an oversized one is refused with a fail.

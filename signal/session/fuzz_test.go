@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/mediactl"
 	"github.com/potok-media/potok/signal/metrics"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 // memMedia is an in-process directory and daemon with the contract's semantics (create-if-absent
@@ -235,39 +237,23 @@ func TestWatchdog(t *testing.T) {
 	s.Frame([]byte(`{"message":"connection","data":[{}]}`))
 	s.Frame([]byte(`{"message":"playStream","data":[{"mediaSessionId":"p1","name":"s"}]}`)) // not found
 	s.Frame([]byte(`{"message":"publishStream","data":[{"mediaSessionId":"m1","name":"s"}]}`))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out.mu.Lock()
-		var found bool
-		for _, f := range out.frames {
-			found = found || bytes.Contains(f, []byte(wcs.InfoICETimeout))
-		}
-		out.mu.Unlock()
-		if found {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no ICE timeout FAILED")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, out, []byte(wcs.InfoICETimeout))
 }
 
+// waitTimeout bounds the waits for a session's frames; generous for a loaded machine under -race.
+const waitTimeout = 20 * time.Second
+
+// waitFrames waits until the session has sent at least n frames.
 func waitFrames(t *testing.T, out *recorder, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testwait.UntilOK(t, waitTimeout, fmt.Sprintf("%d frames", n), func() error {
 		out.mu.Lock()
-		got := len(out.frames)
-		out.mu.Unlock()
-		if got >= n {
-			return
+		defer out.mu.Unlock()
+		if got := len(out.frames); got < n {
+			return fmt.Errorf("%d so far", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d frames, want %d", got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // BenchmarkDispatch measures decoding and dispatch of one client message (sendData round trip).
