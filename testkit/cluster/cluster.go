@@ -23,6 +23,7 @@ import (
 	"github.com/potok-media/potok/internal/logging"
 	"github.com/potok-media/potok/mediad"
 	"github.com/potok-media/potok/signal"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 // Options shape the cluster. Zero values mean one signal and one mediad.
@@ -58,6 +59,7 @@ func Start(t testing.TB, o Options) *Cluster {
 	if err != nil {
 		t.Fatalf("cluster: %v", err)
 	}
+	c.waitMediads(t, len(c.Mediads))
 	return c
 }
 
@@ -122,7 +124,7 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 	metrics := httptest.NewServer(promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
 	c.servers = append(c.servers, metrics)
 	c.MetricsURL = metrics.URL + "/metrics"
-	return c, c.waitMediads(len(c.Mediads))
+	return c, nil
 }
 
 // registerer gives the first node of each kind the shared registry; the others get their own so
@@ -143,29 +145,28 @@ func (c *Cluster) connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// startTimeout bounds the cluster's start-up waits; generous for a loaded machine under -race.
+const startTimeout = 20 * time.Second
+
 // waitMediads waits until the directory lists n media daemons, so the first publish is placed.
-func (c *Cluster) waitMediads(n int) error {
+func (c *Cluster) waitMediads(t testing.TB, n int) {
+	t.Helper()
 	nc, err := c.connect("cluster-probe")
 	if err != nil {
-		return err
+		t.Fatalf("cluster: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	dir, err := bus.OpenDirectory(ctx, nc)
 	if err != nil {
-		return err
+		t.Fatalf("cluster: %v", err)
 	}
-	for {
-		count := countNodes(ctx, dir, control.KindMediad)
-		if count >= n {
-			return nil
+	testwait.UntilOK(t, startTimeout, fmt.Sprintf("%d mediads in the directory", n), func() error {
+		if count := countNodes(ctx, dir, control.KindMediad); count < n {
+			return fmt.Errorf("%d registered", count)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("only %d of %d mediads registered in the directory", count, n)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 }
 
 func countNodes(ctx context.Context, dir *bus.Directory, kind string) int {
