@@ -189,11 +189,13 @@ func TestRealMediadDisconnectWhilePublishing(t *testing.T) {
 }
 
 // A client that never applies the answer: the daemon's ICE timeout resolves the stream, which
-// never stays PENDING (§0 rule 10); a stop while PENDING still gives UNPUBLISHED (§E.5).
+// never stays PENDING (§0 rule 10); a stop while PENDING still gives UNPUBLISHED (§E.5). The stop
+// must reach the daemon before its ICE timer: 1.5 s leaves a loaded machine room for that round trip.
 func TestRealMediadPendingResolved(t *testing.T) {
+	const iceTimeout = 1500 * time.Millisecond
 	e := newEnv(t, signal.Config{})
 	startRealMediadCfg(t, e, mediad.Config{NodeID: "md-real", ListenIP: "127.0.0.1", LoopbackOnly: true,
-		ICETimeout: 500 * time.Millisecond})
+		ICETimeout: iceTimeout})
 	c := e.dial(t)
 	c.connect(nil)
 	publishPending := func(id, name string) {
@@ -216,7 +218,7 @@ func TestRealMediadPendingResolved(t *testing.T) {
 	if st := c.terminal("m-instant"); st.Status != wcs.StatusUnpublished {
 		t.Errorf("instant publish stop: %+v", st)
 	}
-	c.quiet(700 * time.Millisecond) // the daemon's timer must not produce a second terminal status
+	c.quiet(iceTimeout + 300*time.Millisecond) // the daemon's timer must not produce a second terminal status
 }
 
 // Two signal nodes share one daemon: a player on node B of a stream published through node A gets
