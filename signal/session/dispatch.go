@@ -108,10 +108,6 @@ func streamIDOf(env wcs.Envelope) string {
 	return string(id)
 }
 
-func frameTooLargeInfo(n, limit int) string {
-	return fmt.Sprintf("Frame too large: %d bytes, limit %d", n, limit)
-}
-
 // onConnection establishes the session (docs/protocol.md §B.1, §E.1). REST hooks are not wired yet: the
 // session behaves as WCS with hooks off (defaultApp), accepting any appKey.
 func (s *Session) onConnection(env wcs.Envelope) {

@@ -16,6 +16,7 @@ import (
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/metrics"
+	"github.com/potok-media/potok/signal/wsconn"
 )
 
 // DefaultMediaTimeout resolves a media session that never reached connected (docs/protocol.md §0 rule 10).
@@ -65,7 +66,7 @@ type Session struct {
 	m     *metrics.Signal
 	log   zerolog.Logger
 
-	frames   chan []byte
+	frames   chan inbound
 	events   chan *control.MediaEvent // expendable: rates and stream data
 	woken    chan struct{}            // lossless has something
 	lossless lossless
@@ -94,7 +95,7 @@ func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Log
 	return &Session{
 		cfg: cfg, media: media, out: out, m: m,
 		log:    log.With().Str("sessionId", cfg.SessionID).Logger(),
-		frames: make(chan []byte, frameQueue),
+		frames: make(chan inbound, frameQueue),
 		events: make(chan *control.MediaEvent, eventQueue),
 		woken:  make(chan struct{}, 1),
 		ends:   make(chan bool, 1),
@@ -110,20 +111,42 @@ func (s *Session) ID() string { return s.cfg.SessionID }
 // Done is closed when Run has returned.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
+// inbound is one client frame for Run: a whole one, or one too large to be read.
+type inbound struct {
+	frame    []byte
+	tooLarge *wsconn.TooLarge
+	answered chan struct{} // closed once a frame too large is answered (nil: nobody waits)
+}
+
 // Frame hands one client text frame to the session, waiting while the session is busy.
 func (s *Session) Frame(b []byte) {
+	s.put(inbound{frame: b})
+}
+
+// FrameTooLarge hands the session a frame too large to be read, in order with the others; Run
+// answers it (see handleTooLarge). When the connection is about to close, it returns only once the
+// answer is queued, so that the answer goes out before the close.
+func (s *Session) FrameTooLarge(f wsconn.TooLarge) {
+	in := inbound{tooLarge: &f}
+	if f.Closing {
+		in.answered = make(chan struct{})
+	}
+	if !s.put(in) || in.answered == nil {
+		return
+	}
 	select {
-	case s.frames <- b:
+	case <-in.answered:
 	case <-s.done:
 	}
 }
 
-// FrameTooLarge answers a discarded oversized frame with a fail (no apiMethod: only the SDK's WARN
-// callback fires) and keeps the session.
-func (s *Session) FrameTooLarge(n, limit int) {
-	s.m.Error(metrics.ReasonFrameTooLarge)
-	s.log.Warn().Int("bytes", n).Int("limit", limit).Msg("frame too large, dropped")
-	s.sendFail("", frameTooLargeInfo(n, limit))
+func (s *Session) put(in inbound) bool {
+	select {
+	case s.frames <- in:
+		return true
+	case <-s.done:
+		return false
+	}
 }
 
 // Event hands a media event to the session without blocking the NATS delivery goroutine. Rate
@@ -235,8 +258,15 @@ func (s *Session) Run() {
 		case notify := <-s.ends:
 			s.teardown(notify)
 			return
-		case b := <-s.frames:
-			s.handleFrame(b)
+		case in := <-s.frames:
+			if in.tooLarge != nil {
+				s.handleTooLarge(*in.tooLarge)
+			} else {
+				s.handleFrame(in.frame)
+			}
+			if in.answered != nil {
+				close(in.answered)
+			}
 		case ev := <-s.events:
 			s.handleEvent(*ev)
 		case <-s.woken:

@@ -27,6 +27,7 @@ const (
 	DefaultMissedPongs  = 10              // WCS keep_alive.probes
 	DefaultQueueFrames  = 256
 	DefaultWriteTimeout = 10 * time.Second
+	DefaultDrainTimeout = 5 * time.Second
 	hardLimitFactor     = 4
 )
 
@@ -35,6 +36,7 @@ const (
 	ReasonQueueFull   = "Send queue full: client too slow"
 	ReasonPingTimeout = "Ping timeout"
 	ReasonShutdown    = "Server shutdown"
+	ReasonFrameTooBig = "Frame too large"
 )
 
 // pingFrame is the server keep-alive, data is [] (docs/protocol.md §C.3).
@@ -43,11 +45,14 @@ var pingFrame = []byte(`{"message":"ping","data":[]}`)
 // Config tunes one connection. Zero values take the defaults.
 type Config struct {
 	MaxFrameBytes int           // frames above are refused but the connection stays (0 = wcs.MaxFrameBytes)
-	HardLimit     int           // frames above close the connection (0 = 4 × MaxFrameBytes)
+	HardLimit     int           // frames above are not read to their end: the connection closes (0 = 4 × MaxFrameBytes)
 	PingInterval  time.Duration // 0 = 5 s
 	MissedPongs   int           // intervals without any client frame before the client is gone (0 = 10)
 	QueueFrames   int           // outgoing queue; a client whose queue is full is dropped (0 = 256)
 	WriteTimeout  time.Duration // one frame write (0 = 10 s)
+	// DrainTimeout bounds reading the rest of a frame above HardLimit before the close handshake;
+	// a client still sending then loses the connection without one (0 = 5 s).
+	DrainTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -72,6 +77,9 @@ func (c Config) withDefaults() Config {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
 	return c
 }
 
@@ -79,8 +87,19 @@ func (c Config) withDefaults() Config {
 type Handler interface {
 	// Frame is one complete text frame within MaxFrameBytes. The slice is owned by the handler.
 	Frame(b []byte)
-	// FrameTooLarge reports a text frame of n bytes above limit; it was discarded.
-	FrameTooLarge(n, limit int)
+	// FrameTooLarge reports a text frame above MaxFrameBytes, discarded but for its head. When
+	// f.Closing is set the connection closes (1009) as soon as FrameTooLarge returns, after the
+	// frames the handler sent until then.
+	FrameTooLarge(f TooLarge)
+}
+
+// TooLarge is a text frame above MaxFrameBytes.
+type TooLarge struct {
+	Head  []byte // its first bytes, at most wcs.HeadBytes; owned by the handler
+	Bytes int    // its size; with Closing, the bytes read before giving up (HardLimit + 1)
+	Limit int    // MaxFrameBytes
+	// Closing: the frame ran past HardLimit, so it was not read to its end and the connection closes.
+	Closing bool
 }
 
 // closeReq is how a connection is to be closed.
@@ -101,7 +120,8 @@ type Conn struct {
 	killMu  sync.Mutex
 	killed  bool
 	killWhy closeReq
-	closeBy closeReq // set before the nil entry is queued
+	closeBy closeReq      // set before the nil entry is queued
+	written chan struct{} // closed when the writer has ended
 
 	lastRead atomic.Int64 // unix nanos of the last client frame (liveness)
 	// sendMu orders Send against Close: a frame is either queued before the close marker (and
@@ -113,12 +133,16 @@ type Conn struct {
 // New wraps an accepted WebSocket. Call Run to start it.
 func New(ws *websocket.Conn, cfg Config, m *metrics.Signal, log zerolog.Logger) *Conn {
 	cfg = cfg.withDefaults()
-	ws.SetReadLimit(int64(cfg.HardLimit))
+	// readText enforces the limits itself, so that the client hears why before a close: it never
+	// buffers more than MaxFrameBytes, and drops the rest of a frame above HardLimit within
+	// DrainTimeout. The library's own limit would close the socket first.
+	ws.SetReadLimit(-1)
 	c := &Conn{
 		ws: ws, cfg: cfg, log: log, m: m,
-		queue: make(chan []byte, cfg.QueueFrames),
-		kill:  make(chan struct{}),
-		gone:  make(chan struct{}),
+		queue:   make(chan []byte, cfg.QueueFrames),
+		kill:    make(chan struct{}),
+		gone:    make(chan struct{}),
+		written: make(chan struct{}),
 	}
 	c.lastRead.Store(time.Now().UnixNano())
 	return c
@@ -127,14 +151,13 @@ func New(ws *websocket.Conn, cfg Config, m *metrics.Signal, log zerolog.Logger) 
 // Run reads frames into h until the connection ends, while a second goroutine writes the queue and
 // the keep-alive pings. It returns when both goroutines have exited and the socket is closed.
 func (c *Conn) Run(h Handler) {
-	writerDone := make(chan struct{})
 	go func() {
-		defer close(writerDone)
+		defer close(c.written)
 		c.writeLoop()
 	}()
 	c.readLoop(h)
 	close(c.gone)
-	<-writerDone
+	<-c.written
 }
 
 // Send queues a frame without blocking. A full queue means the client does not read: it is
@@ -195,7 +218,10 @@ func (c *Conn) Kill(code websocket.StatusCode, reason string) {
 func (c *Conn) Gone() <-chan struct{} { return c.gone }
 
 func (c *Conn) readLoop(h Handler) {
-	ctx := context.Background()
+	// Cancelling ctx during a read closes the socket (the library's read timeout): the only way to
+	// stop a client that keeps sending one frame.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for {
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
@@ -214,15 +240,39 @@ func (c *Conn) readLoop(h Handler) {
 			}
 			continue
 		}
-		if err := c.readText(r, h); err != nil {
+		err = c.readText(r, h)
+		if errors.Is(err, errHardLimit) {
+			c.closeAfterHardLimit(r, cancel)
+			return
+		}
+		if err != nil {
 			c.logReadEnd(err)
 			return
 		}
 	}
 }
 
-// readText reads one text frame. Frames above MaxFrameBytes are drained (never buffered) and
-// reported; the library closes the connection itself above HardLimit (StatusMessageTooBig).
+// errHardLimit ends the reader after a frame above HardLimit.
+var errHardLimit = errors.New("wsconn: frame above the hard limit")
+
+// closeAfterHardLimit closes the connection with 1009 after a frame above HardLimit, once the
+// handler's answer is written. The rest of the frame is read and dropped first, within DrainTimeout,
+// because the close handshake would otherwise read it with no time limit.
+func (c *Conn) closeAfterHardLimit(r io.Reader, cancelReads context.CancelFunc) {
+	c.log.Warn().Int("hardLimit", c.cfg.HardLimit).Msg("frame above hard limit, closing the connection")
+	stop := time.AfterFunc(c.cfg.DrainTimeout, cancelReads)
+	n, err := io.Copy(io.Discard, r)
+	stop.Stop()
+	if err != nil {
+		c.log.Info().Err(err).Int64("dropped", n).Msg("frame above hard limit not finished in time, connection dropped")
+		return // the socket is closed; the writer ends once the reader is gone
+	}
+	c.Close(websocket.StatusMessageTooBig, ReasonFrameTooBig)
+	<-c.written
+}
+
+// readText reads one text frame. A frame above MaxFrameBytes is reported with its head and drained
+// (never buffered); one above HardLimit is reported and not read further (errHardLimit).
 func (c *Conn) readText(r io.Reader, h Handler) error {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, int64(c.cfg.MaxFrameBytes)+1))
@@ -233,20 +283,23 @@ func (c *Conn) readText(r io.Reader, h Handler) error {
 		h.Frame(buf.Bytes())
 		return nil
 	}
-	rest, err := io.Copy(io.Discard, r)
+	head := bytes.Clone(buf.Bytes()[:min(buf.Len(), wcs.HeadBytes)]) // and the rest is not kept
+	rest, err := io.Copy(io.Discard, io.LimitReader(r, int64(c.cfg.HardLimit)-n+1))
 	if err != nil {
 		c.m.Error(metrics.ReasonFrameTooLarge)
 		return err
 	}
-	h.FrameTooLarge(int(n+rest), c.cfg.MaxFrameBytes)
+	f := TooLarge{Head: head, Bytes: int(n + rest), Limit: c.cfg.MaxFrameBytes}
+	f.Closing = f.Bytes > c.cfg.HardLimit
+	h.FrameTooLarge(f)
+	if f.Closing {
+		return errHardLimit
+	}
 	return nil
 }
 
 func (c *Conn) logReadEnd(err error) {
 	switch {
-	case errors.Is(err, websocket.ErrMessageTooBig):
-		c.m.Error(metrics.ReasonFrameTooLarge)
-		c.log.Warn().Err(err).Int("hardLimit", c.cfg.HardLimit).Msg("frame above hard limit, connection closed")
 	case websocket.CloseStatus(err) != -1:
 		c.log.Debug().Int("code", int(websocket.CloseStatus(err))).Msg("client closed the connection")
 	default:

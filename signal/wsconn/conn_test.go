@@ -13,15 +13,17 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
+	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/signal/wsconn"
 )
 
-// handler records what the reader delivers.
+// handler records what the reader delivers; answer, when set, runs in FrameTooLarge.
 type handler struct {
 	mu     sync.Mutex
 	frames []string
-	large  []int
+	large  []wsconn.TooLarge
+	answer func(wsconn.TooLarge)
 }
 
 func (h *handler) Frame(b []byte) {
@@ -30,10 +32,20 @@ func (h *handler) Frame(b []byte) {
 	h.mu.Unlock()
 }
 
-func (h *handler) FrameTooLarge(n, _ int) {
+func (h *handler) FrameTooLarge(f wsconn.TooLarge) {
 	h.mu.Lock()
-	h.large = append(h.large, n)
+	h.large = append(h.large, f)
+	answer := h.answer
 	h.mu.Unlock()
+	if answer != nil {
+		answer(f)
+	}
+}
+
+func (h *handler) tooLarge() []wsconn.TooLarge {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]wsconn.TooLarge(nil), h.large...)
 }
 
 // serve runs one Conn per request and hands it to the test.
@@ -176,16 +188,127 @@ func TestReadLimits(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	h.mu.Lock()
-	if h.frames[0] != "one" || h.frames[1] != "two" || len(h.large) != 1 || h.large[0] != 500 {
-		t.Errorf("frames %q, large %v", h.frames, h.large)
+	if l := h.large; h.frames[0] != "one" || h.frames[1] != "two" || len(l) != 1 || l[0].Bytes != 500 ||
+		l[0].Limit != 100 || l[0].Closing || string(l[0].Head) != strings.Repeat("x", 101) {
+		t.Errorf("frames %q, large %+v", h.frames, h.large)
 	}
 	h.mu.Unlock()
 	write(websocket.MessageText, strings.Repeat("y", 2000))
 	_, _, err := ws.Read(ctx)
-	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig || !strings.Contains(err.Error(), wsconn.ReasonFrameTooBig) {
 		t.Errorf("above hard limit: %v", err)
 	}
 	<-c.Gone()
+	if l := h.tooLarge(); len(l) != 2 || !l[1].Closing || l[1].Bytes != 1001 || l[1].Limit != 100 {
+		t.Errorf("above hard limit reported as %+v", l)
+	}
+}
+
+// The head of an oversized frame is its first wcs.HeadBytes, whatever the limit.
+func TestTooLargeHead(t *testing.T) {
+	h := &handler{}
+	url, _, _ := serve(t, wsconn.Config{MaxFrameBytes: 3 * wcs.HeadBytes}, h)
+	ws := dial(t, url)
+	frame := strings.Repeat("0123456789", wcs.HeadBytes)
+	if err := ws.Write(context.Background(), websocket.MessageText, []byte(frame)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the frame reported", func() bool { return len(h.tooLarge()) == 1 })
+	if f := h.tooLarge()[0]; string(f.Head) != frame[:wcs.HeadBytes] || f.Bytes != len(frame) || f.Closing {
+		t.Errorf("reported %d head bytes, %d bytes, closing %v", len(f.Head), f.Bytes, f.Closing)
+	}
+}
+
+// Above the hard limit what the handler sends from FrameTooLarge reaches the client before the
+// close (1009), while the client is still sending the rest of the frame.
+func TestHardLimitAnswerBeforeClose(t *testing.T) {
+	h := &handler{}
+	url, conns, m := serve(t, wsconn.Config{MaxFrameBytes: 1000, HardLimit: 4000}, h)
+	ws := dial(t, url)
+	c := <-conns
+	h.answer = func(f wsconn.TooLarge) {
+		c.Send([]byte(`{"message":"fail","data":[{"head":"` + string(f.Head[:5]) + `"}]}`))
+	}
+	ctx := context.Background()
+	go func() { // 40 KB in frames of 1 KB: far past the hard limit
+		w, err := ws.Writer(ctx, websocket.MessageText)
+		if err != nil {
+			return
+		}
+		chunk := []byte(strings.Repeat("z", 1000))
+		for range 40 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		_ = w.Close()
+	}()
+	_, b, err := ws.Read(ctx)
+	if err != nil || string(b) != `{"message":"fail","data":[{"head":"zzzzz"}]}` {
+		t.Fatalf("first frame %q, %v; want the handler's answer", b, err)
+	}
+	_, _, err = ws.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Errorf("close: %v, want 1009", err)
+	}
+	<-c.Gone()
+	if n := testCounter(m, metrics.ReasonFrameTooLarge); n != 0 {
+		t.Errorf("frame_too_large counted %v times by the transport; the handler counts it", n)
+	}
+}
+
+// A client that goes on sending one frame past the hard limit loses the connection after
+// DrainTimeout, without a close handshake.
+func TestHardLimitEndlessFrame(t *testing.T) {
+	h := &handler{}
+	url, conns, _ := serve(t, wsconn.Config{MaxFrameBytes: 1000, HardLimit: 4000, DrainTimeout: 200 * time.Millisecond}, h)
+	ws := dial(t, url)
+	c := <-conns
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		w, err := ws.Writer(context.Background(), websocket.MessageText)
+		if err != nil {
+			return
+		}
+		chunk := []byte(strings.Repeat("e", 1000))
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	select {
+	case <-c.Gone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open 5 s into an endless frame")
+	}
+	close(stop)
+	<-sent
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("dropped after %v, before DrainTimeout", d)
+	}
+	if l := h.tooLarge(); len(l) != 1 || !l[0].Closing {
+		t.Errorf("reported %+v", l)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func testCounter(m *metrics.Signal, reason string) float64 {
