@@ -55,7 +55,7 @@ func startLoadedMediad(t *testing.T, e *env, id string, serve bool, load int) *s
 		publishes: make(chan control.PublishRequest, 16), plays: make(chan control.PlayRequest, 16),
 		stops: make(chan control.StopRequest, 16), events: make(chan control.StreamEventRequest, 16),
 		publishReply: func(control.PublishRequest) control.PublishReply {
-			return control.PublishReply{Answer: testAnswer, AudioCodec: "opus", VideoCodec: "VP8"}
+			return control.PublishReply{Answer: testAnswer, AudioCodec: "opus", VideoCodec: "VP8", HasAudio: true, HasVideo: true}
 		},
 		playReply: func(control.PlayRequest) control.PlayReply {
 			return control.PlayReply{Answer: testAnswer, AudioCodec: "opus", VideoCodec: "VP8", HasAudio: true,
