@@ -199,10 +199,18 @@ func TestReportText(t *testing.T) {
 	r := Report{Name: "b", Subscribers: 3, Playing: 2, Failed: 1, Bitrate: 1000000, FPS: 30, Width: 640, Height: 480, DurationSec: 3,
 		PublisherSentVideoPackets: 300, ExpectedVideoPackets: 600, DeliveredVideoPackets: 597, DeliveryRatio: 0.995,
 		ServerCPUSeconds: &cpu, ServerCPUMicrosPerPacket: &per, PublisherConnectToPublish: 120, PublisherConnectToFirst: 130,
-		PlayerConnectToFirst: Latency{Count: 2, P50: 200, P95: 250, Max: 250}, Errors: []string{"boom"}}
+		PublisherConnectToAnswer: 20, PublisherConnectToPeerConnected: 110,
+		PlayerConnectToPlaying:       Latency{Count: 2, P50: 190, P95: 240, Max: 240},
+		PlayerConnectToFirst:         Latency{Count: 2, P50: 200, P95: 250, Max: 250},
+		PlayerConnectToAnswer:        Latency{Count: 2, P50: 30, P95: 35, Max: 35},
+		PlayerConnectToPeerConnected: Latency{Count: 2, P50: 180, P95: 230, Max: 230},
+		Errors:                       []string{"boom"}}
 	txt := r.Text()
 	for _, want := range []string{"3 subscribers (2 playing, 1 failed)", "expected 600, delivered 597, ratio 0.9950",
-		"12.25 µs per delivered packet", "connect→PUBLISHING 120.0 ms", "p50 200.0 ms, p95 250.0 ms, max 250.0 ms (2 of 3)", "error: boom"} {
+		"12.25 µs per delivered packet", "connect→PUBLISHING 120.0 ms", "(answer 20.0 ms, peer connected 110.0 ms)",
+		"connect→PLAYING p50 190.0 ms, p95 240.0 ms, max 240.0 ms (2 of 3)",
+		"connect→first packet p50 200.0 ms, p95 250.0 ms, max 250.0 ms (2 of 3)",
+		"connect→answer p50 30.0 ms, p95 35.0 ms; connect→peer connected p50 180.0 ms, p95 230.0 ms", "error: boom"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("report lacks %q:\n%s", want, txt)
 		}
@@ -249,6 +257,18 @@ func checkReport(t *testing.T, rep Report, n int) {
 	}
 	if rep.PublisherConnectToPublish <= 0 || rep.PublisherConnectToFirst <= 0 || rep.PlayerConnectToFirst.Count != n || rep.PlayerConnectToKeyframe.Count != n {
 		t.Fatalf("timings: %+v", rep)
+	}
+	// Every join step is reached. Only PUBLISHING is ordered against the answer (both come over the
+	// WebSocket, handled one after the other); the peer connection's own "connected" is stamped on
+	// pion's goroutine and may come just before or after either.
+	if a, c, p := rep.PublisherConnectToAnswer, rep.PublisherConnectToPeerConnected, rep.PublisherConnectToPublish; a <= 0 || c <= 0 || p < a {
+		t.Fatalf("publisher steps: answer %v, peer connected %v, PUBLISHING %v", a, c, p)
+	}
+	for _, l := range []Latency{rep.PlayerConnectToAnswer, rep.PlayerConnectToPeerConnected, rep.PlayerConnectToPlaying} {
+		if l.Count != n || l.P50 <= 0 {
+			t.Fatalf("player steps: answer %+v, peer connected %+v, PLAYING %+v", rep.PlayerConnectToAnswer,
+				rep.PlayerConnectToPeerConnected, rep.PlayerConnectToPlaying)
+		}
 	}
 }
 

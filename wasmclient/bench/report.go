@@ -60,12 +60,19 @@ type Report struct {
 	ServerCPUUnavailable     string   `json:"serverCpuUnavailable,omitempty"`
 	// Steady state: from the first second every player was playing to the end, so joining costs
 	// (WebSocket, ICE, DTLS handshakes) are left out. Absent when players never all played.
-	SteadyCPUMicrosPerPacket  *float64 `json:"steadyCpuMicrosPerPacket,omitempty"`
-	SteadySeconds             float64  `json:"steadySeconds,omitempty"`
-	PublisherConnectToPublish float64  `json:"publisherConnectToPublishingMs"`
-	PublisherConnectToFirst   float64  `json:"publisherConnectToFirstPacketMs"`
-	PlayerConnectToFirst      Latency  `json:"playerConnectToFirstPacket"`
-	PlayerConnectToKeyframe   Latency  `json:"playerConnectToFirstKeyframe"`
+	SteadyCPUMicrosPerPacket *float64 `json:"steadyCpuMicrosPerPacket,omitempty"`
+	SteadySeconds            float64  `json:"steadySeconds,omitempty"`
+	// Join steps, from the session's WebSocket connect: the answer (setRemoteSDP) applied, the peer
+	// connection connected (ICE and DTLS done), PUBLISHING/PLAYING received, first RTP packet.
+	PublisherConnectToAnswer        float64 `json:"publisherConnectToAnswerMs"`
+	PublisherConnectToPeerConnected float64 `json:"publisherConnectToPeerConnectedMs"`
+	PublisherConnectToPublish       float64 `json:"publisherConnectToPublishingMs"`
+	PublisherConnectToFirst         float64 `json:"publisherConnectToFirstPacketMs"`
+	PlayerConnectToAnswer           Latency `json:"playerConnectToAnswer"`
+	PlayerConnectToPeerConnected    Latency `json:"playerConnectToPeerConnected"`
+	PlayerConnectToPlaying          Latency `json:"playerConnectToPlaying"`
+	PlayerConnectToFirst            Latency `json:"playerConnectToFirstPacket"`
+	PlayerConnectToKeyframe         Latency `json:"playerConnectToFirstKeyframe"`
 
 	Errors []string `json:"errors,omitempty"` // first few player errors
 }
@@ -92,14 +99,21 @@ func (r Report) Text() string {
 		fmt.Fprintf(&b, "server CPU with every player playing (%.1f s): %.2f µs per delivered packet\n",
 			r.SteadySeconds, *r.SteadyCPUMicrosPerPacket)
 	}
-	fmt.Fprintf(&b, "publisher: connect→PUBLISHING %.1f ms, connect→first packet %.1f ms\n",
-		r.PublisherConnectToPublish, r.PublisherConnectToFirst)
-	l := r.PlayerConnectToFirst
-	fmt.Fprintf(&b, "players: connect→first packet p50 %.1f ms, p95 %.1f ms, max %.1f ms (%d of %d)\n",
-		l.P50, l.P95, l.Max, l.Count, r.Subscribers)
-	k := r.PlayerConnectToKeyframe
-	fmt.Fprintf(&b, "players: connect→first key frame p50 %.1f ms, p95 %.1f ms, max %.1f ms (%d of %d)\n",
-		k.P50, k.P95, k.Max, k.Count, r.Subscribers)
+	fmt.Fprintf(&b, "publisher: connect→PUBLISHING %.1f ms, connect→first packet %.1f ms (answer %.1f ms, peer connected %.1f ms)\n",
+		r.PublisherConnectToPublish, r.PublisherConnectToFirst, r.PublisherConnectToAnswer, r.PublisherConnectToPeerConnected)
+	for _, l := range []struct {
+		what string
+		l    Latency
+	}{
+		{"PLAYING", r.PlayerConnectToPlaying},
+		{"first packet", r.PlayerConnectToFirst},
+		{"first key frame", r.PlayerConnectToKeyframe},
+	} {
+		fmt.Fprintf(&b, "players: connect→%s p50 %.1f ms, p95 %.1f ms, max %.1f ms (%d of %d)\n",
+			l.what, l.l.P50, l.l.P95, l.l.Max, l.l.Count, r.Subscribers)
+	}
+	fmt.Fprintf(&b, "players: connect→answer p50 %.1f ms, p95 %.1f ms; connect→peer connected p50 %.1f ms, p95 %.1f ms\n",
+		r.PlayerConnectToAnswer.P50, r.PlayerConnectToAnswer.P95, r.PlayerConnectToPeerConnected.P50, r.PlayerConnectToPeerConnected.P95)
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "error: %s\n", e)
 	}

@@ -328,28 +328,38 @@ func fillCPU(rep *Report, ctx context.Context, metricsURL string, before float64
 }
 
 func fillTimes(rep *Report, pub *publisher, players []*player) {
+	since := func(start, t time.Time) float64 {
+		if t.IsZero() {
+			return 0
+		}
+		return ms(t.Sub(start))
+	}
 	start := pub.sess.Timeline().ConnectStart
 	tl := pub.st.Timeline()
-	if !tl.Active.IsZero() {
-		rep.PublisherConnectToPublish = ms(tl.Active.Sub(start))
+	rep.PublisherConnectToAnswer = since(start, tl.RemoteSDP)
+	rep.PublisherConnectToPeerConnected = since(start, tl.Connected)
+	rep.PublisherConnectToPublish = since(start, tl.Active)
+	rep.PublisherConnectToFirst = since(start, tl.FirstPacket)
+	var answer, connected, active, first, key []time.Duration
+	add := func(ds *[]time.Duration, start, t time.Time) {
+		if !t.IsZero() {
+			*ds = append(*ds, t.Sub(start))
+		}
 	}
-	if !tl.FirstPacket.IsZero() {
-		rep.PublisherConnectToFirst = ms(tl.FirstPacket.Sub(start))
-	}
-	var first, key []time.Duration
 	for _, p := range players {
 		p.mu.Lock()
 		if p.st != nil {
-			start := p.sess.Timeline().ConnectStart
-			if t := p.st.Timeline().FirstPacket; !t.IsZero() {
-				first = append(first, t.Sub(start))
-			}
-			if t := p.st.ReceiveStats().FirstKeyframe; !t.IsZero() {
-				key = append(key, t.Sub(start))
-			}
+			start, tl := p.sess.Timeline().ConnectStart, p.st.Timeline()
+			add(&answer, start, tl.RemoteSDP)
+			add(&connected, start, tl.Connected)
+			add(&active, start, tl.Active)
+			add(&first, start, tl.FirstPacket)
+			add(&key, start, p.st.ReceiveStats().FirstKeyframe)
 		}
 		p.mu.Unlock()
 	}
+	rep.PlayerConnectToAnswer, rep.PlayerConnectToPeerConnected = summarize(answer), summarize(connected)
+	rep.PlayerConnectToPlaying = summarize(active)
 	rep.PlayerConnectToFirst, rep.PlayerConnectToKeyframe = summarize(first), summarize(key)
 }
 
