@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -42,13 +41,16 @@ type Config struct {
 	ICETimeout   time.Duration         // a media session not connected by then ends FAILED "Failed by ICE timeout"; 0 = 15s
 	Registerer   prometheus.Registerer // nil = no metrics registration
 	// Heartbeat is how often the node record is refreshed and orphaned sessions are swept;
-	// 0 = control.NodeHeartbeat. It must stay well under control.NodeTTL. Tests shorten it.
+	// 0 = control.NodeHeartbeat. It must stay well under control.NodeDownAfter. Tests shorten it.
 	Heartbeat time.Duration
+	// Directory is how the directory buckets are stored (memory by default).
+	Directory bus.DirectoryConfig
 }
 
 // Daemon is a running media daemon.
 type Daemon struct {
 	cfg     Config
+	link    *bus.Link
 	nc      *nats.Conn
 	log     zerolog.Logger
 	tr      *rtc.Transport
@@ -62,6 +64,7 @@ type Daemon struct {
 	wg     sync.WaitGroup // every goroutine of the daemon and its sessions
 	pcs    atomic.Int64
 	sweeps atomic.Int64 // heartbeat rounds completed (tests wait on it instead of on the clock)
+	dirOK  atomic.Bool  // the last heartbeat reached the directory (readiness)
 
 	// mu guards only the indexes; each stream's own state belongs to its stream.
 	mu       sync.Mutex
@@ -72,11 +75,11 @@ type Daemon struct {
 
 // Start opens the media ports, registers the node and serves the control RPCs. ctx bounds the
 // start-up only; the daemon lives until Close.
-func Start(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (*Daemon, error) {
+func Start(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) (*Daemon, error) {
 	if cfg.NodeID == "" {
 		return nil, errors.New("mediad: NodeID is required")
 	}
-	if nc == nil {
+	if link == nil {
 		return nil, errors.New("mediad: NATS connection is required")
 	}
 	if cfg.ICETimeout <= 0 {
@@ -85,14 +88,15 @@ func Start(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = control.NodeHeartbeat
 	}
-	if cfg.Heartbeat >= control.NodeTTL {
-		return nil, fmt.Errorf("mediad: heartbeat %v must be shorter than the node TTL %v", cfg.Heartbeat, control.NodeTTL)
+	if cfg.Heartbeat >= control.NodeDownAfter {
+		return nil, fmt.Errorf("mediad: heartbeat %v must be shorter than %v, after which signal nodes count a silent mediad as down",
+			cfg.Heartbeat, control.NodeDownAfter)
 	}
 	met, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := bus.OpenDirectory(ctx, nc)
+	dir, err := bus.OpenDirectory(ctx, link.Conn, cfg.Directory)
 	if err != nil {
 		return nil, fmt.Errorf("mediad: %w", err)
 	}
@@ -101,7 +105,7 @@ func Start(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("mediad: %w", err)
 	}
-	d := &Daemon{cfg: cfg, nc: nc, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
+	d := &Daemon{cfg: cfg, link: link, nc: link.Conn, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
 		sessions: map[string]*session{}, streams: map[string]*stream{}}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if err := d.heartbeat(ctx); err != nil {
@@ -116,10 +120,11 @@ func Start(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (
 		_ = tr.Close()
 		return nil, err
 	}
+	events := link.Watch()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		d.heartbeatLoop()
+		d.heartbeatLoop(events)
 	}()
 	log.Info().Stringer("udp", tr.UDPAddr()).Msg("mediad serving")
 	return d, nil
@@ -169,39 +174,6 @@ func (d *Daemon) Close() error {
 	}
 	errs = append(errs, d.tr.Close())
 	return errors.Join(errs...)
-}
-
-// heartbeat writes the node record (control.NodeRecord) with the current load.
-func (d *Daemon) heartbeat(ctx context.Context) error {
-	d.mu.Lock()
-	n := len(d.sessions)
-	d.mu.Unlock()
-	rec, _ := json.Marshal(control.NodeRecord{ID: d.cfg.NodeID, Kind: control.KindMediad, MediaSessions: n,
-		Started: d.started.UnixMilli(), Version: Version})
-	if _, err := d.dir.Nodes.Put(ctx, control.NodeKey(d.cfg.NodeID), rec); err != nil {
-		return fmt.Errorf("mediad: heartbeat: %w", err)
-	}
-	return nil
-}
-
-func (d *Daemon) heartbeatLoop() {
-	t := time.NewTicker(d.cfg.Heartbeat)
-	defer t.Stop()
-	seen := map[string]bool{} // signal nodes whose record this daemon has read
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Heartbeat)
-			if err := d.heartbeat(ctx); err != nil && d.ctx.Err() == nil {
-				d.log.Warn().Err(err).Msg("heartbeat")
-			}
-			d.reapOrphans(ctx, seen)
-			cancel()
-			d.sweeps.Add(1)
-		}
-	}
 }
 
 // index registers s (and a publisher's stream) and counts its run goroutine in wg. It fails when
@@ -297,56 +269,10 @@ func (d *Daemon) emit(s *session, ev control.MediaEvent) {
 	}
 }
 
-// reapOrphans ends the media sessions of signal nodes whose record has gone (expired or deleted),
-// and of previous lives of signal nodes restarted under the same id: their WebSockets are gone
-// with them, so nobody will ever stop these sessions (design.md "Failure"). Only nodes seen alive
-// before are reaped when their record is missing, so an owner that never registers (tests, a node
-// whose first heartbeat is late) is left alone.
-func (d *Daemon) reapOrphans(ctx context.Context, seen map[string]bool) {
-	d.mu.Lock()
-	owners := map[string]bool{}
-	for _, s := range d.sessions {
-		owners[s.owner.SignalNode] = true
-	}
-	d.mu.Unlock()
-	for node := range owners {
-		e, err := d.dir.Nodes.Get(ctx, control.NodeKey(node))
-		switch {
-		case err == nil:
-			seen[node] = true
-			var rec control.NodeRecord
-			if json.Unmarshal(e.Value(), &rec) == nil && rec.Started != 0 {
-				d.reapPreviousLives(node, rec.Started)
-			}
-		case errors.Is(err, jetstream.ErrKeyNotFound) && seen[node]:
-			delete(seen, node)
-			d.log.Warn().Str("signalNode", node).Msg("signal node gone: ending its media sessions")
-			d.endOwnedBy(func(o control.Owner) bool { return o.SignalNode == node })
-		}
-	}
-}
-
-func (d *Daemon) reapPreviousLives(node string, started int64) {
-	stale := func(o control.Owner) bool {
-		return o.SignalNode == node && o.SignalStarted != 0 && o.SignalStarted != started
-	}
-	d.mu.Lock()
-	n := 0
-	for _, s := range d.sessions {
-		if stale(s.owner) {
-			n++
-		}
-	}
-	d.mu.Unlock()
-	if n > 0 {
-		d.log.Warn().Str("signalNode", node).Int("sessions", n).Msg("signal node restarted: ending the media sessions of its previous life")
-		d.endOwnedBy(stale)
-	}
-}
-
-// endOwnedBy ends, without notifying their owner, the sessions whose owner matches; players of
-// those publishers on other sessions get "Stopped by publisher stop" (docs/protocol.md §E.8).
-func (d *Daemon) endOwnedBy(match func(control.Owner) bool) {
+// endOwnedBy ends, without notifying their owner, the sessions whose owner matches, and returns
+// how many; players of those publishers on other sessions get "Stopped by publisher stop"
+// (docs/protocol.md §E.8).
+func (d *Daemon) endOwnedBy(match func(control.Owner) bool) int {
 	d.mu.Lock()
 	var gone []*session
 	for _, s := range d.sessions {
@@ -358,6 +284,7 @@ func (d *Daemon) endOwnedBy(match func(control.Owner) bool) {
 	for _, s := range gone {
 		d.end(s, "", "", false)
 	}
+	return len(gone)
 }
 
 func (d *Daemon) handleStop(m *nats.Msg) any {
@@ -365,9 +292,22 @@ func (d *Daemon) handleStop(m *nats.Msg) any {
 	if err := json.Unmarshal(m.Data, &req); err != nil {
 		return control.StopReply{Error: "bad request: " + err.Error()}
 	}
-	if s := d.session(req.Owner.Key()); s != nil { // a stop for an unknown id is not an error: it may have ended already
-		s.log.Info().Str("info", req.Info).Msg("stop requested")
-		d.end(s, "", req.Info, false)
+	// The info is passed on to players of a stopped publisher: only WCS's or Potok's own texts.
+	if !wcs.KnownInfo(req.Info) {
+		d.log.Warn().Str("info", req.Info).Str("mediaSessionId", req.MediaSessionID).Msg("stop with an unknown info refused")
+		return control.StopReply{Error: "bad request: unknown info text"}
 	}
+	s := d.session(req.Owner.Key())
+	if s == nil { // a stop for an unknown id is not an error: it may have ended already
+		return control.StopReply{}
+	}
+	// The owner must be the whole owner, incarnation included: a stop naming another life of the
+	// signal node (or a guessed one) does not end this session.
+	if req.Owner != s.owner {
+		s.log.Warn().Int64("signalStarted", req.SignalStarted).Msg("stop with a wrong owner refused")
+		return control.StopReply{Error: "bad request: not the owner of this media session"}
+	}
+	s.log.Info().Str("info", req.Info).Msg("stop requested")
+	d.end(s, "", req.Info, false)
 	return control.StopReply{}
 }

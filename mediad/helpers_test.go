@@ -53,7 +53,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(snc.Close)
-	e := &env{t: t, emb: emb, nc: snc, reg: prometheus.NewRegistry(), events: &eventLog{}}
+	e := &env{t: t, emb: emb, nc: snc.Conn, reg: prometheus.NewRegistry(), events: &eventLog{}}
 	sub, err := snc.Subscribe(control.SignalEventsSubject(signalNode), e.events.add)
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +66,8 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	}
 	// The directory buckets and each connection's request-reply subscription belong to NATS, not
 	// to the daemon: create them before counting goroutines.
-	for _, nc := range []*nats.Conn{snc, dnc} {
-		if _, err := bus.OpenDirectory(context.Background(), nc); err != nil {
+	for _, nc := range []*nats.Conn{snc.Conn, dnc.Conn} {
+		if _, err := bus.OpenDirectory(context.Background(), nc, bus.DirectoryConfig{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -453,5 +453,5 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func busDirectory(e *env) (*bus.Directory, error) {
-	return bus.OpenDirectory(context.Background(), e.nc)
+	return bus.OpenDirectory(context.Background(), e.nc, bus.DirectoryConfig{})
 }

@@ -553,3 +553,41 @@ func TestSameMediaSessionIDTwoOwners(t *testing.T) {
 	pl.close()
 	e.closeAndCheckLeaks()
 }
+
+// TestForgedStopsRefused: a stop with a free-form info text, or naming the session with another
+// incarnation of its signal node, is refused and ends nothing.
+func TestForgedStopsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	pub := newPublisher(t)
+	defer pub.close()
+	o := owner("pub")
+	o.SignalStarted = 42
+	var pr control.PublishReply
+	e.request(control.OpPublish, control.PublishRequest{Owner: o, StreamName: "s", Offer: pub.offer}, &pr)
+	if pr.Error != "" {
+		t.Fatal(pr.Error)
+	}
+	var sr control.StopReply
+	e.request(control.OpStop, control.StopRequest{Owner: o, Info: "Call +1 555 0100 to restore your stream"}, &sr)
+	if sr.Error == "" {
+		t.Fatal("stop with a free-form info accepted")
+	}
+	wrong := o
+	wrong.SignalStarted = 41
+	var sr2 control.StopReply
+	e.request(control.OpStop, control.StopRequest{Owner: wrong, Info: wcs.InfoStoppedByPublisherStop}, &sr2)
+	if sr2.Error == "" {
+		t.Fatal("stop with another incarnation of the owner accepted")
+	}
+	if n := e.d.PeerConnections(); n != 1 {
+		t.Fatalf("%d peer connections after refused stops, want 1", n)
+	}
+	var ok control.StopReply
+	e.request(control.OpStop, control.StopRequest{Owner: o, Info: wcs.InfoStoppedByPublisherStop}, &ok)
+	if ok.Error != "" {
+		t.Fatalf("the owner's own stop refused: %s", ok.Error)
+	}
+	eventually(t, "the session ended", func() bool { return e.d.PeerConnections() == 0 })
+	pub.close()
+	e.closeAndCheckLeaks()
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,8 +26,10 @@ import (
 // The real daemon is driven in mediad_test.go.
 type scriptedMediad struct {
 	t  *testing.T
-	nc *nats.Conn
+	nc *bus.Link
 	id string
+
+	stopBeating atomic.Bool // the daemon "dies": its record is no longer refreshed
 
 	mu           sync.Mutex
 	publishReply func(control.PublishRequest) control.PublishReply
@@ -62,7 +65,7 @@ func startLoadedMediad(t *testing.T, e *env, id string, serve bool, load int) *s
 				HasVideo: true}
 		},
 	}
-	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	dir, err := bus.OpenDirectory(context.Background(), e.nc.Conn, bus.DirectoryConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +74,25 @@ func startLoadedMediad(t *testing.T, e *env, id string, serve bool, load int) *s
 	if _, err := dir.Nodes.Put(context.Background(), control.NodeKey(id), rec); err != nil {
 		t.Fatal(err)
 	}
+	// Heartbeat like a daemon: signal nodes count a media daemon silent for NodeDownAfter as down.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(control.NodeHeartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if m.stopBeating.Load() {
+					continue
+				}
+				_, _ = dir.Nodes.Put(context.Background(), control.NodeKey(id), rec)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-stopped })
 	if serve {
 		sub, err := e.nc.Subscribe("potok.media."+id+".*", m.serve)
 		if err != nil {
@@ -137,7 +159,7 @@ func (m *scriptedMediad) setPlayReply(f func(control.PlayRequest) control.PlayRe
 func (m *scriptedMediad) emit(o control.Owner, ev control.MediaEvent) {
 	m.t.Helper()
 	ev.Owner = o
-	if err := bus.Publish(m.nc, control.SignalEventsSubject(o.SignalNode), ev); err != nil {
+	if err := bus.Publish(m.nc.Conn, control.SignalEventsSubject(o.SignalNode), ev); err != nil {
 		m.t.Fatal(err)
 	}
 }
@@ -543,7 +565,7 @@ func TestShutdownWithMedia(t *testing.T) {
 // (design.md "Failure": a crashed node cannot release its names).
 func TestStaleNameTakenOver(t *testing.T) {
 	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
-	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	dir, err := bus.OpenDirectory(context.Background(), e.nc.Conn, bus.DirectoryConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -604,10 +626,11 @@ func TestMediadLost(t *testing.T) {
 	recv(t, md.plays, "play")
 	c.expectAnswer("p1")
 
-	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	dir, err := bus.OpenDirectory(context.Background(), e.nc.Conn, bus.DirectoryConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	md.stopBeating.Store(true)
 	if err := dir.Nodes.Delete(context.Background(), control.NodeKey("md-1")); err != nil {
 		t.Fatal(err)
 	}
@@ -616,7 +639,8 @@ func TestMediadLost(t *testing.T) {
 		st := c.streamStatus()
 		got[st.MediaSessionID] = st
 	}
-	if got["m1"].Status != wcs.StatusFailed || got["p1"].Status != wcs.StatusFailed || got["m1"].Info != wcs.InfoFailedByError {
+	if got["m1"].Status != wcs.StatusFailed || got["p1"].Status != wcs.StatusFailed || got["m1"].Info != wcs.InfoMediaNodeLost ||
+		got["p1"].Info != wcs.InfoMediaNodeLost {
 		t.Errorf("after mediad loss %+v", got)
 	}
 	if s := c.available("s1"); s != "false" {
@@ -626,6 +650,39 @@ func TestMediadLost(t *testing.T) {
 	if st := c.streamStatus(); st.Info != session.InfoNoMediaNode {
 		t.Errorf("publish with the only mediad gone: %+v", st)
 	}
+}
+
+// A media daemon that stops heartbeating without leaving (kill -9) is down after NodeDownAfter:
+// its clients get FAILED "Media server lost", its names are free at once, and a republish lands
+// on the daemon that is still alive.
+func TestSilentMediadIsDown(t *testing.T) {
+	var dead, alive *scriptedMediad
+	e := newEnv(t, signal.Config{}, func(e *env) {
+		dead = startLoadedMediad(t, e, "md-dead", true, 0)
+		alive = startLoadedMediad(t, e, "md-alive", true, 5)
+	})
+	c := e.dial(t)
+	c.connect(nil)
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, dead.publishes, "publish on the least loaded daemon")
+	c.expectAnswer("m1")
+	dead.connected(pr.Owner, true)
+	if st := c.streamStatus(); st.Status != wcs.StatusPublishing {
+		t.Fatalf("%+v", st)
+	}
+	killed := time.Now()
+	dead.stopBeating.Store(true)
+	st := c.streamStatus()
+	noticed := time.Since(killed)
+	if st.MediaSessionID != "m1" || st.Status != wcs.StatusFailed || st.Info != wcs.InfoMediaNodeLost {
+		t.Fatalf("after the daemon went silent: %+v", st)
+	}
+	if noticed < control.NodeDownAfter-2*control.NodeHeartbeat {
+		t.Errorf("declared down %v after its last heartbeat could have been missed, sooner than NodeDownAfter %v", noticed, control.NodeDownAfter)
+	}
+	c.send(wcs.MsgPublishStream, publishReq("m2", "s1"))
+	recv(t, alive.publishes, "republish on the surviving daemon")
+	c.expectAnswer("m2")
 }
 
 // New publishers go to the least loaded daemon, counting what this node placed since the last
@@ -667,7 +724,7 @@ func TestMediadRestartedUnderSameID(t *testing.T) {
 	c.expectAnswer("m1")
 	md.connected(pr.Owner, true)
 	c.streamStatus()
-	dir, err := bus.OpenDirectory(context.Background(), e.nc)
+	dir, err := bus.OpenDirectory(context.Background(), e.nc.Conn, bus.DirectoryConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -680,5 +737,31 @@ func TestMediadRestartedUnderSameID(t *testing.T) {
 	}
 	if s := c.available("s1"); s != "false" {
 		t.Errorf("name kept after the mediad restarted: %s", s)
+	}
+}
+
+// Nothing free-form from the control plane reaches a client: an info text that is neither WCS's
+// nor Potok's own, in a reply error or a state event, becomes "Failed by error".
+func TestControlPlaneTextIsValidated(t *testing.T) {
+	e, md := envWithMediad(t, signal.Config{}, "md-1", true)
+	c := e.dial(t)
+	c.connect(nil)
+	md.setPublishReply(func(control.PublishRequest) control.PublishReply {
+		return control.PublishReply{Error: "Your session expired, log in at evil.example"}
+	})
+	c.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	recv(t, md.publishes, "publish")
+	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoFailedByError {
+		t.Fatalf("forged reply error shown: %+v", st)
+	}
+	md.setPublishReply(func(control.PublishRequest) control.PublishReply {
+		return control.PublishReply{Answer: testAnswer, HasVideo: true, VideoCodec: "VP8"}
+	})
+	c.send(wcs.MsgPublishStream, publishReq("m2", "s2"))
+	pr := recv(t, md.publishes, "publish")
+	c.expectAnswer("m2")
+	md.emit(pr.Owner, control.MediaEvent{Kind: control.EventState, State: control.StateFailed, Info: "<script>alert(1)</script>"})
+	if st := c.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoFailedByError {
+		t.Fatalf("forged event info shown: %+v", st)
 	}
 }

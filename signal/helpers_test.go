@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/potok-media/potok/api/wcs"
@@ -30,7 +29,7 @@ const waitFor = 20 * time.Second
 type env struct {
 	t    *testing.T
 	emb  *bus.Embedded
-	nc   *nats.Conn
+	nc   *bus.Link
 	srv  *signal.Server
 	http *httptest.Server
 	url  string
@@ -54,7 +53,7 @@ func newEnv(t *testing.T, cfg signal.Config, before ...func(*env)) *env {
 	}
 	e := &env{t: t, emb: emb, nc: nc, reg: prometheus.NewRegistry()}
 	// Open the directory before counting: the buckets' goroutines belong to NATS, not to us.
-	if _, err := bus.OpenDirectory(context.Background(), nc); err != nil {
+	if _, err := bus.OpenDirectory(context.Background(), nc.Conn, bus.DirectoryConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	e.t = t

@@ -14,11 +14,11 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/signal/mediactl"
 	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/signal/session"
@@ -34,6 +34,7 @@ type Config struct {
 	AllowedOrigins []string              // empty = any origin (WCS default); else host patterns for websocket OriginPatterns
 	MediaTimeout   time.Duration         // 0 = 20s
 	Registerer     prometheus.Registerer // nil = none
+	Directory      bus.DirectoryConfig   // how the directory buckets are stored
 }
 
 // Server is the WCS WebSocket endpoint of one signal node.
@@ -60,8 +61,8 @@ var _ session.Media = (*mediactl.Client)(nil)
 
 // New starts a signal node on nc: it joins the directory, watches the media daemons and listens
 // for the media events addressed to it. Serve WebSockets with ServeHTTP; stop with Shutdown.
-func New(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (*Server, error) {
-	if nc == nil {
+func New(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) (*Server, error) {
+	if link == nil {
 		return nil, errors.New("signal: no NATS connection")
 	}
 	if cfg.NodeID == "" {
@@ -74,8 +75,8 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger) (*S
 	// The caller's logger carries nodeId and component (logging.Component).
 	s := &Server{cfg: cfg, log: log, m: m, clients: map[string]*client{}}
 	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, OnEvent: s.route,
-		OnNodeDown: s.nodeDown},
-		nc, m, s.log)
+		OnNodeDown: s.nodeDown, OnControlPlaneLost: s.controlPlaneLost, Directory: cfg.Directory},
+		link, m, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
 	}
@@ -107,6 +108,26 @@ func (s *Server) nodeDown(node string) {
 	for _, c := range s.snapshot() {
 		c.sess.NodeDown(node)
 	}
+}
+
+// controlPlaneLost ends every session's media: the control plane has been gone for longer than
+// the grace (README "Control plane faults"). The WebSockets stay open.
+func (s *Server) controlPlaneLost() {
+	for _, c := range s.snapshot() {
+		c.sess.ControlPlaneLost()
+	}
+}
+
+// Ready reports whether the node can take new streams (the /ready endpoint): control plane
+// reachable, directory usable, a media daemon alive, and not shutting down.
+func (s *Server) Ready() error {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return errors.New("shutting down")
+	}
+	return s.ctl.Ready()
 }
 
 // ServeHTTP is the WCS WebSocket endpoint, on any path (docs/protocol.md §1). It returns when the

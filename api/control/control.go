@@ -163,10 +163,17 @@ const (
 	BucketStreams = "potok_streams" // StreamKey(name) → StreamRecord, claimed with Create
 )
 
-// Heartbeat timing of the nodes bucket: an entry not refreshed within NodeTTL expires.
+// Heartbeat timing of the nodes bucket.
 const (
-	NodeHeartbeat = 2 * time.Second
-	NodeTTL       = 10 * time.Second
+	// NodeHeartbeat: every node rewrites its record this often.
+	NodeHeartbeat = time.Second
+	// NodeDownAfter: a media daemon not heard from for this long is down for the signal nodes:
+	// its clients get their terminal status and its stream names are free (design.md "Failure").
+	// Five missed heartbeats: a loaded machine misses one now and then, a killed daemon all.
+	NodeDownAfter = 5 * time.Second
+	// NodeTTL: a record not refreshed within it expires from the bucket; a signal node whose
+	// record has gone is dead to the media daemons, which end its sessions.
+	NodeTTL = 10 * time.Second
 )
 
 // Node kinds.

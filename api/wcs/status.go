@@ -70,7 +70,48 @@ const (
 
 	InfoStreamNameTooLong    = "Stream name is too long"
 	InfoTooManyMediaSessions = "Too many media sessions on this connection"
+
+	// InfoControlPlaneDown: the signal node cannot reach NATS, so it can neither place a new
+	// media session nor find a stream; or the outage outlasted the grace and the stream ended.
+	InfoControlPlaneDown = "Control plane unavailable"
+	// InfoMediaNodeLost: the media daemon holding the stream stopped heartbeating (crashed,
+	// killed or cut off).
+	InfoMediaNodeLost = "Media server lost"
+	// InfoNoMediaNode: no media daemon is alive to take a publish.
+	InfoNoMediaNode = "No available media servers"
 )
+
+// knownInfos are the info texts a media daemon may put in a state event or a reply error: WCS's
+// and Potok's own. Anything else arriving over the control plane is not shown to a client
+// (docs/protocol.md §D.4).
+var knownInfos = map[string]bool{"": true}
+
+func init() {
+	for _, s := range []string{InfoICEError, InfoICETimeout, InfoKeepAlive, InfoDTLSFingerprintError,
+		InfoDTLSError, InfoRTPActivity, InfoStoppedBySessionDisconn, InfoStoppedByRestTerminate,
+		InfoStoppedByPublisherStop, InfoStoppedByUser, InfoFailedByError, InfoStreamNotFound,
+		InfoStreamNameAlreadyInUse, InfoMediaSessionIDNull, InfoMediaSessionIDInUse, InfoSessionNotReady,
+		InfoStreamFailed, InfoNoCommonCodecs, InfoRestrictedAccess, InfoTranscodingRequiredNoTrn,
+		InfoStreamNameTooLong, InfoTooManyMediaSessions, InfoControlPlaneDown, InfoMediaNodeLost,
+		InfoNoMediaNode} {
+		knownInfos[s] = true
+	}
+	// WCS's other STREAM_STATUS_INFO strings (docs/protocol.md §D.4): Potok does not produce them
+	// yet, but a daemon of a later version may.
+	for _, s := range []string{"Failed by HLS writer error", "Failed by RTMP writer error",
+		"Failed to add stream to proxy", "Distributor stopped", "Publish stream is not ready",
+		"Session does not exist", "Rtsp has wrong format", "File has wrong format",
+		"Failed to connect to rtsp stream", "Rtsp stream not found", "RtspAgent shutdown", "Bad URI",
+		"Got exception while streaming file", "Requested stream shutdown", "Failed to read file",
+		"File not found", "Failed to connect to origin stream", "CDN stream not found",
+		"Failed to get agent storage", "Agent servicing origin stream is shutting down",
+		"Terminated by keep-alive", "No available transcoders"} {
+		knownInfos[s] = true
+	}
+}
+
+// KnownInfo reports whether s is one of the info texts WCS or Potok defines (or empty).
+func KnownInfo(s string) bool { return knownInfos[s] }
 
 // API method names carried in fail.apiMethod (§C.13).
 const (

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -80,7 +80,8 @@ type process struct {
 	log      zerolog.Logger
 	reg      *prometheus.Registry
 	embedded *bus.Embedded
-	nc       *nats.Conn
+	link     *bus.Link
+	dir      bus.DirectoryConfig
 	mediad   *mediad.Daemon
 	signal   *signal.Server
 	servers  []*http.Server
@@ -95,12 +96,17 @@ func newRegistry() *prometheus.Registry {
 
 func (p *process) connect(c config.NATS) error {
 	p.failed = make(chan error, 4)
+	lc := bus.LinkConfig{Grace: c.Grace, Registerer: p.reg}
+	p.dir = bus.DirectoryConfig{Replicas: c.KVReplicas}
+	if c.Storage() == "file" {
+		p.dir.Storage = jetstream.FileStorage
+	}
 	if c.URL != "" {
-		nc, err := bus.Connect(c.URL, "potok-"+hostname())
+		link, err := bus.Dial(bus.DialOptions{URL: c.URL, Name: "potok-" + hostname(), Link: lc})
 		if err != nil {
 			return err
 		}
-		p.watch(nc)
+		p.link = link
 		return nil
 	}
 	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: c.Listen})
@@ -111,24 +117,12 @@ func (p *process) connect(c config.NATS) error {
 	if url := emb.ClientURL(); url != "" {
 		p.log.Info().Str("url", url).Msg("embedded NATS listening for other nodes")
 	}
-	nc, err := emb.Connect("potok-all-in-one")
+	link, err := emb.ConnectLink("potok-all-in-one", lc)
 	if err != nil {
 		return err
 	}
-	p.watch(nc)
+	p.link = link
 	return nil
-}
-
-// watch keeps the control-plane connection and turns its final loss into a process failure: a
-// node that can no longer reach NATS must not keep serving clients it cannot coordinate.
-func (p *process) watch(nc *nats.Conn) {
-	p.nc = nc
-	nc.SetClosedHandler(func(*nats.Conn) {
-		select {
-		case p.failed <- errors.New("NATS connection closed"):
-		default:
-		}
-	})
 }
 
 func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone bool) error {
@@ -139,7 +133,8 @@ func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone b
 	d, err := mediad.Start(ctx, mediad.Config{
 		NodeID: id, ListenIP: c.ListenIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort,
 		PublicIPs: c.PublicIPs, LoopbackOnly: c.Loopback, ICETimeout: c.ICETimeout, Registerer: p.reg,
-	}, p.nc, logging.Component(p.log, "mediad", id))
+		Directory: p.dir,
+	}, p.link, logging.Component(p.log, "mediad", id))
 	if err != nil {
 		return fmt.Errorf("mediad: %w", err)
 	}
@@ -163,7 +158,8 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	s, err := signal.New(ctx, signal.Config{
 		NodeID: id, MaxFrameBytes: c.MaxFrameBytes, PingInterval: c.PingInterval, MissedPongs: c.MissedPongs,
 		AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.reg,
-	}, p.nc, logging.Component(p.log, "signal", id))
+		Directory: p.dir,
+	}, p.link, logging.Component(p.log, "signal", id))
 	if err != nil {
 		return fmt.Errorf("signal: %w", err)
 	}
@@ -174,10 +170,17 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	return p.listen("http", c.HTTPListen, p.opsHandler())
 }
 
-// opsHandler serves /metrics and /health on every process, and the REST API namespace where a
-// signal node runs (signal/restapi).
+// opsHandler serves /metrics, /health and /ready on every process, and the REST API namespace
+// where a signal node runs (signal/restapi). The process is ready when each of its tiers is.
 func (p *process) opsHandler() http.Handler {
-	mux := ops.NewMux(p.reg)
+	var checks []ops.Check
+	if p.mediad != nil {
+		checks = append(checks, ops.Check{Name: "mediad", Ready: p.mediad.Ready})
+	}
+	if p.signal != nil {
+		checks = append(checks, ops.Check{Name: "signal", Ready: p.signal.Ready})
+	}
+	mux := ops.NewMux(p.reg, checks...)
 	if p.signal != nil {
 		restapi.Register(mux)
 	}
@@ -214,8 +217,8 @@ func (p *process) stop() {
 	if p.mediad != nil {
 		p.closeMediad(ctx)
 	}
-	if p.nc != nil {
-		p.nc.Close()
+	if p.link != nil {
+		p.link.Close()
 	}
 	if p.embedded != nil {
 		p.embedded.Shutdown()

@@ -14,14 +14,29 @@ import (
 	"github.com/potok-media/potok/api/control"
 )
 
-// Connect dials an external NATS server or cluster (comma-separated URLs).
-func Connect(url, name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
-		nats.ReconnectWait(500*time.Millisecond))
+// DialOptions configure a connection to an external NATS server or cluster.
+type DialOptions struct {
+	URL  string // one URL or several, comma-separated
+	Name string // the client name NATS shows
+	Link LinkConfig
+}
+
+// Dial connects to an external NATS server or cluster and returns the process's Link. It never
+// gives up: a server that is down at start or later is retried every 500 ms, and the Link tells
+// the tiers how long it has been gone.
+func Dial(o DialOptions) (*Link, error) {
+	l, err := newLink(o.Link)
 	if err != nil {
-		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+		return nil, err
 	}
-	return nc, nil
+	opts := append([]nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(500 * time.Millisecond)}, l.handlers()...)
+	nc, err := nats.Connect(o.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect %s: %w", o.URL, err)
+	}
+	l.start(nc)
+	return l, nil
 }
 
 // Request sends a JSON request and decodes the JSON reply into out.

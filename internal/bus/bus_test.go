@@ -23,7 +23,7 @@ func TestPurgeStreamTombstones(t *testing.T) {
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	dir, err := OpenDirectory(ctx, nc)
+	dir, err := OpenDirectory(ctx, nc.Conn, DirectoryConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,28 +16,59 @@ type Directory struct {
 	Nodes   jetstream.KeyValue
 	Streams jetstream.KeyValue
 	js      jetstream.JetStream
+	cfg     DirectoryConfig
+}
+
+// DirectoryConfig is how the directory buckets are stored.
+type DirectoryConfig struct {
+	// Storage: jetstream.MemoryStorage (the zero value; the embedded default: nothing outlives
+	// the process) or jetstream.FileStorage (an external server keeps the directory across its
+	// own restarts).
+	Storage jetstream.StorageType
+	// Replicas of each bucket on a JetStream cluster (3 on a three-server cluster); 0 = 1.
+	Replicas int
 }
 
 // OpenDirectory creates (or binds to) the directory buckets. Creating is idempotent, so every node
 // calls it at start and the first one wins.
-func OpenDirectory(ctx context.Context, nc *nats.Conn) (*Directory, error) {
+func OpenDirectory(ctx context.Context, nc *nats.Conn, cfg DirectoryConfig) (*Directory, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	nodes, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: control.BucketNodes, TTL: control.NodeTTL, Storage: jetstream.MemoryStorage,
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	d := &Directory{js: js, cfg: cfg}
+	if d.Nodes, d.Streams, err = d.create(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Ensure creates the buckets again if the server lost them (a restarted server with in-memory
+// buckets has none) or verifies that they are there. Nodes call it after every reconnection and
+// when a directory operation fails, before re-asserting their own records.
+// The KeyValue handles opened first stay valid: they address the buckets by name.
+func (d *Directory) Ensure(ctx context.Context) error {
+	_, _, err := d.create(ctx)
+	return err
+}
+
+func (d *Directory) create(ctx context.Context) (nodes, streams jetstream.KeyValue, err error) {
+	nodes, err = d.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: control.BucketNodes, TTL: control.NodeTTL, Storage: d.cfg.Storage, Replicas: d.cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bus: bucket %s: %w", control.BucketNodes, err)
+		return nil, nil, fmt.Errorf("bus: bucket %s: %w", control.BucketNodes, err)
 	}
-	streams, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: control.BucketStreams, Storage: jetstream.MemoryStorage,
+	streams, err = d.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: control.BucketStreams, Storage: d.cfg.Storage, Replicas: d.cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bus: bucket %s: %w", control.BucketStreams, err)
+		return nil, nil, fmt.Errorf("bus: bucket %s: %w", control.BucketStreams, err)
 	}
-	return &Directory{Nodes: nodes, Streams: streams, js: js}, nil
+	return nodes, streams, nil
 }
 
 // PurgeStreamTombstones removes the delete markers that released stream names leave behind, once

@@ -70,13 +70,23 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	return e, nil
 }
 
-// Connect opens a client connection to the embedded server (in-process, no socket).
-func (e *Embedded) Connect(name string) (*nats.Conn, error) {
-	nc, err := nats.Connect("", nats.InProcessServer(e.srv), nats.Name(name), nats.MaxReconnects(-1))
+// Connect opens a client connection to the embedded server (in-process, no socket) with a
+// default Link.
+func (e *Embedded) Connect(name string) (*Link, error) { return e.ConnectLink(name, LinkConfig{}) }
+
+// ConnectLink opens a client connection to the embedded server (in-process, no socket).
+func (e *Embedded) ConnectLink(name string, cfg LinkConfig) (*Link, error) {
+	l, err := newLink(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]nats.Option{nats.InProcessServer(e.srv), nats.Name(name), nats.MaxReconnects(-1)}, l.handlers()...)
+	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect in-process: %w", err)
 	}
-	return nc, nil
+	l.start(nc)
+	return l, nil
 }
 
 // ClientURL is the URL other processes use, or "" when the server does not listen.

@@ -38,6 +38,24 @@ type NATS struct {
 	// Listen exposes the embedded server on host:port so separate signal/mediad processes can join
 	// the all-in-one process ("" = in-process only).
 	Listen string `yaml:"listen"`
+	// Grace is how long NATS may be unreachable before the streams that need it end.
+	Grace time.Duration `yaml:"grace"`
+	// KVStorage of the directory buckets: "memory" or "file"; "" = memory for the embedded
+	// server, file for an external one.
+	KVStorage string `yaml:"kvStorage"`
+	// KVReplicas of the directory buckets on a JetStream cluster (3 on three servers).
+	KVReplicas int `yaml:"kvReplicas"`
+}
+
+// Storage resolves KVStorage: "memory" or "file".
+func (n NATS) Storage() string {
+	switch {
+	case n.KVStorage != "":
+		return n.KVStorage
+	case n.URL == "":
+		return "memory"
+	}
+	return "file"
 }
 
 // Signal configures the signalling tier.
@@ -67,7 +85,8 @@ type Mediad struct {
 // Defaults are WCS's defaults where WCS has one.
 func Defaults() Config {
 	return Config{
-		Log: Log{Level: "info", Format: "json"},
+		Log:  Log{Level: "info", Format: "json"},
+		NATS: NATS{Grace: 30 * time.Second, KVReplicas: 1},
 		Signal: Signal{
 			WSListen:      "0.0.0.0:8080",
 			HTTPListen:    "0.0.0.0:8081",
@@ -144,6 +163,10 @@ func (c Config) validate() error {
 	check(c.Mediad.TCPPort >= -1 && c.Mediad.TCPPort < 65536, "mediad TCP port %d out of range (-1 disables)", c.Mediad.TCPPort)
 	check(c.Mediad.ICETimeout > 0, "mediad ICE timeout must be positive, got %s", c.Mediad.ICETimeout)
 	check(c.Log.Format == "json" || c.Log.Format == "console", "log format must be json or console, got %q", c.Log.Format)
+	check(c.NATS.Grace > 0, "NATS grace must be positive, got %s", c.NATS.Grace)
+	check(c.NATS.KVStorage == "" || c.NATS.KVStorage == "memory" || c.NATS.KVStorage == "file",
+		"NATS KV storage must be memory or file, got %q", c.NATS.KVStorage)
+	check(c.NATS.KVReplicas >= 1 && c.NATS.KVReplicas <= 5, "NATS KV replicas must be 1..5, got %d", c.NATS.KVReplicas)
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,9 +24,10 @@ import (
 
 // Errors callers branch on.
 var (
-	ErrNameInUse    = errors.New("mediactl: stream name is already in use")
-	ErrNoMediaNode  = errors.New("mediactl: no live media node")
-	ErrNotPublished = errors.New("mediactl: stream not found")
+	ErrNameInUse        = errors.New("mediactl: stream name is already in use")
+	ErrNoMediaNode      = errors.New("mediactl: no live media node")
+	ErrNotPublished     = errors.New("mediactl: stream not found")
+	ErrControlPlaneDown = errors.New("mediactl: control plane unreachable")
 )
 
 // Config of a Client.
@@ -36,19 +38,27 @@ type Config struct {
 	// OnEvent receives every MediaEvent addressed to this node, on the NATS delivery goroutine: it
 	// must not block.
 	OnEvent func(control.MediaEvent)
-	// OnNodeDown is told when a media daemon leaves or its heartbeat expires; it must not block.
+	// OnNodeDown is told when a media daemon leaves or its heartbeat stops; it must not block.
 	OnNodeDown func(nodeID string)
+	// OnControlPlaneLost is told when the control plane has been unreachable for longer than the
+	// link's grace; it must not block.
+	OnControlPlaneLost func()
+	// Directory is how the directory buckets are stored.
+	Directory bus.DirectoryConfig
 }
 
 // Client is one signal node's connection to the media tier.
 type Client struct {
-	cfg   Config
-	nc    *nats.Conn
-	dir   *bus.Directory
-	log   zerolog.Logger
-	m     *metrics.Signal
-	nodes *nodeView
-	sub   *nats.Subscription
+	cfg    Config
+	link   *bus.Link
+	nc     *nats.Conn
+	dir    *bus.Directory
+	log    zerolog.Logger
+	m      *metrics.Signal
+	nodes  *nodeView
+	claims *claims
+	sub    *nats.Subscription
+	dirOK  atomic.Bool // the last heartbeat reached the directory (readiness)
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -56,22 +66,17 @@ type Client struct {
 }
 
 // New opens the directory, starts the node watcher and the heartbeat, and subscribes to events.
-func New(ctx context.Context, cfg Config, nc *nats.Conn, m *metrics.Signal, log zerolog.Logger) (*Client, error) {
-	dir, err := bus.OpenDirectory(ctx, nc)
+func New(ctx context.Context, cfg Config, link *bus.Link, m *metrics.Signal, log zerolog.Logger) (*Client, error) {
+	dir, err := bus.OpenDirectory(ctx, link.Conn, cfg.Directory)
 	if err != nil {
 		return nil, fmt.Errorf("mediactl: %w", err)
 	}
-	c := &Client{cfg: cfg, nc: nc, dir: dir, log: log, m: m, nodes: newNodeView()}
+	c := &Client{cfg: cfg, link: link, nc: link.Conn, dir: dir, log: log, m: m, nodes: newNodeView(),
+		claims: newClaims()}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	w, err := dir.Nodes.WatchAll(runCtx)
+	c.sub, err = c.nc.Subscribe(control.SignalEventsSubject(cfg.NodeID), c.onEventMsg)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("mediactl: watch nodes: %w", err)
-	}
-	c.sub, err = nc.Subscribe(control.SignalEventsSubject(cfg.NodeID), c.onEventMsg)
-	if err != nil {
-		_ = w.Stop()
 		cancel()
 		return nil, fmt.Errorf("mediactl: subscribe events: %w", err)
 	}
@@ -79,9 +84,11 @@ func New(ctx context.Context, cfg Config, nc *nats.Conn, m *metrics.Signal, log 
 	// can own anything.
 	c.started = time.Now().UnixMilli()
 	c.beat(ctx)
+	events := link.Watch()
+	rewatch := make(chan struct{}, 1)
 	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.nodes.watch(runCtx, w, log, c.nodeDown) }()
-	go func() { defer c.wg.Done(); c.heartbeat(runCtx) }()
+	go func() { defer c.wg.Done(); c.watchNodes(runCtx, rewatch) }()
+	go func() { defer c.wg.Done(); c.heartbeat(runCtx, events, rewatch) }()
 	// Know the live media daemons before serving the first publish.
 	select {
 	case <-c.nodes.ready:
@@ -106,6 +113,26 @@ func (c *Client) Close() {
 	}
 }
 
+// watchNodes keeps the node view fed from the nodes bucket. A watcher does not survive its
+// bucket being re-created by a restarted server, so it is started again whenever rewatch says
+// the directory was re-asserted.
+func (c *Client) watchNodes(ctx context.Context, rewatch <-chan struct{}) {
+	for ctx.Err() == nil {
+		w, err := c.dir.Nodes.WatchAll(ctx)
+		if err != nil {
+			c.log.Debug().Err(err).Msg("watch nodes")
+			select {
+			case <-ctx.Done():
+				return
+			case <-rewatch:
+			case <-time.After(control.NodeHeartbeat):
+			}
+			continue
+		}
+		c.nodes.watch(ctx, w, rewatch, c.log, c.nodeDown)
+	}
+}
+
 func (c *Client) onEventMsg(msg *nats.Msg) {
 	var ev control.MediaEvent
 	if err := json.Unmarshal(msg.Data, &ev); err != nil {
@@ -117,25 +144,86 @@ func (c *Client) onEventMsg(msg *nats.Msg) {
 	}
 }
 
-// heartbeat keeps this signal node's record alive in the nodes bucket and notices media daemons
-// whose heartbeat expired (design.md "Failure").
-func (c *Client) heartbeat(ctx context.Context) {
-	t := time.NewTicker(control.NodeHeartbeat)
-	defer t.Stop()
-	for beats := 1; ; beats++ {
+// heartbeat keeps this signal node's record alive in the nodes bucket, notices media daemons
+// that stopped heartbeating (design.md "Failure"), and follows the control plane's faults: after a
+// reconnection the directory is re-asserted; past the grace the owner is told.
+func (c *Client) heartbeat(ctx context.Context, events <-chan bus.LinkEvent, rewatch chan<- struct{}) {
+	beat := time.NewTicker(control.NodeHeartbeat)
+	defer beat.Stop()
+	sweep := time.NewTicker(sweepInterval)
+	defer sweep.Stop()
+	for beats := 1; ; {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			c.beat(ctx)
-			for _, id := range c.nodes.sweep(now) {
-				c.nodeDown(id)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
 			}
-			if beats%tombstoneSweepBeats == 0 {
+			c.onLink(ctx, ev, rewatch)
+		case <-beat.C:
+			if !c.beat(ctx) && c.link.Up() && ctx.Err() == nil {
+				c.reassert(ctx, rewatch) // a bucket may be gone without a reconnection we saw
+			}
+			if beats++; beats%tombstoneSweepBeats == 0 {
 				c.sweepTombstones(ctx)
+			}
+		case now := <-sweep.C:
+			for _, id := range c.nodes.sweep(now, c.link.UpSince()) {
+				c.nodeDown(id)
 			}
 		}
 	}
+}
+
+// sweepInterval is how often silent media daemons are looked for: a killed daemon is noticed
+// within NodeDownAfter plus this.
+const sweepInterval = 250 * time.Millisecond
+
+func (c *Client) onLink(ctx context.Context, ev bus.LinkEvent, rewatch chan<- struct{}) {
+	switch ev {
+	case bus.LinkDown:
+		c.dirOK.Store(false)
+		c.log.Warn().Msg("control plane unreachable: streams go on; new ones are refused")
+	case bus.LinkUp:
+		c.reassert(ctx, rewatch)
+	case bus.LinkLost:
+		c.log.Error().Msg("control plane lost for longer than the grace")
+		if c.cfg.OnControlPlaneLost != nil {
+			c.cfg.OnControlPlaneLost()
+		}
+	}
+}
+
+// reassert makes the directory whole again after a fault: buckets verified (re-created if the
+// server lost them), this node's record written, its stream claims put back, the node watcher
+// restarted, and releases that could not be sent while disconnected sent now.
+func (c *Client) reassert(ctx context.Context, rewatch chan<- struct{}) {
+	rctx, cancel := context.WithTimeout(ctx, control.RequestTimeout)
+	defer cancel()
+	if err := c.dir.Ensure(rctx); err != nil {
+		c.log.Warn().Err(err).Msg("directory not usable yet")
+		return
+	}
+	c.link.Reasserted("buckets")
+	if c.beat(rctx) {
+		c.link.Reasserted("node")
+	}
+	kept, lost := c.claims.reassert(rctx, c.dir.Streams, c.log)
+	if kept > 0 {
+		c.link.Reasserted("claims")
+	}
+	if lost > 0 {
+		c.log.Error().Int("claims", lost).Msg("stream names claimed by another node while the control plane was down")
+	}
+	c.claims.flushReleases(rctx, c.dir.Streams, c.log)
+	select {
+	case rewatch <- struct{}{}:
+		c.link.Reasserted("watch")
+	default:
+	}
+	c.log.Info().Int("claims", kept).Msg("directory re-asserted")
 }
 
 // Released stream names leave delete markers in the directory; every signal node sweeps the old
@@ -155,19 +243,36 @@ func (c *Client) sweepTombstones(ctx context.Context) {
 	}
 }
 
-// beat writes this node's record once.
-func (c *Client) beat(ctx context.Context) {
+// beat writes this node's record once and reports whether it reached the directory.
+func (c *Client) beat(ctx context.Context) bool {
 	rec := control.NodeRecord{ID: c.cfg.NodeID, Kind: control.KindSignal, Started: c.started, Version: wcs.Version}
 	if c.cfg.Sessions != nil {
 		rec.MediaSessions = c.cfg.Sessions()
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
-		return
+		return false
 	}
-	if _, err := c.dir.Nodes.Put(ctx, control.NodeKey(c.cfg.NodeID), body); err != nil && ctx.Err() == nil {
+	_, err = c.dir.Nodes.Put(ctx, control.NodeKey(c.cfg.NodeID), body)
+	c.dirOK.Store(err == nil)
+	if err != nil && ctx.Err() == nil && c.link.Up() {
 		c.log.Warn().Err(err).Msg("node heartbeat")
 	}
+	return err == nil
+}
+
+// Ready reports whether this node can take new streams: the control plane is reachable, the
+// directory usable, and at least one media daemon alive.
+func (c *Client) Ready() error {
+	switch {
+	case !c.link.Up():
+		return errors.New("control plane unreachable")
+	case !c.dirOK.Load():
+		return errors.New("directory not usable")
+	case c.nodes.liveMediads(time.Now(), c.link.UpSince()) == 0:
+		return errors.New("no live media daemon")
+	}
+	return nil
 }
 
 func (c *Client) nodeDown(id string) {
@@ -179,16 +284,23 @@ func (c *Client) nodeDown(id string) {
 
 // PickMediaNode returns the live mediad with the fewest media sessions.
 func (c *Client) PickMediaNode() (string, error) {
-	id, ok := c.nodes.pick(time.Now())
+	if !c.link.Up() {
+		return "", ErrControlPlaneDown
+	}
+	id, ok := c.nodes.pick(time.Now(), c.link.UpSince())
 	if !ok {
 		return "", ErrNoMediaNode
 	}
 	return id, nil
 }
 
-// ClaimStream registers rec under its name if no one holds it (create-if-absent, docs/protocol.md §E.6)
-// and returns the revision of the claim, needed to release it.
+// ClaimStream registers rec under its name if no one holds it (create-if-absent, docs/protocol.md
+// §E.6) and returns a claim id, needed to release it. The claim is remembered, so that it can be
+// put back if the server loses it (reassert).
 func (c *Client) ClaimStream(ctx context.Context, rec control.StreamRecord) (uint64, error) {
+	if !c.link.Up() {
+		return 0, ErrControlPlaneDown
+	}
 	rec.SignalStarted = c.started
 	rec.MediaStarted, _ = c.nodes.incarnation(rec.MediaNode)
 	body, err := json.Marshal(rec)
@@ -197,12 +309,15 @@ func (c *Client) ClaimStream(ctx context.Context, rec control.StreamRecord) (uin
 	}
 	rev, err := c.dir.Streams.Create(ctx, control.StreamKey(rec.Name), body)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return c.takeOver(ctx, rec.Name, body)
+		rev, err = c.takeOver(ctx, rec.Name, body)
 	}
 	if err != nil {
+		if errors.Is(err, ErrNameInUse) {
+			return 0, err
+		}
 		return 0, fmt.Errorf("mediactl: claim stream %q: %w", rec.Name, err)
 	}
-	return rev, nil
+	return c.claims.add(rec.Name, body, rev), nil
 }
 
 // takeOver replaces a claim whose owner is dead: its mediad, or its signal node, no longer
@@ -228,29 +343,39 @@ func (c *Client) takeOver(ctx context.Context, name string, body []byte) (uint64
 
 func (c *Client) ownerDead(rec control.StreamRecord) bool {
 	now := time.Now()
+	upSince := c.link.UpSince()
+	if c.nodes.isDown(rec.MediaNode) { // reported down: its names are free at once
+		return true
+	}
 	// A claim younger than a heartbeat TTL may belong to a node this one has not seen yet.
 	if now.Sub(time.UnixMilli(rec.Created)) < control.NodeTTL {
 		return false
 	}
-	if !c.nodes.aliveAs(rec.MediaNode, control.KindMediad, rec.MediaStarted, now) {
+	if !c.nodes.aliveAs(rec.MediaNode, control.KindMediad, rec.MediaStarted, now, upSince) {
 		return true
 	}
 	if rec.SignalNode == c.cfg.NodeID { // ours: alive only if claimed in this life of the node
 		return rec.SignalStarted != 0 && rec.SignalStarted != c.started
 	}
-	return !c.nodes.aliveAs(rec.SignalNode, control.KindSignal, rec.SignalStarted, now)
+	return !c.nodes.aliveAs(rec.SignalNode, control.KindSignal, rec.SignalStarted, now, upSince)
 }
 
 // Started is this node's incarnation, carried in control.Owner.SignalStarted.
 func (c *Client) Started() int64 { return c.started }
 
-// ReleaseStream deletes our claim; a newer claim by someone else (another revision) is left alone.
-func (c *Client) ReleaseStream(ctx context.Context, name string, rev uint64) error {
-	err := c.dir.Streams.Delete(ctx, control.StreamKey(name), jetstream.LastRevision(rev))
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+// ReleaseStream deletes our claim id; a newer claim by someone else (another revision) is left
+// alone. While the control plane is down the release is kept and sent once it is back.
+func (c *Client) ReleaseStream(ctx context.Context, name string, id uint64) error {
+	rel, ok := c.claims.remove(id)
+	if !ok {
 		return nil
 	}
-	if err != nil {
+	if !c.link.Up() {
+		c.claims.deferRelease(rel)
+		return nil
+	}
+	if err := rel.send(ctx, c.dir.Streams); err != nil {
+		c.claims.deferRelease(rel)
 		return fmt.Errorf("mediactl: release stream %q: %w", name, err)
 	}
 	return nil
@@ -259,6 +384,9 @@ func (c *Client) ReleaseStream(ctx context.Context, name string, rev uint64) err
 // LookupStream returns the published stream record of name, or ErrNotPublished.
 func (c *Client) LookupStream(ctx context.Context, name string) (control.StreamRecord, error) {
 	var rec control.StreamRecord
+	if !c.link.Up() {
+		return rec, ErrControlPlaneDown
+	}
 	e, err := c.dir.Streams.Get(ctx, control.StreamKey(name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return rec, ErrNotPublished

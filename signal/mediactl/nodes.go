@@ -16,9 +16,10 @@ import (
 // The bucket's TTL removes stale records without telling watchers, so liveness is judged by when a
 // record was last seen.
 type nodeView struct {
-	mu    sync.Mutex
-	nodes map[string]*nodeEntry // by KV key
-	ready chan struct{}         // closed once the bucket's initial values are applied
+	mu        sync.Mutex
+	nodes     map[string]*nodeEntry // by KV key
+	ready     chan struct{}         // closed once the bucket's initial values are applied
+	readyOnce sync.Once
 }
 
 type nodeEntry struct {
@@ -32,14 +33,16 @@ func newNodeView() *nodeView {
 	return &nodeView{nodes: map[string]*nodeEntry{}, ready: make(chan struct{})}
 }
 
-// watch applies bucket updates until ctx ends; a media daemon whose record is deleted is reported
-// to down at once.
-func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolog.Logger, down func(string)) {
+// watch applies bucket updates until ctx ends, the watcher fails or rewatch asks for a new
+// watcher; a media daemon whose record is deleted is reported to down at once.
+func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, rewatch <-chan struct{}, log zerolog.Logger, down func(string)) {
 	defer func() { _ = w.Stop() }()
 	initial := true
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-rewatch:
 			return
 		case e, ok := <-w.Updates():
 			if !ok {
@@ -48,7 +51,7 @@ func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, log zerolo
 			if e == nil { // the end of the initial values
 				if initial {
 					initial = false
-					close(v.ready)
+					v.readyOnce.Do(func() { close(v.ready) })
 				}
 				continue
 			}
@@ -87,14 +90,33 @@ func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) string {
 	return ""
 }
 
-// sweep returns the media daemons whose heartbeat expired since the last sweep. The bucket's TTL
-// drops their records silently, so this is how their loss is noticed.
-func (v *nodeView) sweep(now time.Time) []string {
+// heard is when n was last heard from, as far as judging it goes: a node cannot be blamed for
+// silence while the control plane itself was unreachable, so the moment the link came up counts
+// as hearing from everyone.
+func heard(n *nodeEntry, upSince time.Time) time.Time {
+	if upSince.After(n.seen) {
+		return upSince
+	}
+	return n.seen
+}
+
+// liveMediad reports whether n is a media daemon heard from within NodeDownAfter.
+func liveMediad(n *nodeEntry, now, upSince time.Time) bool {
+	return n.rec.Kind == control.KindMediad && !n.down && now.Sub(heard(n, upSince)) <= control.NodeDownAfter
+}
+
+// sweep returns the media daemons that stopped heartbeating since the last sweep (killed,
+// crashed or cut off): NodeDownAfter without a record update. Nothing is judged while the link
+// is down (upSince zero).
+func (v *nodeView) sweep(now, upSince time.Time) []string {
+	if upSince.IsZero() {
+		return nil
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var out []string
 	for _, n := range v.nodes {
-		if n.rec.Kind == control.KindMediad && !n.down && now.Sub(n.seen) > control.NodeTTL {
+		if n.rec.Kind == control.KindMediad && !n.down && !liveMediad(n, now, upSince) {
 			n.down = true
 			out = append(out, n.rec.ID)
 		}
@@ -103,12 +125,12 @@ func (v *nodeView) sweep(now time.Time) []string {
 }
 
 // pick returns the live mediad with the least load, and counts the placement.
-func (v *nodeView) pick(now time.Time) (string, bool) {
+func (v *nodeView) pick(now, upSince time.Time) (string, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var best *nodeEntry
 	for _, n := range v.nodes {
-		if n.rec.Kind != control.KindMediad || now.Sub(n.seen) > control.NodeTTL {
+		if !liveMediad(n, now, upSince) {
 			continue
 		}
 		if best == nil || load(n) < load(best) || load(n) == load(best) && n.rec.ID < best.rec.ID {
@@ -122,16 +144,43 @@ func (v *nodeView) pick(now time.Time) (string, bool) {
 	return best.rec.ID, true
 }
 
+// liveMediads counts the media daemons that can take a session now.
+func (v *nodeView) liveMediads(now, upSince time.Time) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := 0
+	for _, e := range v.nodes {
+		if liveMediad(e, now, upSince) {
+			n++
+		}
+	}
+	return n
+}
+
 func load(n *nodeEntry) int { return n.rec.MediaSessions + n.placed }
 
 // aliveAs reports whether node heartbeats as a node of kind, in the incarnation started (0: any;
-// records written before incarnations were kept carry none).
-func (v *nodeView) aliveAs(node, kind string, started int64, now time.Time) bool {
+// records written before incarnations were kept carry none). Media daemons are alive until found
+// down; signal nodes while their record lives (NodeTTL).
+func (v *nodeView) aliveAs(node, kind string, started int64, now, upSince time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	n := v.nodes[control.NodeKey(node)]
-	return n != nil && n.rec.ID == node && n.rec.Kind == kind && now.Sub(n.seen) <= control.NodeTTL &&
-		(started == 0 || n.rec.Started == started)
+	if n == nil || n.rec.ID != node || n.rec.Kind != kind || started != 0 && n.rec.Started != started {
+		return false
+	}
+	if kind == control.KindMediad {
+		return liveMediad(n, now, upSince)
+	}
+	return now.Sub(heard(n, upSince)) <= control.NodeTTL
+}
+
+// isDown reports whether node is a media daemon already reported down.
+func (v *nodeView) isDown(node string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := v.nodes[control.NodeKey(node)]
+	return n != nil && n.rec.ID == node && n.down
 }
 
 // incarnation returns the Started of node's current record.

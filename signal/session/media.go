@@ -199,7 +199,7 @@ func (s *Session) onState(ms *mediaSession, ev control.MediaEvent) {
 	case control.StateFailed, control.StateClosed:
 		// The daemon has ended it already. Players of a stopped publisher carry "Stopped by
 		// publisher stop" in Info (§E.4, §I.1).
-		info := ev.Info
+		info := s.mediaInfo(ev.Info)
 		if info == "" {
 			info = wcs.InfoFailedByError
 		}
@@ -243,12 +243,13 @@ func (s *Session) sendResize(ms *mediaSession) {
 	s.send(wcs.MsgNotifyStreamEvent, wcs.StreamEvent{MediaSessionID: ms.id, Type: wcs.EventResize, Payload: payload})
 }
 
-// onNodeDown fails the media sessions held by a daemon that died; their names are released so
-// the stream can be published again elsewhere.
-func (s *Session) onNodeDown(node string) {
+// onNodeDown fails the media sessions held by a daemon that died (node "" = all of them, the
+// control plane is lost); their names are released so the stream can be published again
+// elsewhere.
+func (s *Session) onNodeDown(node, info string) {
 	for _, ms := range s.sorted() {
-		if ms.node == node {
-			s.terminate(ms, wcs.StatusFailed, wcs.InfoFailedByError, false)
+		if node == "" || ms.node == node {
+			s.terminate(ms, wcs.StatusFailed, info, false)
 		}
 	}
 }
@@ -330,4 +331,15 @@ func (s *Session) stopDetached(ms *mediaSession, info string) {
 			s.log.Warn().Err(err).Str("streamName", ms.name).Msg("release stream name")
 		}
 	}
+}
+
+// mediaInfo is an info text that came over the control plane, as a client may see it: one of
+// WCS's or Potok's own strings, else "Failed by error" (nothing free-form from NATS reaches a
+// client, docs/protocol.md §D.4).
+func (s *Session) mediaInfo(info string) string {
+	if wcs.KnownInfo(info) {
+		return info
+	}
+	s.log.Warn().Str("info", info).Msg("unknown info text from the control plane replaced")
+	return wcs.InfoFailedByError
 }

@@ -164,7 +164,7 @@ func (s *Session) Event(ev control.MediaEvent) {
 			s.log.Debug().Str("mediaSessionId", ev.MediaSessionID).Str("kind", ev.Kind).Msg("event queue full, event dropped")
 		}
 	default:
-		s.lossless.add(&ev, "")
+		s.lossless.add(&ev, nodeDown{})
 		s.wake()
 	}
 }
@@ -172,9 +172,20 @@ func (s *Session) Event(ev control.MediaEvent) {
 // NodeDown tells the session that a media daemon is gone, without blocking: its media sessions
 // there have ended (design.md "Failure").
 func (s *Session) NodeDown(node string) {
-	s.lossless.add(nil, node)
+	s.lossless.add(nil, nodeDown{node: node, info: wcs.InfoMediaNodeLost})
 	s.wake()
 }
+
+// ControlPlaneLost tells the session, without blocking, that the control plane has been
+// unreachable for longer than the grace: every media session ends FAILED "Control plane
+// unavailable" (README "Control plane faults").
+func (s *Session) ControlPlaneLost() {
+	s.lossless.add(nil, nodeDown{info: wcs.InfoControlPlaneDown})
+	s.wake()
+}
+
+// nodeDown ends the media sessions on node ("" = every node) with info.
+type nodeDown struct{ node, info string }
 
 func (s *Session) wake() {
 	select {
@@ -190,10 +201,10 @@ type lossless struct {
 	mu      sync.Mutex
 	states  []*control.MediaEvent
 	formats map[string]*control.MediaEvent
-	downs   []string
+	downs   []nodeDown
 }
 
-func (l *lossless) add(ev *control.MediaEvent, down string) {
+func (l *lossless) add(ev *control.MediaEvent, down nodeDown) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -209,7 +220,7 @@ func (l *lossless) add(ev *control.MediaEvent, down string) {
 	}
 }
 
-func (l *lossless) take() (states []*control.MediaEvent, formats map[string]*control.MediaEvent, downs []string) {
+func (l *lossless) take() (states []*control.MediaEvent, formats map[string]*control.MediaEvent, downs []nodeDown) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	states, formats, downs = l.states, l.formats, l.downs
@@ -226,8 +237,8 @@ func (s *Session) drainLossless() {
 	for _, ev := range formats {
 		s.handleEvent(*ev)
 	}
-	for _, node := range downs {
-		s.onNodeDown(node)
+	for _, d := range downs {
+		s.onNodeDown(d.node, d.info)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 
 // InfoNoMediaNode is the FAILED info when no media daemon is alive. WCS has no such state (it is
 // its own media server), so the text is Potok's own.
-const InfoNoMediaNode = "No available media servers"
+const InfoNoMediaNode = wcs.InfoNoMediaNode
 
 // MaxStreamEventPayload bounds the payload of sendStreamEvent, which is copied to every subscriber.
 const MaxStreamEventPayload = 16 << 10
@@ -64,7 +64,12 @@ func (s *Session) onPublishStream(env wcs.Envelope) {
 		return
 	}
 	node, err := s.media.PickMediaNode()
-	if err != nil {
+	switch {
+	case errors.Is(err, mediactl.ErrControlPlaneDown):
+		s.log.Warn().Err(err).Msg("publish refused")
+		s.rejected(&req, true, wcs.InfoControlPlaneDown)
+		return
+	case err != nil:
 		s.log.Warn().Err(err).Msg("publish: no media node")
 		s.rejected(&req, true, InfoNoMediaNode)
 		return
@@ -77,6 +82,9 @@ func (s *Session) onPublishStream(env wcs.Envelope) {
 	switch {
 	case errors.Is(err, mediactl.ErrNameInUse):
 		s.rejected(&req, true, wcs.InfoStreamNameAlreadyInUse)
+		return
+	case errors.Is(err, mediactl.ErrControlPlaneDown):
+		s.rejected(&req, true, wcs.InfoControlPlaneDown)
 		return
 	case err != nil:
 		s.log.Error().Err(err).Msg("publish: claim stream name")
@@ -92,7 +100,7 @@ func (s *Session) onPublishStream(env wcs.Envelope) {
 		return
 	}
 	if rep.Error != "" {
-		s.terminate(ms, wcs.StatusFailed, rep.Error, false)
+		s.terminate(ms, wcs.StatusFailed, s.mediaInfo(rep.Error), false)
 		return
 	}
 	ms.publishReply(rep)
@@ -118,6 +126,9 @@ func (s *Session) onPlayStream(env wcs.Envelope) {
 	case errors.Is(err, mediactl.ErrNotPublished):
 		s.rejected(&req, false, wcs.InfoStreamNotFound)
 		return
+	case errors.Is(err, mediactl.ErrControlPlaneDown):
+		s.rejected(&req, false, wcs.InfoControlPlaneDown)
+		return
 	case err != nil:
 		s.log.Error().Err(err).Msg("play: look up stream")
 		s.rejected(&req, false, wcs.InfoFailedByError)
@@ -134,7 +145,7 @@ func (s *Session) onPlayStream(env wcs.Envelope) {
 		return
 	}
 	if rep.Error != "" {
-		s.terminate(ms, wcs.StatusFailed, rep.Error, false)
+		s.terminate(ms, wcs.StatusFailed, s.mediaInfo(rep.Error), false)
 		return
 	}
 	ms.playReply(rep)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,8 +32,11 @@ type Options struct {
 	// Signal and Mediad adjust each node's config before it starts (e.g. shorter timeouts).
 	Signal func(*signal.Config)
 	Mediad func(*mediad.Config)
-	// NATSListen exposes the embedded NATS on a TCP port (for separate processes to join).
+	// NATSListen exposes the embedded NATS on a TCP port (for separate processes to join); the
+	// cluster's own nodes then connect over TCP too, so they ride out RestartNATS.
 	NATSListen bool
+	// Grace is the nodes' control-plane grace (0 = bus.DefaultGrace).
+	Grace time.Duration
 }
 
 // Cluster is a running in-process cluster. Everything stops in t.Cleanup.
@@ -48,8 +50,11 @@ type Cluster struct {
 	MetricsURL string   // /metrics of the shared registry (process CPU and all first-node metrics)
 	Registry   *prometheus.Registry
 
-	conns   []*nats.Conn
-	servers []*httptest.Server
+	conns    []*bus.Link
+	servers  []*httptest.Server
+	opts     Options
+	natsAddr string // host:port when NATSListen
+	linked   bool   // link metrics registered in Registry
 }
 
 // Start brings the cluster up and registers its shutdown with t.Cleanup.
@@ -70,7 +75,7 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 	if o.Mediads <= 0 {
 		o.Mediads = 1
 	}
-	c := &Cluster{Registry: prometheus.NewRegistry()}
+	c := &Cluster{Registry: prometheus.NewRegistry(), opts: o}
 	c.Registry.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	t.Cleanup(c.Close)
 	listen := ""
@@ -82,6 +87,7 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.NATS, c.NATSURL = emb, emb.ClientURL()
+	c.natsAddr = strings.TrimPrefix(c.NATSURL, "nats://")
 	log := logging.Test()
 	ctx := context.Background()
 	for i := range o.Mediads {
@@ -92,11 +98,11 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		if o.Mediad != nil {
 			o.Mediad(&cfg)
 		}
-		nc, err := c.connect(cfg.NodeID)
+		link, err := c.connect(cfg.NodeID, cfg.Registerer)
 		if err != nil {
 			return nil, err
 		}
-		d, err := mediad.Start(ctx, cfg, nc, log.With().Str("nodeId", cfg.NodeID).Logger())
+		d, err := mediad.Start(ctx, cfg, link, log.With().Str("nodeId", cfg.NodeID).Logger())
 		if err != nil {
 			return nil, fmt.Errorf("mediad %d: %w", i, err)
 		}
@@ -107,11 +113,11 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		if o.Signal != nil {
 			o.Signal(&cfg)
 		}
-		nc, err := c.connect(cfg.NodeID)
+		link, err := c.connect(cfg.NodeID, cfg.Registerer)
 		if err != nil {
 			return nil, err
 		}
-		s, err := signal.New(ctx, cfg, nc, log.With().Str("nodeId", cfg.NodeID).Logger())
+		s, err := signal.New(ctx, cfg, link, log.With().Str("nodeId", cfg.NodeID).Logger())
 		if err != nil {
 			return nil, fmt.Errorf("signal %d: %w", i, err)
 		}
@@ -136,13 +142,47 @@ func (c *Cluster) registerer(i int) prometheus.Registerer {
 	return prometheus.NewRegistry()
 }
 
-func (c *Cluster) connect(name string) (*nats.Conn, error) {
-	nc, err := c.NATS.Connect(name)
+// connect gives a node its own Link: in-process, or over TCP when the server listens. The first
+// node's link metrics go to the shared registry, like its other metrics.
+func (c *Cluster) connect(name string, reg prometheus.Registerer) (*bus.Link, error) {
+	if reg != c.Registry || c.linked {
+		reg = nil // the potok_nats_* metrics are the process's: register them once
+	} else {
+		c.linked = true
+	}
+	lc := bus.LinkConfig{Grace: c.opts.Grace, Registerer: reg}
+	var l *bus.Link
+	var err error
+	if c.opts.NATSListen {
+		l, err = bus.Dial(bus.DialOptions{URL: c.NATSURL, Name: name, Link: lc})
+	} else {
+		l, err = c.NATS.ConnectLink(name, lc)
+	}
 	if err != nil {
 		return nil, err
 	}
-	c.conns = append(c.conns, nc)
-	return nc, nil
+	c.conns = append(c.conns, l)
+	return l, nil
+}
+
+// StopNATS shuts the embedded server down (NATSListen clusters only); StartNATS brings it back
+// on the same address with an empty store, as a restarted nats-server with in-memory buckets.
+func (c *Cluster) StopNATS(t testing.TB) {
+	t.Helper()
+	if !c.opts.NATSListen {
+		t.Fatal("cluster: StopNATS needs Options.NATSListen")
+	}
+	c.NATS.Shutdown()
+}
+
+// StartNATS starts the embedded server again after StopNATS.
+func (c *Cluster) StartNATS(t testing.TB) {
+	t.Helper()
+	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: c.natsAddr})
+	if err != nil {
+		t.Fatalf("cluster: restart NATS: %v", err)
+	}
+	c.NATS = emb
 }
 
 // startTimeout bounds the cluster's start-up waits; generous for a loaded machine under -race.
@@ -151,13 +191,13 @@ const startTimeout = 20 * time.Second
 // waitMediads waits until the directory lists n media daemons, so the first publish is placed.
 func (c *Cluster) waitMediads(t testing.TB, n int) {
 	t.Helper()
-	nc, err := c.connect("cluster-probe")
+	nc, err := c.connect("cluster-probe", nil)
 	if err != nil {
 		t.Fatalf("cluster: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	dir, err := bus.OpenDirectory(ctx, nc)
+	dir, err := bus.OpenDirectory(ctx, nc.Conn, bus.DirectoryConfig{})
 	if err != nil {
 		t.Fatalf("cluster: %v", err)
 	}
