@@ -136,10 +136,6 @@ func vp8KeyFrame(w, h int) []byte {
 	return b
 }
 
-func (p *peer) connected() bool {
-	return p.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
-}
-
 func (p *peer) close() {
 	select {
 	case <-p.stop:
