@@ -196,6 +196,7 @@ func (s *controllingSelector) HandleSuccessResponse(
 
 	pair.state = CandidatePairStateSucceeded
 	s.log.Tracef("Found valid candidate pair: %s", pair)
+	s.nominateIfBest(pair)
 
 	// Handle nomination/renomination
 	if pendingRequest.isUseCandidate {
@@ -213,6 +214,24 @@ func (s *controllingSelector) HandleSuccessResponse(
 	}
 
 	pair.UpdateRoundTripTime(rtt)
+}
+
+// nominateIfBest nominates pair as soon as its check succeeded when it is the best pair not failed
+// and nothing is nominated yet, the rule HandleBindingRequest applies when the remote checks us.
+// Without it a pair validated by our own check waits for the next ContactCandidates tick
+// (checkInterval, 200 ms): the whole wait against an ICE-lite peer, which never checks.
+func (s *controllingSelector) nominateIfBest(pair *CandidatePair) {
+	if s.nominatedPair != nil || s.agent.getSelectedPair() != nil {
+		return
+	}
+	if best := s.agent.getBestAvailableCandidatePair(); !best.equal(pair) ||
+		!s.isNominatable(pair.Local) || !s.isNominatable(pair.Remote) {
+		return
+	}
+	s.log.Tracef("Valid pair (%s, %s) is the best available, nominating it", pair.Local, pair.Remote)
+	pair.nominated = true
+	s.nominatedPair = pair
+	s.nominatePair(pair)
 }
 
 func (s *controllingSelector) PingCandidate(local, remote Candidate) {
