@@ -3,6 +3,7 @@ package mediad
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,7 @@ func owner(id string) control.Owner {
 type eventLog struct {
 	mu  sync.Mutex
 	evs []control.MediaEvent
+	at  []time.Time // arrival of evs[i]
 }
 
 func (l *eventLog) add(m *nats.Msg) {
@@ -148,7 +150,46 @@ func (l *eventLog) add(m *nats.Msg) {
 	if json.Unmarshal(m.Data, &ev) == nil {
 		l.mu.Lock()
 		l.evs = append(l.evs, ev)
+		l.at = append(l.at, time.Now())
 		l.mu.Unlock()
+	}
+}
+
+// arrivals returns when the events matching f arrived, oldest first.
+func (l *eventLog) arrivals(f func(control.MediaEvent) bool) []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []time.Time
+	for i, ev := range l.evs {
+		if f(ev) {
+			out = append(out, l.at[i])
+		}
+	}
+	return out
+}
+
+// checkRateCadence waits for n rate events of media session id arriving after since and checks
+// that they came about once a second on average (the mean spacing, so one late tick on a loaded
+// machine does not fail it).
+func (e *env) checkRateCadence(id string, since time.Time, n int) {
+	e.t.Helper()
+	var got []time.Time
+	testwait.UntilOK(e.t, 20*time.Second, fmt.Sprintf("%d rate events of %s", n, id), func() error {
+		got = got[:0]
+		for _, at := range e.events.arrivals(func(ev control.MediaEvent) bool {
+			return ev.MediaSessionID == id && ev.Kind == control.EventRate
+		}) {
+			if at.After(since) {
+				got = append(got, at)
+			}
+		}
+		if len(got) < n {
+			return fmt.Errorf("%d so far", len(got))
+		}
+		return nil
+	})
+	if mean := got[len(got)-1].Sub(got[0]) / time.Duration(len(got)-1); mean < 400*time.Millisecond || mean > 3*time.Second {
+		e.t.Fatalf("rate events of %s %v apart on average, want about one a second", id, mean)
 	}
 }
 

@@ -497,7 +497,7 @@ func TestRemoveWaitsWithoutTheLock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second):
 		t.Fatal("AddDown blocked behind a RemoveDown waiting for a stuck writer")
 	}
 	select {
