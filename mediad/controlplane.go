@@ -166,4 +166,3 @@ func (d *Daemon) reapPreviousLives(node string, started int64) {
 		d.endOwnedBy(stale)
 	}
 }
-

@@ -63,12 +63,6 @@ func (c *claims) deferRelease(r release) {
 	c.pending = append(c.pending, r)
 }
 
-func (c *claims) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byID)
-}
-
 func (r release) send(ctx context.Context, kv jetstream.KeyValue) error {
 	err := kv.Delete(ctx, control.StreamKey(r.name), jetstream.LastRevision(r.rev))
 	var apiErr *jetstream.APIError
