@@ -2,6 +2,7 @@ package wsconn_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/signal/wsconn"
+	"github.com/potok-media/potok/testkit/testwait"
 )
 
 // handler records what the reader delivers; answer, when set, runs in FrameTooLarge.
@@ -75,7 +77,7 @@ func serve(t *testing.T, cfg wsconn.Config, h wsconn.Handler) (url string, conns
 
 func dial(t *testing.T, url string) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
@@ -93,16 +95,23 @@ func TestQueueFullDropsClient(t *testing.T) {
 	ws := dial(t, url)
 	c := <-conns
 	big := []byte(`{"message":"x","data":["` + strings.Repeat("a", 1<<20) + `"]}`)
-	dropped := false
-	start := time.Now()
-	for i := 0; i < 1000 && !dropped; i++ {
-		dropped = !c.Send(big)
-	}
-	if !dropped {
-		t.Fatal("1000 frames of 1 MiB queued to a client that does not read")
-	}
-	if time.Since(start) > 5*time.Second {
-		t.Errorf("Send blocked for %v", time.Since(start))
+	// A Send that blocked would block for good (the client never reads): the loop runs aside and
+	// the test bounds it, rather than timing it.
+	sends := make(chan bool, 1)
+	go func() {
+		dropped := false
+		for i := 0; i < 1000 && !dropped; i++ {
+			dropped = !c.Send(big)
+		}
+		sends <- dropped
+	}()
+	select {
+	case dropped := <-sends:
+		if !dropped {
+			t.Fatal("1000 frames of 1 MiB queued to a client that does not read")
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("Send blocked on a client that does not read (no return in %v)", waitTimeout)
 	}
 	if c.Send([]byte(`{}`)) {
 		t.Error("Send after the drop succeeded")
@@ -119,7 +128,7 @@ func TestQueueFullDropsClient(t *testing.T) {
 	}
 	select {
 	case <-c.Gone():
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitTimeout):
 		t.Error("connection not gone after the drop")
 	}
 	if n := testCounter(m, metrics.ReasonQueueFull); n != 1 {
@@ -174,19 +183,14 @@ func TestReadLimits(t *testing.T) {
 	write(websocket.MessageText, strings.Repeat("x", 500))
 	write(websocket.MessageBinary, "bin")
 	write(websocket.MessageText, "two")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testwait.UntilOK(t, waitTimeout, "2 frames delivered", func() error {
 		h.mu.Lock()
-		n := len(h.frames)
-		h.mu.Unlock()
-		if n == 2 {
-			break
+		defer h.mu.Unlock()
+		if n := len(h.frames); n != 2 {
+			return fmt.Errorf("%d delivered", n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d frames delivered", n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	h.mu.Lock()
 	if l := h.large; h.frames[0] != "one" || h.frames[1] != "two" || len(l) != 1 || l[0].Bytes != 500 ||
 		l[0].Limit != 100 || l[0].Closing || string(l[0].Head) != strings.Repeat("x", 101) {
@@ -287,8 +291,8 @@ func TestHardLimitEndlessFrame(t *testing.T) {
 	start := time.Now()
 	select {
 	case <-c.Gone():
-	case <-time.After(5 * time.Second):
-		t.Fatal("connection still open 5 s into an endless frame")
+	case <-time.After(waitTimeout):
+		t.Fatalf("connection still open %v into an endless frame", waitTimeout)
 	}
 	close(stop)
 	<-sent
@@ -300,15 +304,13 @@ func TestHardLimitEndlessFrame(t *testing.T) {
 	}
 }
 
+// waitTimeout bounds every wait for the connection to do something; generous, because a loaded
+// machine under -race is slow. It is never a measurement.
+const waitTimeout = 20 * time.Second
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, waitTimeout, what, cond)
 }
 
 func testCounter(m *metrics.Signal, reason string) float64 {
