@@ -33,6 +33,16 @@ func TestPublishPlayForward(t *testing.T) {
 	pub.answer(t, pr.Answer)
 	e.wait("pub", control.EventState, control.StateConnected)
 	pub.send()
+	// The players below join a stream that is already flowing, so the server has to ask the
+	// publisher for a key frame for them (§E.3). Wait until it has read the publisher's first one
+	// (its rate event carries the picture size): a player attached before that starts on the
+	// publisher's opening key frame and needs no request, and the pion players connect in a few
+	// milliseconds.
+	eventually(t, "publisher picture size at the server", func() bool {
+		return len(e.events.match(func(ev control.MediaEvent) bool {
+			return ev.MediaSessionID == "pub" && ev.Kind == control.EventRate && ev.Rate != nil && ev.Rate.Width == 320
+		})) > 0
+	})
 
 	// Duplicate name and id are refused; an unknown stream is not found (§E.6, §E.7).
 	var dup control.PublishReply
