@@ -252,7 +252,7 @@ func checkReport(t *testing.T, rep Report, n int) {
 	if rep.Playing != n || rep.Failed != 0 {
 		t.Fatalf("playing %d failed %d: %v", rep.Playing, rep.Failed, rep.Errors)
 	}
-	if rep.DeliveredVideoPackets == 0 || rep.DeliveryRatio <= 0 || rep.DeliveryRatio > 1.05 {
+	if rep.DeliveredVideoPackets == 0 || rep.DeliveryRatio <= 0 || overDelivered(rep, n) {
 		t.Fatalf("delivered %d of %d, ratio %v", rep.DeliveredVideoPackets, rep.ExpectedVideoPackets, rep.DeliveryRatio)
 	}
 	if rep.PublisherConnectToPublish <= 0 || rep.PublisherConnectToFirst <= 0 || rep.PlayerConnectToFirst.Count != n || rep.PlayerConnectToKeyframe.Count != n {
@@ -268,6 +268,41 @@ func checkReport(t *testing.T, rep Report, n int) {
 		if l.Count != n || l.P50 <= 0 {
 			t.Fatalf("player steps: answer %+v, peer connected %+v, PLAYING %+v", rep.PlayerConnectToAnswer,
 				rep.PlayerConnectToPeerConnected, rep.PlayerConnectToPlaying)
+		}
+	}
+}
+
+// overDelivered reports more delivered packets than the window accounting can explain. A
+// player's window opens with packets the publisher has sent but the player has not counted yet (in
+// flight, or queued behind a receive goroutine a loaded machine runs late): they count as delivered,
+// not as expected. That excess is a number of packets set by the player's lag, not a share of the
+// window, so a ratio bound alone fails short windows on a slow machine (37 of 35 was seen). Allowed:
+// 5 % plus half a second of packets per player. A forwarder that duplicates (ratio 2) still fails.
+func overDelivered(rep Report, players int) bool {
+	if rep.DurationSec <= 0 {
+		return true
+	}
+	perSecond := float64(rep.PublisherSentVideoPackets) / rep.DurationSec
+	return float64(rep.DeliveredVideoPackets) > 1.05*float64(rep.ExpectedVideoPackets)+float64(players)*perSecond/2
+}
+
+func TestOverDelivered(t *testing.T) {
+	cases := []struct {
+		expected, delivered, sent uint64
+		sec                       float64
+		players                   int
+		want                      bool
+	}{
+		{35, 37, 67, 2.5, 1, false},    // the flake: two packets in flight at a short window's start
+		{35, 70, 67, 2.5, 1, true},     // every packet twice
+		{250, 262, 191, 3.5, 2, false}, // the largest excess seen unloaded
+		{250, 500, 191, 3.5, 2, true},
+		{250, 240, 191, 0, 2, true}, // no duration: nothing can be explained
+	}
+	for _, c := range cases {
+		rep := Report{ExpectedVideoPackets: c.expected, DeliveredVideoPackets: c.delivered, PublisherSentVideoPackets: c.sent, DurationSec: c.sec}
+		if got := overDelivered(rep, c.players); got != c.want {
+			t.Errorf("%+v: overDelivered %v, want %v", c, got, c.want)
 		}
 	}
 }

@@ -198,7 +198,11 @@ func TestFanoutAgainstCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("progress:\n%s\nreport:\n%s", progress.String(), rep.Text())
-	if rep.Playing != 2 || rep.DeliveredVideoPackets == 0 || rep.DeliveryRatio <= 0 || rep.DeliveryRatio > 1.05 {
+	// As in the bench's own tests: a window opens with packets the player has not counted yet (in
+	// flight or queued behind a late receive goroutine), a number of packets set by its lag, so the
+	// excess allowed is 5 % plus half a second of packets per player; duplication (ratio 2) fails.
+	allowed := 1.05*float64(rep.ExpectedVideoPackets) + 2*float64(rep.PublisherSentVideoPackets)/rep.DurationSec/2
+	if rep.Playing != 2 || rep.DurationSec <= 0 || rep.DeliveredVideoPackets == 0 || rep.DeliveryRatio <= 0 || float64(rep.DeliveredVideoPackets) > allowed {
 		t.Fatalf("delivery: %+v", rep)
 	}
 	if rep.ServerCPUUnavailable != "" || rep.ServerCPUSeconds == nil || rep.ServerCPUMicrosPerPacket == nil {
