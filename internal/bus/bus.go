@@ -16,24 +16,76 @@ import (
 
 // DialOptions configure a connection to an external NATS server or cluster.
 type DialOptions struct {
-	URL  string // one URL or several, comma-separated
+	URL  string // one URL or several, comma-separated; tls:// requires TLS
 	Name string // the client name NATS shows
 	Link LinkConfig
+	// Auth is the client's credentials and TLS (zero: none, or what the URL carries).
+	Auth ClientAuth
+	// InboxPrefix is where replies arrive ("" = _INBOX); Role.InboxPrefix for a tier, so that the
+	// server can keep each role out of the other's replies.
+	InboxPrefix string
+	// OnError hears what the connection cannot return to a caller: failed reconnection attempts
+	// (a server down, credentials refused), permission violations, slow consumers. nil = the
+	// asynchronous errors go to stderr, as nats.go does by default.
+	OnError func(error)
 }
 
+// firstAttemptWait bounds how long Dial waits to learn why a first attempt that did not connect
+// failed; the reason is reported at once, this only guards against it never coming.
+const firstAttemptWait = 5 * time.Second
+
 // Dial connects to an external NATS server or cluster and returns the process's Link. It never
-// gives up: a server that is down at start or later is retried every 500 ms, and the Link tells
-// the tiers how long it has been gone.
+// gives up on a server that is down, at start or later: it is retried every 500 ms, and the
+// Link tells the tiers how long it has been gone. A server that refuses the client at the first
+// attempt (credentials, TLS) is an error at once: retrying cannot fix a configuration. A refusal
+// after having been connected (the server's users changed) is retried forever, like an outage,
+// and reported to OnError.
 func Dial(o DialOptions) (*Link, error) {
 	l, err := newLink(o.Link)
 	if err != nil {
 		return nil, err
 	}
+	authOpts, err := o.Auth.options()
+	if err != nil {
+		return nil, err
+	}
+	first := make(chan error, 1)
 	opts := append([]nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
-		nats.ReconnectWait(500 * time.Millisecond)}, l.handlers()...)
+		nats.ReconnectWait(500 * time.Millisecond), nats.IgnoreAuthErrorAbort(),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			select {
+			case first <- err:
+			default:
+			}
+			if o.OnError != nil {
+				o.OnError(fmt.Errorf("connect: %w", err))
+			}
+		})}, l.handlers()...)
+	if o.OnError != nil {
+		opts = append(opts, nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				err = fmt.Errorf("subscription %s: %w", sub.Subject, err)
+			}
+			o.OnError(err)
+		}))
+	}
+	opts = append(opts, authOpts...)
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
+	}
 	nc, err := nats.Connect(o.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("bus: connect %s: %w", o.URL, err)
+		return nil, fmt.Errorf("bus: connect %s: %w", RedactURL(o.URL), err)
+	}
+	if !nc.IsConnected() {
+		select {
+		case err := <-first:
+			if refused(err) {
+				nc.Close()
+				return nil, fmt.Errorf("bus: connect %s: %w", RedactURL(o.URL), err)
+			}
+		case <-time.After(firstAttemptWait):
+		}
 	}
 	l.start(nc)
 	return l, nil

@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -16,13 +18,40 @@ type EmbeddedOptions struct {
 	Listen string
 	// StoreDir is JetStream's directory; buckets are in memory, but the server wants one. "" = temp.
 	StoreDir string
+	// Users are the only clients the server accepts, each with its role's permissions
+	// (RolePermissions). None = no authentication, for a server without a socket (and tests):
+	// the all-in-one process never listens without them (README "Securing the control plane").
+	// In-process connections (ConnectLink) then authenticate as an internal user whose password
+	// exists only in this process's memory.
+	Users []EmbeddedUser
+	// TLS of the socket; nil = plain.
+	TLS *EmbeddedTLS
+}
+
+// EmbeddedUser is one user of the embedded server.
+type EmbeddedUser struct {
+	User, Password string
+	Role           Role
+}
+
+// EmbeddedTLS is the embedded server's certificate, and the CA its clients' certificates must
+// chain to when they are verified.
+type EmbeddedTLS struct {
+	CertFile, KeyFile string
+	// CAFile, when set, makes every TCP client present a certificate signed by it (mutual TLS),
+	// on top of its user and password.
+	CAFile string
 }
 
 // Embedded is a running in-process NATS server with JetStream.
 type Embedded struct {
-	srv     *server.Server
-	tempDir string
+	srv      *server.Server
+	tempDir  string
+	internal *ClientAuth // the in-process user, when the server has users
 }
+
+// internalUser is the all-in-one process's own user: both tiers share one in-process connection.
+const internalUser = "potok-internal"
 
 // StartEmbedded starts a NATS server inside this process and waits until it accepts clients.
 func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
@@ -56,6 +85,34 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
+	if len(o.Users) > 0 {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			e.cleanup()
+			return nil, fmt.Errorf("bus: internal password: %w", err)
+		}
+		e.internal = &ClientAuth{User: internalUser, Password: base64.RawURLEncoding.EncodeToString(b)}
+		// No permissions: the connection never leaves the process, which runs both tiers.
+		opts.Users = []*server.User{{Username: internalUser, Password: e.internal.Password}}
+		for _, u := range o.Users {
+			if u.User == "" || u.Password == "" || u.User == internalUser {
+				e.cleanup()
+				return nil, fmt.Errorf("bus: embedded user %q: needs a name other than %s and a password", u.User, internalUser)
+			}
+			opts.Users = append(opts.Users, &server.User{Username: u.User, Password: u.Password,
+				Permissions: RolePermissions(u.Role).server()})
+		}
+	}
+	if o.TLS != nil {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLS.CertFile, KeyFile: o.TLS.KeyFile,
+			CaFile: o.TLS.CAFile, Verify: o.TLS.CAFile != ""})
+		if err != nil {
+			e.cleanup()
+			return nil, fmt.Errorf("bus: embedded nats TLS: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSVerify = tc, true, o.TLS.CAFile != ""
+		opts.TLSCert, opts.TLSKey, opts.TLSCaCert = o.TLS.CertFile, o.TLS.KeyFile, o.TLS.CAFile
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		e.cleanup()
@@ -81,6 +138,9 @@ func (e *Embedded) ConnectLink(name string, cfg LinkConfig) (*Link, error) {
 		return nil, err
 	}
 	opts := append([]nats.Option{nats.InProcessServer(e.srv), nats.Name(name), nats.MaxReconnects(-1)}, l.handlers()...)
+	if e.internal != nil {
+		opts = append(opts, nats.UserInfo(e.internal.User, e.internal.Password))
+	}
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect in-process: %w", err)

@@ -1,0 +1,205 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/potok-media/potok/api/control"
+)
+
+// ClientAuth is how a client proves who it is to NATS and which server certificates it trusts.
+// At most one of user/password, token, nkey seed and creds file is set; TLS combines with any.
+type ClientAuth struct {
+	User, Password string
+	Token          string
+	NkeySeedFile   string // an nkey seed (SU…), as `nk -gen user` writes it
+	CredsFile      string // a decentralized-auth .creds file (JWT and seed)
+	TLSCAFile      string // PEM CA(s) the server's certificate must chain to; "" = the system's
+	TLSCertFile    string // client certificate for servers that verify clients
+	TLSKeyFile     string
+}
+
+// options are the nats.go options for a.
+func (a ClientAuth) options() ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case a.User != "" || a.Password != "":
+		opts = append(opts, nats.UserInfo(a.User, a.Password))
+	case a.Token != "":
+		opts = append(opts, nats.Token(a.Token))
+	case a.NkeySeedFile != "":
+		o, err := nats.NkeyOptionFromSeed(a.NkeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("bus: nkey seed %s: %w", a.NkeySeedFile, err)
+		}
+		opts = append(opts, o)
+	case a.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(a.CredsFile))
+	}
+	if a.TLSCAFile != "" {
+		opts = append(opts, nats.RootCAs(a.TLSCAFile))
+	}
+	if a.TLSCertFile != "" || a.TLSKeyFile != "" {
+		opts = append(opts, nats.ClientCert(a.TLSCertFile, a.TLSKeyFile))
+	}
+	return opts, nil
+}
+
+// refused reports whether a connection attempt failed because the server does not accept this
+// client (credentials, TLS), as opposed to a server that is down. Retrying will not help until
+// someone changes the configuration, so the first attempt of Dial fails with it.
+func refused(err error) bool {
+	var netErr net.Error
+	var op *net.OpError
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired),
+		errors.Is(err, nats.ErrAuthRevoked), errors.Is(err, nats.ErrAccountAuthExpired),
+		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted):
+		return true
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return false // a slow handshake: an overloaded server, not a refusal
+	case errors.Is(err, nats.ErrTLS):
+		// The handshake failed (an unknown CA, a wrong host name) or the server closed the
+		// connection right after it (no or a wrong client certificate).
+		return true
+	case errors.As(err, &op) && op.Op == "remote error":
+		return true // a TLS alert from the server: "tls: certificate required", "bad certificate"…
+	}
+	return strings.Contains(strings.ToLower(err.Error()), "authorization violation")
+}
+
+// RedactURL hides the passwords of a comma-separated NATS URL list, for logs and errors.
+func RedactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || u.User == nil {
+			continue
+		}
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		} else {
+			u.User = url.User("xxxxx") // a bare token
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// Role is what a control-plane user may do: the subjects of its tier and nothing else.
+type Role string
+
+const (
+	// RoleSignal publishes RPCs to potok.media.<node>.<op>, reads its potok.signal.<node>.events
+	// and uses both directory buckets.
+	RoleSignal Role = control.KindSignal
+	// RoleMediad serves potok.media.<node>.<op>, publishes potok.signal.<node>.events and writes
+	// its node record.
+	RoleMediad Role = control.KindMediad
+)
+
+// InboxPrefix is where a role's replies arrive: _INBOX.<role>. Each role may subscribe to its own
+// inboxes only, so a mediad's credentials cannot read a signal node's replies (SDP answers,
+// directory values) and the other way round.
+func (r Role) InboxPrefix() string { return "_INBOX." + string(r) }
+
+// Permissions are a role's subject permissions in NATS's terms (server.Permissions, or a
+// nats-server config's permissions block). Replies to requests the role received are allowed by
+// Responses (allow_responses), not by publish rights on anyone's inbox.
+type Permissions struct {
+	PublishAllow, PublishDeny     []string
+	SubscribeAllow, SubscribeDeny []string
+	Responses                     bool
+}
+
+// RolePermissions are the least privilege of a role that NATS can express: subjects per tier,
+// JetStream API only on the directory's streams, KV writes only in the buckets the tier writes.
+// NATS cannot scope a subject to the node id a client claims, so any signal node could still read
+// another signal node's events, and any mediad write another node's heartbeat record.
+func RolePermissions(r Role) Permissions {
+	nodes, streams := control.BucketNodes, control.BucketStreams
+	js := func(buckets ...string) []string {
+		out := []string{"$JS.API.INFO"} // account info: CreateOrUpdateKeyValue reads the limits
+		for _, b := range buckets {
+			s := "KV_" + b
+			out = append(out,
+				"$JS.API.STREAM.INFO."+s,
+				"$JS.API.STREAM.CREATE."+s,
+				"$JS.API.STREAM.UPDATE."+s,
+				"$JS.API.STREAM.MSG.GET."+s,
+				"$JS.API.DIRECT.GET."+s,
+				"$JS.API.DIRECT.GET."+s+".>",
+				"$JS.API.CONSUMER.CREATE."+s,
+				"$JS.API.CONSUMER.CREATE."+s+".>",
+				"$JS.API.CONSUMER.DELETE."+s+".>",
+			)
+		}
+		return out
+	}
+	switch r {
+	case RoleSignal:
+		return Permissions{
+			PublishAllow: append(append([]string{"potok.media.*.*"}, js(nodes, streams)...),
+				"$JS.API.STREAM.PURGE.KV_"+streams, // tombstone sweep (Directory.PurgeStreamTombstones)
+				"$KV."+nodes+".>", "$KV."+streams+".>"),
+			PublishDeny:    []string{"potok.signal.>"},
+			SubscribeAllow: []string{"potok.signal.*.events", r.InboxPrefix() + ".>"},
+			Responses:      true,
+		}
+	case RoleMediad:
+		return Permissions{
+			// The streams bucket is created (Directory.Ensure) but never written by a mediad.
+			PublishAllow:   append(append([]string{"potok.signal.*.events"}, js(nodes, streams)...), "$KV."+nodes+".>"),
+			PublishDeny:    []string{"potok.media.>", "$KV." + streams + ".>"},
+			SubscribeAllow: []string{"potok.media.*.*", r.InboxPrefix() + ".>"},
+			Responses:      true,
+		}
+	}
+	return Permissions{}
+}
+
+// server converts p for an embedded server.
+func (p Permissions) server() *server.Permissions {
+	sp := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: p.PublishAllow, Deny: p.PublishDeny},
+		Subscribe: &server.SubjectPermission{Allow: p.SubscribeAllow, Deny: p.SubscribeDeny},
+	}
+	if p.Responses {
+		// One reply per request, as nats-server's allow_responses: true.
+		sp.Response = &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
+	}
+	return sp
+}
+
+// NATSServerConfig is a nats-server configuration (2.9 or later) for an external control plane:
+// JetStream, one user per role with RolePermissions, passwords read from the environment
+// variables SIGNAL_PASSWORD and MEDIAD_PASSWORD when nats-server starts. listen is host:port,
+// storeDir JetStream's directory.
+func NATSServerConfig(listen, storeDir string) string {
+	list := func(subjects []string) string {
+		q := make([]string, len(subjects))
+		for i, s := range subjects {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: %q\njetstream { store_dir: %q }\n", listen, storeDir)
+	b.WriteString("authorization {\n  users: [\n")
+	for _, r := range []Role{RoleSignal, RoleMediad} {
+		p := RolePermissions(r)
+		fmt.Fprintf(&b, "    { user: %s, password: $%s_PASSWORD, permissions: {\n", r, strings.ToUpper(string(r)))
+		fmt.Fprintf(&b, "        publish: { allow: %s,\n                   deny: %s }\n", list(p.PublishAllow), list(p.PublishDeny))
+		fmt.Fprintf(&b, "        subscribe: { allow: %s }\n", list(p.SubscribeAllow))
+		fmt.Fprintf(&b, "        allow_responses: %t } }\n", p.Responses)
+	}
+	b.WriteString("  ]\n}\n")
+	return b.String()
+}
