@@ -9,7 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -45,6 +48,57 @@ type NATS struct {
 	KVStorage string `yaml:"kvStorage"`
 	// KVReplicas of the directory buckets on a JetStream cluster (3 on three servers).
 	KVReplicas int `yaml:"kvReplicas"`
+
+	// How this process authenticates to an external NATS (URL); at most one method. The URL may
+	// carry user and password itself (nats://user:password@host:4222).
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
+	NkeySeed string `yaml:"nkeySeed"` // file with an nkey seed
+	Creds    string `yaml:"creds"`    // .creds file (JWT and seed)
+	// TLS to an external NATS: the CA its certificate chains to ("" = the system's), and a client
+	// certificate for servers that verify clients.
+	TLSCA   string `yaml:"tlsCa"`
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
+
+	// ListenCredentials is the file of the exposed embedded server's users (signal, mediad),
+	// generated at first start; "" = DefaultCredentialsPath.
+	ListenCredentials string `yaml:"listenCredentials"`
+	// TLS of the exposed embedded server: its certificate and key, and optionally a CA that the
+	// certificates of connecting nodes must chain to.
+	ListenTLSCert string `yaml:"listenTlsCert"`
+	ListenTLSKey  string `yaml:"listenTlsKey"`
+	ListenTLSCA   string `yaml:"listenTlsCa"`
+}
+
+// CredentialsFileName is the credentials file's name in DefaultCredentialsPath's directory.
+const CredentialsFileName = "nats-credentials.json"
+
+// CredentialsPath resolves ListenCredentials.
+func (n NATS) CredentialsPath() string {
+	if n.ListenCredentials != "" {
+		return n.ListenCredentials
+	}
+	return DefaultCredentialsPath(os.Getenv)
+}
+
+// DefaultCredentialsPath is where the embedded server's generated credentials go without
+// --nats-listen-credentials: systemd's $STATE_DIRECTORY (StateDirectory=potok), else
+// $XDG_STATE_HOME/potok, else ~/.local/state/potok; without a home directory, the working
+// directory (potok-nats-credentials.json).
+func DefaultCredentialsPath(getenv func(string) string) string {
+	if d := getenv("STATE_DIRECTORY"); d != "" {
+		d, _, _ = strings.Cut(d, ":") // several directories are colon-separated: the first
+		return filepath.Join(d, CredentialsFileName)
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "potok", CredentialsFileName)
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "potok", CredentialsFileName)
+	}
+	return "potok-" + CredentialsFileName
 }
 
 // Storage resolves KVStorage: "memory" or "file".
@@ -167,7 +221,97 @@ func (c Config) validate() error {
 	check(c.NATS.KVStorage == "" || c.NATS.KVStorage == "memory" || c.NATS.KVStorage == "file",
 		"NATS KV storage must be memory or file, got %q", c.NATS.KVStorage)
 	check(c.NATS.KVReplicas >= 1 && c.NATS.KVReplicas <= 5, "NATS KV replicas must be 1..5, got %d", c.NATS.KVReplicas)
+	errs = append(errs, c.NATS.validateAuth()...)
 	return errors.Join(errs...)
+}
+
+// validateAuth checks the NATS credentials and TLS settings: one authentication method, files
+// that exist, client settings only for an external server and listen settings only for an
+// exposed embedded one.
+func (n NATS) validateAuth() []error {
+	var errs []error
+	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf("config: "+format, a...)) }
+	var methods []string
+	if n.User != "" || n.Password != "" {
+		methods = append(methods, "--nats-user/--nats-password")
+		if n.User == "" || n.Password == "" {
+			fail("--nats-user and --nats-password go together")
+		}
+	}
+	if n.Token != "" {
+		methods = append(methods, "--nats-token")
+	}
+	if n.NkeySeed != "" {
+		methods = append(methods, "--nats-nkey-seed")
+	}
+	if n.Creds != "" {
+		methods = append(methods, "--nats-creds")
+	}
+	if urlHasUser(n.URL) {
+		if len(methods) > 0 {
+			fail("the --nats URL carries credentials and %s is set too: use one", methods[0])
+		}
+		methods = append(methods, "credentials in the --nats URL")
+	}
+	if len(methods) > 1 {
+		fail("more than one NATS authentication method: %s; use one", strings.Join(methods, ", "))
+	}
+	if (n.TLSCert == "") != (n.TLSKey == "") {
+		fail("--nats-tls-cert and --nats-tls-key go together")
+	}
+	if (n.ListenTLSCert == "") != (n.ListenTLSKey == "") {
+		fail("--nats-listen-tls-cert and --nats-listen-tls-key go together")
+	}
+	if n.ListenTLSCA != "" && n.ListenTLSCert == "" {
+		fail("--nats-listen-tls-ca (verify the nodes' certificates) needs --nats-listen-tls-cert and --nats-listen-tls-key")
+	}
+	client := map[string]string{"--nats-user": n.User, "--nats-password": n.Password, "--nats-token": n.Token,
+		"--nats-nkey-seed": n.NkeySeed, "--nats-creds": n.Creds, "--nats-tls-ca": n.TLSCA,
+		"--nats-tls-cert": n.TLSCert, "--nats-tls-key": n.TLSKey}
+	listen := map[string]string{"--nats-listen-credentials": n.ListenCredentials,
+		"--nats-listen-tls-cert": n.ListenTLSCert, "--nats-listen-tls-key": n.ListenTLSKey, "--nats-listen-tls-ca": n.ListenTLSCA}
+	for _, name := range sortedKeys(client) {
+		if client[name] != "" && n.URL == "" {
+			fail("%s is for an external NATS (--nats); the embedded server's users are in the --nats-listen-credentials file", name)
+		}
+	}
+	for _, name := range sortedKeys(listen) {
+		if listen[name] != "" && (n.Listen == "" || n.URL != "") {
+			fail("%s is for the embedded server exposed with --nats-listen (all-in-one, without --nats)", name)
+		}
+	}
+	files := map[string]string{"--nats-nkey-seed": n.NkeySeed, "--nats-creds": n.Creds, "--nats-tls-ca": n.TLSCA,
+		"--nats-tls-cert": n.TLSCert, "--nats-tls-key": n.TLSKey, "--nats-listen-tls-cert": n.ListenTLSCert,
+		"--nats-listen-tls-key": n.ListenTLSKey, "--nats-listen-tls-ca": n.ListenTLSCA}
+	for _, name := range sortedKeys(files) {
+		if p := files[name]; p != "" {
+			if st, err := os.Stat(p); err != nil {
+				fail("%s: %v", name, err)
+			} else if st.IsDir() {
+				fail("%s: %s is a directory", name, p)
+			}
+		}
+	}
+	return errs
+}
+
+// urlHasUser reports whether any of the comma-separated URLs carries a user (or token).
+func urlHasUser(urls string) bool {
+	for _, part := range splitList(urls) {
+		if u, err := url.Parse(part); err == nil && u.User != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // listValue is a comma-separated list flag.
