@@ -62,5 +62,3 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
-
-replace github.com/pion/ice/v4 => ./third_party/pion-ice

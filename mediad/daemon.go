@@ -1,5 +1,5 @@
 // Package mediad is the media daemon: it serves the signal tier's control RPCs over NATS
-// (api/control), terminates the browsers' WebRTC sessions with pion (ICE-lite on one UDP and one
+// (api/control), terminates the browsers' WebRTC sessions with pion (full ICE on one UDP and one
 // TCP port), forwards each published stream to its players, and reports state, rates and picture
 // size back to the owning signal node (docs/protocol.md §E.2–§E.8, §C.18).
 package mediad

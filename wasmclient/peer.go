@@ -133,8 +133,8 @@ func newPlayPeer(st *Stream, o PlayOptions) (peer, error) {
 }
 
 // createOffer sends the offer as createOffer returns it: no candidates, as the WebSDK does
-// (docs/protocol.md §H.3). SetLocalDescription starts gathering; the ICE-lite server learns our
-// address as peer-reflexive from our checks.
+// (docs/protocol.md §H.3). SetLocalDescription starts gathering; the server learns our address as
+// peer-reflexive from our checks and checks us back there.
 func (p *pionPeer) createOffer() error {
 	offer, err := p.pc.CreateOffer(nil)
 	if err != nil {

@@ -29,7 +29,7 @@ func SignalEventsSubject(signalNodeID string) string {
 }
 
 // RequestTimeout bounds every signal→mediad RPC. A publish/play answer needs ICE gathering on a
-// host-only, ICE-lite agent, which is immediate; 5 s covers a loaded machine.
+// host-only agent, which is immediate; 5 s covers a loaded machine.
 const RequestTimeout = 5 * time.Second
 
 // Owner identifies who owns a media session: the signal node and WS session that asked for it.

@@ -25,7 +25,7 @@ func (a *Answered) Has(kind webrtc.RTPCodecType) bool {
 }
 
 // Answer applies a client offer and returns the complete answer. It waits for candidate gathering
-// (immediate with host-only ICE-lite) because the WebSDK never trickles: the candidates must be in
+// (immediate with host candidates only) because the WebSDK never trickles: the candidates must be in
 // the SDP (docs/protocol.md §0 item 5).
 func Answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (*Answered, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {

@@ -1,5 +1,5 @@
 // Package rtc builds the daemon's pion peer connections: one ICE UDP port and one ICE-TCP port
-// shared by every session (ICE-lite, host candidates only), codec registration, interceptors,
+// shared by every session (full ICE, host candidates only), codec registration, interceptors,
 // and validation of client offers before they reach pion (docs/protocol.md §H.3).
 package rtc
 
@@ -89,9 +89,13 @@ const tcpWriteBuffer = 512 << 10
 func (t *Transport) settings(o Options, withTCP, v6 bool) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
 	se.LoggerFactory = t.logs
-	// ICE-lite: the browser is always controlling and we only answer its checks, learning its
-	// address as peer-reflexive (docs/protocol.md §0 item 5, §H.3).
-	se.SetLite(true)
+	// Full ICE, not ICE-lite: the client is controlling (it offers) and we answer its checks, but
+	// we also send our own, triggered by its first one, to the address it came from (peer-
+	// reflexive). A controlling agent nominates at once when the peer's check arrives on a pair it
+	// has validated, so the join costs one round trip; against a lite server, which never checks,
+	// pion's controlling agent (our Go client, pion-based apps) nominated only on its next 200 ms
+	// check tick (docs/protocol.md §H.3).
+	se.SetLite(false)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICEUDPMux(t.udpMux)
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}

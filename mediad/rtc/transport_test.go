@@ -79,7 +79,10 @@ func TestAnswerConnectsOverSharedPort(t *testing.T) {
 		t.Errorf("accepted audio codec %+v, want opus/48000/2 on 111", c)
 	}
 	port := strconv.Itoa(tr.UDPAddr().Port)
-	for _, want := range []string{"a=ice-lite", "127.0.0.1 " + port + " typ host", "a=recvonly",
+	if strings.Contains(answered.SDP, "a=ice-lite") {
+		t.Error("answer says ice-lite: the server is a full ICE agent")
+	}
+	for _, want := range []string{"127.0.0.1 " + port + " typ host", "a=recvonly",
 		"a=end-of-candidates", "a=rtpmap:111 opus/48000/2"} {
 		if !strings.Contains(answer, want) {
 			t.Errorf("answer lacks %q:\n%s", want, answer)

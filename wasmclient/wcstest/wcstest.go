@@ -1,7 +1,7 @@
 //go:build !js
 
 // Package wcstest is a minimal WCS server for the client's own tests, in the spirit of
-// net/http/httptest: real pion peers (ICE-lite, loopback only, answers carrying candidates as
+// net/http/httptest: real pion peers (full ICE like Potok's, loopback only, answers carrying candidates as
 // docs/protocol.md §H.3 requires) and the message sequences of §E.1–§E.5 in one process, without NATS
 // or mediad. It records every client frame so tests can assert wire details the real server
 // does not expose. It is not Potok's server: the integration tests run against signal+mediad.
@@ -81,7 +81,7 @@ func New(t testing.TB) *Server {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(isLoop)
 	se.SetRemoteIPFilter(isLoop)
-	se.SetLite(true)
+	se.SetLite(false)
 	f := &Server{t: t, pubs: map[string]*fixturePub{}}
 	f.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
