@@ -49,12 +49,16 @@ func (d *Daemon) heartbeatLoop(events <-chan bus.LinkEvent) {
 				clear(seen) // what was seen before the outage proves nothing about a restarted server
 			}
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Heartbeat)
-			d.beat(ctx)
+			// Nothing is written while the link is down: the write would only wait for its
+			// timeout, holding up the link's events (LinkLost ends the sessions at the grace).
 			if d.link.Up() {
-				d.reapOrphans(ctx, seen, known, d.absenceMeansGone())
+				ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Heartbeat)
+				d.beat(ctx)
+				if d.link.Up() {
+					d.reapOrphans(ctx, seen, known, d.absenceMeansGone())
+				}
+				cancel()
 			}
-			cancel()
 			d.sweeps.Add(1)
 		}
 	}

@@ -473,12 +473,13 @@ func TestMediadFailures(t *testing.T) {
 		t.Errorf("play error reply %+v", st)
 	}
 
-	// A daemon that is listed but does not answer: the request times out or has no responders.
+	// A daemon that is listed but not on NATS (no responders: after a NATS restart, before it has
+	// reconnected): the control plane cannot reach it, the client may try again.
 	e2, _ := envWithMediad(t, signal.Config{}, "md-mute", false)
 	c2 := e2.dial(t)
 	c2.connect(nil)
 	c2.send(wcs.MsgPublishStream, publishReq("m9", "s9"))
-	if st := c2.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoFailedByError {
+	if st := c2.streamStatus(); st.Status != wcs.StatusFailed || st.Info != wcs.InfoControlPlaneDown {
 		t.Errorf("no responders %+v", st)
 	}
 	if got := c2.available("s9"); got != "false" {

@@ -57,6 +57,12 @@ func (c *claims) remove(id uint64) (release, bool) {
 	return release{name: cl.name, rev: cl.rev}, cl.rev != 0
 }
 
+func (c *claims) hasPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) > 0
+}
+
 func (c *claims) deferRelease(r release) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,8 +101,9 @@ func (c *claims) flushReleases(ctx context.Context, kv jetstream.KeyValue, log z
 
 // reassert puts every remembered claim back where the bucket lost it and learns the current
 // revision of those it kept. kept counts claims that are ours now; lost those another node took
-// meanwhile (the name is theirs; our publisher goes on, but its release will not touch theirs).
-func (c *claims) reassert(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logger) (kept, lost int) {
+// meanwhile (the name is theirs; our publisher goes on, but its release will not touch theirs);
+// failed those that could not be checked or put back (to be tried again).
+func (c *claims) reassert(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logger) (kept, lost, failed int) {
 	c.mu.Lock()
 	snapshot := make(map[uint64]claim, len(c.byID))
 	for id, cl := range c.byID {
@@ -111,6 +118,7 @@ func (c *claims) reassert(ctx context.Context, kv jetstream.KeyValue, log zerolo
 			log.Error().Str("streamName", cl.name).Msg("stream name claimed by another node while the control plane was down")
 		case err != nil:
 			log.Warn().Err(err).Str("streamName", cl.name).Msg("re-assert stream claim")
+			failed++
 			continue
 		default:
 			kept++
@@ -125,7 +133,7 @@ func (c *claims) reassert(ctx context.Context, kv jetstream.KeyValue, log zerolo
 			_ = release{name: cl.name, rev: rev}.send(ctx, kv)
 		}
 	}
-	return kept, lost
+	return kept, lost, failed
 }
 
 // putBack returns the revision of our claim after making sure the bucket holds it.

@@ -57,8 +57,17 @@ type Client struct {
 	m      *metrics.Signal
 	nodes  *nodeView
 	claims *claims
+	stops  stops // stops the control plane could not deliver, sent again once it can
 	sub    *nats.Subscription
 	dirOK  atomic.Bool // the last heartbeat reached the directory (readiness)
+	// assertedFor is the link's UpSince (UnixNano) for which the directory was made whole again
+	// (reassert): until then a restarted server may lack this node's claims, so a lookup would
+	// call a live stream missing and a claim could take a live name.
+	assertedFor atomic.Int64
+	// dirSince (UnixNano) is since when this node's heartbeats have reached the directory without
+	// a break, 0 while they do not: no media daemon is judged down for a silence meanwhile, since
+	// while this node cannot write the directory it cannot tell whether they can.
+	dirSince atomic.Int64
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -84,6 +93,7 @@ func New(ctx context.Context, cfg Config, link *bus.Link, m *metrics.Signal, log
 	// can own anything.
 	c.started = time.Now().UnixMilli()
 	c.beat(ctx)
+	c.assertedFor.Store(link.UpSince().UnixNano()) // nothing to put back yet
 	events := link.Watch()
 	rewatch := make(chan struct{}, 1)
 	c.wg.Add(2)
@@ -163,14 +173,25 @@ func (c *Client) heartbeat(ctx context.Context, events <-chan bus.LinkEvent, rew
 			}
 			c.onLink(ctx, ev, rewatch)
 		case <-beat.C:
-			if !c.beat(ctx) && c.link.Up() && ctx.Err() == nil {
-				c.reassert(ctx, rewatch) // a bucket may be gone without a reconnection we saw
+			// Nothing is written while the link is down: a write would wait for its timeout and
+			// hold up the link's events (a LinkLost would end the streams late).
+			if !c.link.Up() {
+				continue
 			}
+			switch {
+			case c.assertErr() != nil:
+				c.reassert(ctx, rewatch) // the last attempt failed: try again
+			case !c.beatOnce(ctx) && c.link.Up() && ctx.Err() == nil:
+				c.reassert(ctx, rewatch) // a bucket may be gone without a reconnection we saw
+			default:
+				c.flushReleases(ctx) // releases that failed while connected are not left behind
+			}
+			c.flushStops(ctx) // core NATS is enough for them, the directory need not be back
 			if beats++; beats%tombstoneSweepBeats == 0 {
 				c.sweepTombstones(ctx)
 			}
 		case now := <-sweep.C:
-			for _, id := range c.nodes.sweep(now, c.link.UpSince()) {
+			for _, id := range c.nodes.sweep(now, c.heardSince()) {
 				c.nodeDown(id)
 			}
 		}
@@ -185,6 +206,7 @@ func (c *Client) onLink(ctx context.Context, ev bus.LinkEvent, rewatch chan<- st
 	switch ev {
 	case bus.LinkDown:
 		c.dirOK.Store(false)
+		c.dirSince.Store(0)
 		c.log.Warn().Msg("control plane unreachable: streams go on; new ones are refused")
 	case bus.LinkUp:
 		c.reassert(ctx, rewatch)
@@ -198,8 +220,14 @@ func (c *Client) onLink(ctx context.Context, ev bus.LinkEvent, rewatch chan<- st
 
 // reassert makes the directory whole again after a fault: buckets verified (re-created if the
 // server lost them), this node's record written, its stream claims put back, the node watcher
-// restarted, and releases that could not be sent while disconnected sent now.
+// restarted, and releases that could not be sent while disconnected sent now. Until it has
+// succeeded for the link's current up, the directory is not used for new streams (assertErr);
+// a failed attempt is retried at the next heartbeat.
 func (c *Client) reassert(ctx context.Context, rewatch chan<- struct{}) {
+	up := c.link.UpSince()
+	if up.IsZero() {
+		return
+	}
 	rctx, cancel := context.WithTimeout(ctx, control.RequestTimeout)
 	defer cancel()
 	if err := c.dir.Ensure(rctx); err != nil {
@@ -210,7 +238,7 @@ func (c *Client) reassert(ctx context.Context, rewatch chan<- struct{}) {
 	if c.beat(rctx) {
 		c.link.Reasserted("node")
 	}
-	kept, lost := c.claims.reassert(rctx, c.dir.Streams, c.log)
+	kept, lost, failed := c.claims.reassert(rctx, c.dir.Streams, c.log)
 	if kept > 0 {
 		c.link.Reasserted("claims")
 	}
@@ -218,12 +246,38 @@ func (c *Client) reassert(ctx context.Context, rewatch chan<- struct{}) {
 		c.log.Error().Int("claims", lost).Msg("stream names claimed by another node while the control plane was down")
 	}
 	c.claims.flushReleases(rctx, c.dir.Streams, c.log)
+	c.flushStops(rctx)
 	select {
 	case rewatch <- struct{}{}:
 		c.link.Reasserted("watch")
 	default:
 	}
+	if failed > 0 {
+		c.log.Warn().Int("claims", failed).Msg("stream claims not re-asserted yet")
+		return
+	}
+	c.assertedFor.Store(up.UnixNano())
 	c.log.Info().Int("claims", kept).Msg("directory re-asserted")
+}
+
+// assertErr is ErrControlPlaneDown unless the link is up and the directory has been re-asserted
+// since it came up.
+func (c *Client) assertErr() error {
+	up := c.link.UpSince()
+	if up.IsZero() || c.assertedFor.Load() != up.UnixNano() {
+		return ErrControlPlaneDown
+	}
+	return nil
+}
+
+// flushReleases sends the releases still pending, if any.
+func (c *Client) flushReleases(ctx context.Context) {
+	if !c.claims.hasPending() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, control.RequestTimeout)
+	defer cancel()
+	c.claims.flushReleases(rctx, c.dir.Streams, c.log)
 }
 
 // Released stream names leave delete markers in the directory; every signal node sweeps the old
@@ -234,6 +288,8 @@ const (
 )
 
 func (c *Client) sweepTombstones(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, control.RequestTimeout)
+	defer cancel()
 	n, err := c.dir.PurgeStreamTombstones(ctx, tombstoneAge)
 	switch {
 	case err != nil && ctx.Err() == nil:
@@ -241,6 +297,29 @@ func (c *Client) sweepTombstones(ctx context.Context) {
 	case n > 0:
 		c.log.Debug().Int("purged", n).Msg("swept released stream names")
 	}
+}
+
+// beatOnce is a heartbeat bounded by two heartbeat intervals, so a write that gets no answer
+// holds up the loop (and the link's events) for no longer.
+func (c *Client) beatOnce(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*control.NodeHeartbeat)
+	defer cancel()
+	return c.beat(ctx)
+}
+
+// heardSince is the moment silence of media daemons counts from when sweeping for dead ones:
+// when this node's heartbeats last started to reach the directory (dirSince), or when the link
+// came up if later; zero while the directory fails, and nothing is judged then.
+func (c *Client) heardSince() time.Time {
+	n := c.dirSince.Load()
+	up := c.link.UpSince()
+	if n == 0 || up.IsZero() {
+		return time.Time{}
+	}
+	if since := time.Unix(0, n); since.After(up) {
+		return since
+	}
+	return up
 }
 
 // beat writes this node's record once and reports whether it reached the directory.
@@ -255,6 +334,11 @@ func (c *Client) beat(ctx context.Context) bool {
 	}
 	_, err = c.dir.Nodes.Put(ctx, control.NodeKey(c.cfg.NodeID), body)
 	c.dirOK.Store(err == nil)
+	if err != nil {
+		c.dirSince.Store(0)
+	} else {
+		c.dirSince.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	if err != nil && ctx.Err() == nil && c.link.Up() {
 		c.log.Warn().Err(err).Msg("node heartbeat")
 	}
@@ -269,6 +353,8 @@ func (c *Client) Ready() error {
 		return errors.New("control plane unreachable")
 	case !c.dirOK.Load():
 		return errors.New("directory not usable")
+	case c.assertErr() != nil:
+		return errors.New("directory not re-asserted yet")
 	case c.nodes.liveMediads(time.Now(), c.link.UpSince()) == 0:
 		return errors.New("no live media daemon")
 	}
@@ -284,8 +370,8 @@ func (c *Client) nodeDown(id string) {
 
 // PickMediaNode returns the live mediad with the fewest media sessions.
 func (c *Client) PickMediaNode() (string, error) {
-	if !c.link.Up() {
-		return "", ErrControlPlaneDown
+	if err := c.assertErr(); err != nil {
+		return "", err
 	}
 	id, ok := c.nodes.pick(time.Now(), c.link.UpSince())
 	if !ok {
@@ -298,8 +384,8 @@ func (c *Client) PickMediaNode() (string, error) {
 // §E.6) and returns a claim id, needed to release it. The claim is remembered, so that it can be
 // put back if the server loses it (reassert).
 func (c *Client) ClaimStream(ctx context.Context, rec control.StreamRecord) (uint64, error) {
-	if !c.link.Up() {
-		return 0, ErrControlPlaneDown
+	if err := c.assertErr(); err != nil {
+		return 0, err
 	}
 	rec.SignalStarted = c.started
 	rec.MediaStarted, _ = c.nodes.incarnation(rec.MediaNode)
@@ -384,8 +470,8 @@ func (c *Client) ReleaseStream(ctx context.Context, name string, id uint64) erro
 // LookupStream returns the published stream record of name, or ErrNotPublished.
 func (c *Client) LookupStream(ctx context.Context, name string) (control.StreamRecord, error) {
 	var rec control.StreamRecord
-	if !c.link.Up() {
-		return rec, ErrControlPlaneDown
+	if err := c.assertErr(); err != nil {
+		return rec, err
 	}
 	e, err := c.dir.Streams.Get(ctx, control.StreamKey(name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
@@ -414,10 +500,20 @@ func (c *Client) Play(ctx context.Context, node string, req control.PlayRequest)
 	return rep, err
 }
 
-// Stop ends one media session at node. A reply error (e.g. unknown session) is returned as an error.
+// Stop ends one media session at node. A reply error (e.g. unknown session) is returned as an
+// error. A stop the control plane cannot deliver now (NATS down, the daemon not on it yet) is
+// kept and sent again once it can (stops); while the link is down it is kept at once, without
+// waiting for a reply that cannot come.
 func (c *Client) Stop(ctx context.Context, node string, req control.StopRequest) error {
+	if !c.link.Up() {
+		c.stops.add(node, req)
+		return fmt.Errorf("mediactl: stop %s at %s: %w: kept until it is back", req.MediaSessionID, node, ErrControlPlaneDown)
+	}
 	var rep control.StopReply
 	if err := c.rpc(ctx, node, control.OpStop, req, &rep); err != nil {
+		if errors.Is(err, ErrControlPlaneDown) {
+			c.stops.add(node, req)
+		}
 		return err
 	}
 	if rep.Error != "" {
@@ -446,6 +542,12 @@ func (c *Client) rpc(ctx context.Context, node, op string, in, out any) error {
 	c.m.MediadRPC.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.m.Error(metrics.ReasonRPCFailed)
+		// No responders: the daemon is not on the control plane now (not reconnected yet after
+		// a NATS restart, or dead and not yet judged so); a link that went down meanwhile is the
+		// same fault seen from here.
+		if errors.Is(err, nats.ErrNoResponders) || !c.link.Up() {
+			return fmt.Errorf("mediactl: %s at %s: %w: %w", op, node, ErrControlPlaneDown, err)
+		}
 		return fmt.Errorf("mediactl: %s at %s: %w", op, node, err)
 	}
 	return nil

@@ -171,7 +171,11 @@ func (s *Session) rpcFailed(ms *mediaSession, err error) {
 		return
 	}
 	s.log.Error().Err(err).Str("mediaSessionId", ms.id).Str("mediaNode", ms.node).Msg("media request failed")
-	s.terminate(ms, wcs.StatusFailed, wcs.InfoFailedByError, true)
+	info := wcs.InfoFailedByError
+	if errors.Is(err, mediactl.ErrControlPlaneDown) { // the daemon cannot be reached over NATS now
+		info = wcs.InfoControlPlaneDown
+	}
+	s.terminate(ms, wcs.StatusFailed, info, true)
 }
 
 // onStopStream handles unPublishStream and stopStream (§E.4, §E.5). The terminal status is sent
