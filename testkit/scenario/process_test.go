@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,34 +112,9 @@ func TestAllInOneProcess(t *testing.T) {
 // startNATSServer runs `nats-server -js` on a free loopback port until the test ends.
 func startNATSServer(t *testing.T) string {
 	t.Helper()
-	bin := tool(t, "nats-server")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", t.TempDir())
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("nats-server output:\n%s", out.String())
-		}
-	})
-	testwait.UntilOK(t, stepTimeout, fmt.Sprintf("nats-server to listen on %d", port), func() error {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err
-	})
-	return fmt.Sprintf("nats://127.0.0.1:%d", port)
+	n := newNATSProc(t)
+	n.start(t)
+	return n.url()
 }
 
 // --- process helpers ---
