@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,7 +53,7 @@ func serve(ctx context.Context, name string, args []string, r role, stderr io.Wr
 	}
 	p := &process{log: log, reg: newRegistry()}
 	defer p.stop()
-	if err := p.connect(cfg.NATS); err != nil {
+	if err := p.connect(cfg.NATS, r); err != nil {
 		return err
 	}
 	if r == roleAll || r == roleMediad {
@@ -94,7 +96,7 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-func (p *process) connect(c config.NATS) error {
+func (p *process) connect(c config.NATS, r role) error {
 	p.failed = make(chan error, 4)
 	lc := bus.LinkConfig{Grace: c.Grace, Registerer: p.reg}
 	p.dir = bus.DirectoryConfig{Replicas: c.KVReplicas}
@@ -102,20 +104,63 @@ func (p *process) connect(c config.NATS) error {
 		p.dir.Storage = jetstream.FileStorage
 	}
 	if c.URL != "" {
-		link, err := bus.Dial(bus.DialOptions{URL: c.URL, Name: "potok-" + hostname(), Link: lc})
+		o := bus.DialOptions{URL: c.URL, Name: "potok-" + hostname(), Link: lc, OnError: p.natsErrors(),
+			Auth: bus.ClientAuth{User: c.User, Password: c.Password, Token: c.Token, NkeySeedFile: c.NkeySeed,
+				CredsFile: c.Creds, TLSCAFile: c.TLSCA, TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey}}
+		// A tier alone gets its replies under its role's prefix, which the role's permissions
+		// allow (README "Securing the control plane"); the all-in-one runs both on one link.
+		switch r {
+		case roleSignal:
+			o.InboxPrefix = bus.RoleSignal.InboxPrefix()
+		case roleMediad:
+			o.InboxPrefix = bus.RoleMediad.InboxPrefix()
+		}
+		link, err := bus.Dial(o)
 		if err != nil {
 			return err
 		}
 		p.link = link
 		return nil
 	}
-	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: c.Listen})
+	eo := bus.EmbeddedOptions{Listen: c.Listen}
+	var creds *bus.Credentials
+	var credsPath string
+	if c.Listen != "" {
+		// Exposed: closed by default. The nodes that join need the users in the file.
+		var created bool
+		var err error
+		credsPath = c.CredentialsPath()
+		if abs, err := filepath.Abs(credsPath); err == nil {
+			credsPath = abs
+		}
+		if creds, created, err = bus.LoadOrCreateCredentials(credsPath); err != nil {
+			return err
+		}
+		if created {
+			p.log.Info().Str("file", credsPath).Msg("generated NATS credentials for the embedded server (mode 0600)")
+		}
+		eo.Users = creds.Users()
+		if c.ListenTLSCert != "" {
+			eo.TLS = &bus.EmbeddedTLS{CertFile: c.ListenTLSCert, KeyFile: c.ListenTLSKey, CAFile: c.ListenTLSCA}
+		}
+	}
+	emb, err := bus.StartEmbedded(eo)
 	if err != nil {
 		return err
 	}
 	p.embedded = emb
 	if url := emb.ClientURL(); url != "" {
-		p.log.Info().Str("url", url).Msg("embedded NATS listening for other nodes")
+		before := *creds
+		if err := creds.SetURLs(url); err != nil {
+			return err
+		}
+		if *creds != before {
+			if err := creds.Save(credsPath); err != nil {
+				return err
+			}
+		}
+		p.log.Info().Str("url", url).Str("credentials", credsPath).
+			Msg("embedded NATS listening for other nodes; they connect with the signal or mediad URL in the credentials file")
 	}
 	link, err := emb.ConnectLink("potok-all-in-one", lc)
 	if err != nil {
@@ -123,6 +168,26 @@ func (p *process) connect(c config.NATS) error {
 	}
 	p.link = link
 	return nil
+}
+
+// natsErrors logs what the NATS connection reports asynchronously: refused reconnections,
+// permission violations (a server whose permissions miss a subject Potok uses), slow consumers.
+// The same error is logged once a minute at most: a server that is down fails every 500 ms.
+func (p *process) natsErrors() func(error) {
+	var mu sync.Mutex
+	last, at := "", time.Time{}
+	return func(err error) {
+		msg := err.Error()
+		mu.Lock()
+		repeat := msg == last && time.Since(at) < time.Minute
+		if !repeat {
+			last, at = msg, time.Now()
+		}
+		mu.Unlock()
+		if !repeat {
+			p.log.Warn().Err(err).Msg("nats")
+		}
+	}
 }
 
 func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone bool) error {

@@ -125,39 +125,44 @@ type Permissions struct {
 // another signal node's events, and any mediad write another node's heartbeat record.
 func RolePermissions(r Role) Permissions {
 	nodes, streams := control.BucketNodes, control.BucketStreams
-	js := func(buckets ...string) []string {
-		out := []string{"$JS.API.INFO"} // account info: CreateOrUpdateKeyValue reads the limits
-		for _, b := range buckets {
-			s := "KV_" + b
-			out = append(out,
-				"$JS.API.STREAM.INFO."+s,
-				"$JS.API.STREAM.CREATE."+s,
-				"$JS.API.STREAM.UPDATE."+s,
-				"$JS.API.STREAM.MSG.GET."+s,
-				"$JS.API.DIRECT.GET."+s,
-				"$JS.API.DIRECT.GET."+s+".>",
-				"$JS.API.CONSUMER.CREATE."+s,
-				"$JS.API.CONSUMER.CREATE."+s+".>",
-				"$JS.API.CONSUMER.DELETE."+s+".>",
-			)
+	// admin: OpenDirectory and Ensure create both buckets, whoever comes first (and read the
+	// account's limits for it).
+	admin := []string{"$JS.API.INFO"}
+	for _, b := range []string{nodes, streams} {
+		admin = append(admin, "$JS.API.STREAM.INFO.KV_"+b, "$JS.API.STREAM.CREATE.KV_"+b, "$JS.API.STREAM.UPDATE.KV_"+b)
+	}
+	// read: Get (a direct get, or a message get where direct gets are off) and watches (Keys,
+	// WatchAll: an ordered consumer, created and deleted by the client; its flow-control answers
+	// are replies, allowed by Responses).
+	read := func(b string) []string {
+		s := "KV_" + b
+		return []string{"$JS.API.DIRECT.GET." + s + ".>", "$JS.API.STREAM.MSG.GET." + s,
+			"$JS.API.CONSUMER.CREATE." + s + ".>", "$JS.API.CONSUMER.DELETE." + s + ".>"}
+	}
+	// write: Put, Create, Update, Delete are publishes on the bucket's subjects.
+	write := func(b string) string { return "$KV." + b + ".>" }
+	cat := func(lists ...[]string) []string {
+		var out []string
+		for _, l := range lists {
+			out = append(out, l...)
 		}
 		return out
 	}
 	switch r {
 	case RoleSignal:
 		return Permissions{
-			PublishAllow: append(append([]string{"potok.media.*.*"}, js(nodes, streams)...),
-				"$JS.API.STREAM.PURGE.KV_"+streams, // tombstone sweep (Directory.PurgeStreamTombstones)
-				"$KV."+nodes+".>", "$KV."+streams+".>"),
+			PublishAllow: cat([]string{"potok.media.*.*"}, admin, read(nodes), read(streams),
+				[]string{"$JS.API.STREAM.PURGE.KV_" + streams, // tombstone sweep (Directory.PurgeStreamTombstones)
+					write(nodes), write(streams)}),
 			PublishDeny:    []string{"potok.signal.>"},
 			SubscribeAllow: []string{"potok.signal.*.events", r.InboxPrefix() + ".>"},
 			Responses:      true,
 		}
 	case RoleMediad:
 		return Permissions{
-			// The streams bucket is created (Directory.Ensure) but never written by a mediad.
-			PublishAllow:   append(append([]string{"potok.signal.*.events"}, js(nodes, streams)...), "$KV."+nodes+".>"),
-			PublishDeny:    []string{"potok.media.>", "$KV." + streams + ".>"},
+			// The streams bucket is created (Directory.Ensure) but neither read nor written.
+			PublishAllow:   cat([]string{"potok.signal.*.events"}, admin, read(nodes), []string{write(nodes)}),
+			PublishDeny:    []string{"potok.media.>", write(streams)},
 			SubscribeAllow: []string{"potok.media.*.*", r.InboxPrefix() + ".>"},
 			Responses:      true,
 		}
@@ -181,24 +186,36 @@ func (p Permissions) server() *server.Permissions {
 // NATSServerConfig is a nats-server configuration (2.9 or later) for an external control plane:
 // JetStream, one user per role with RolePermissions, passwords read from the environment
 // variables SIGNAL_PASSWORD and MEDIAD_PASSWORD when nats-server starts. listen is host:port,
-// storeDir JetStream's directory.
+// storeDir JetStream's directory. The README's sample is this with 0.0.0.0:4222, /var/lib/nats.
 func NATSServerConfig(listen, storeDir string) string {
-	list := func(subjects []string) string {
-		q := make([]string, len(subjects))
-		for i, s := range subjects {
-			q[i] = fmt.Sprintf("%q", s)
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %q\njetstream { store_dir: %q }\n", listen, storeDir)
+	list := func(indent, key string, subjects []string) {
+		if len(subjects) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "%s%s: [\n", indent, key)
+		for _, s := range subjects {
+			fmt.Fprintf(&b, "%s  %q\n", indent, s)
+		}
+		fmt.Fprintf(&b, "%s]\n", indent)
+	}
+	fmt.Fprintf(&b, "listen: %q\n", listen)
+	fmt.Fprintf(&b, "jetstream { store_dir: %q }\n", storeDir)
 	b.WriteString("authorization {\n  users: [\n")
 	for _, r := range []Role{RoleSignal, RoleMediad} {
 		p := RolePermissions(r)
-		fmt.Fprintf(&b, "    { user: %s, password: $%s_PASSWORD, permissions: {\n", r, strings.ToUpper(string(r)))
-		fmt.Fprintf(&b, "        publish: { allow: %s,\n                   deny: %s }\n", list(p.PublishAllow), list(p.PublishDeny))
-		fmt.Fprintf(&b, "        subscribe: { allow: %s }\n", list(p.SubscribeAllow))
-		fmt.Fprintf(&b, "        allow_responses: %t } }\n", p.Responses)
+		fmt.Fprintf(&b, "    {\n      user: %s\n      password: $%s_PASSWORD\n      permissions: {\n", r, strings.ToUpper(string(r)))
+		b.WriteString("        publish: {\n")
+		list("          ", "allow", p.PublishAllow)
+		list("          ", "deny", p.PublishDeny)
+		b.WriteString("        }\n        subscribe: {\n")
+		list("          ", "allow", p.SubscribeAllow)
+		list("          ", "deny", p.SubscribeDeny)
+		b.WriteString("        }\n")
+		if p.Responses {
+			b.WriteString("        allow_responses: true\n")
+		}
+		b.WriteString("      }\n    }\n")
 	}
 	b.WriteString("  ]\n}\n")
 	return b.String()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,10 @@ type Options struct {
 	NATSListen bool
 	// Grace is the nodes' control-plane grace (0 = bus.DefaultGrace).
 	Grace time.Duration
+	// NATSAuth closes the exposed server as the all-in-one process does (implies NATSListen):
+	// generated users per role, each node connects over TCP with its role's credentials and
+	// permissions, and a permission violation any node hears fails the test.
+	NATSAuth bool
 }
 
 // Cluster is a running in-process cluster. Everything stops in t.Cleanup.
@@ -50,11 +55,17 @@ type Cluster struct {
 	MetricsURL string   // /metrics of the shared registry (process CPU and all first-node metrics)
 	Registry   *prometheus.Registry
 
+	// Credentials are the role users when Options.NATSAuth (their URLs point at NATSURL).
+	Credentials *bus.Credentials
+
 	conns    []*bus.Link
 	servers  []*httptest.Server
 	opts     Options
 	natsAddr string // host:port when NATSListen
 	linked   bool   // link metrics registered in Registry
+
+	mu         sync.Mutex
+	violations []string // permission violations heard by the nodes (NATSAuth)
 }
 
 // Start brings the cluster up and registers its shutdown with t.Cleanup.
@@ -75,19 +86,39 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 	if o.Mediads <= 0 {
 		o.Mediads = 1
 	}
+	if o.NATSAuth {
+		o.NATSListen = true
+	}
 	c := &Cluster{Registry: prometheus.NewRegistry(), opts: o}
 	c.Registry.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	if o.NATSAuth {
+		t.Cleanup(func() {
+			if v := c.PermissionViolations(); len(v) > 0 {
+				t.Errorf("cluster: NATS permission violations (bus.RolePermissions misses a subject): %q", v)
+			}
+		})
+		creds, err := bus.GenerateCredentials()
+		if err != nil {
+			return nil, err
+		}
+		c.Credentials = creds
+	}
 	t.Cleanup(c.Close)
 	listen := ""
 	if o.NATSListen {
 		listen = "127.0.0.1:0"
 	}
-	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: listen})
+	emb, err := bus.StartEmbedded(c.embeddedOptions(listen))
 	if err != nil {
 		return nil, err
 	}
 	c.NATS, c.NATSURL = emb, emb.ClientURL()
 	c.natsAddr = strings.TrimPrefix(c.NATSURL, "nats://")
+	if c.Credentials != nil {
+		if err := c.Credentials.SetURLs(c.NATSURL); err != nil {
+			return nil, err
+		}
+	}
 	log := logging.Test()
 	ctx := context.Background()
 	for i := range o.Mediads {
@@ -98,7 +129,7 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		if o.Mediad != nil {
 			o.Mediad(&cfg)
 		}
-		link, err := c.connect(cfg.NodeID, cfg.Registerer)
+		link, err := c.connect(cfg.NodeID, bus.RoleMediad, cfg.Registerer)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +144,7 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		if o.Signal != nil {
 			o.Signal(&cfg)
 		}
-		link, err := c.connect(cfg.NodeID, cfg.Registerer)
+		link, err := c.connect(cfg.NodeID, bus.RoleSignal, cfg.Registerer)
 		if err != nil {
 			return nil, err
 		}
@@ -142,9 +173,25 @@ func (c *Cluster) registerer(i int) prometheus.Registerer {
 	return prometheus.NewRegistry()
 }
 
-// connect gives a node its own Link: in-process, or over TCP when the server listens. The first
-// node's link metrics go to the shared registry, like its other metrics.
-func (c *Cluster) connect(name string, reg prometheus.Registerer) (*bus.Link, error) {
+func (c *Cluster) embeddedOptions(listen string) bus.EmbeddedOptions {
+	o := bus.EmbeddedOptions{Listen: listen}
+	if c.Credentials != nil {
+		o.Users = c.Credentials.Users()
+	}
+	return o
+}
+
+// PermissionViolations are the permission violations the nodes have heard (NATSAuth).
+func (c *Cluster) PermissionViolations() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.violations...)
+}
+
+// connect gives a node its own Link: in-process, or over TCP when the server listens (as its
+// role's user when NATSAuth). The first node's link metrics go to the shared registry, like its
+// other metrics.
+func (c *Cluster) connect(name string, role bus.Role, reg prometheus.Registerer) (*bus.Link, error) {
 	if reg != c.Registry || c.linked {
 		reg = nil // the potok_nats_* metrics are the process's: register them once
 	} else {
@@ -153,9 +200,23 @@ func (c *Cluster) connect(name string, reg prometheus.Registerer) (*bus.Link, er
 	lc := bus.LinkConfig{Grace: c.opts.Grace, Registerer: reg}
 	var l *bus.Link
 	var err error
-	if c.opts.NATSListen {
+	switch {
+	case c.Credentials != nil:
+		rc := c.Credentials.Signal
+		if role == bus.RoleMediad {
+			rc = c.Credentials.Mediad
+		}
+		l, err = bus.Dial(bus.DialOptions{URL: rc.URL, Name: name, Link: lc, InboxPrefix: role.InboxPrefix(),
+			OnError: func(err error) {
+				if strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+					c.mu.Lock()
+					c.violations = append(c.violations, name+": "+err.Error())
+					c.mu.Unlock()
+				}
+			}})
+	case c.opts.NATSListen:
 		l, err = bus.Dial(bus.DialOptions{URL: c.NATSURL, Name: name, Link: lc})
-	} else {
+	default:
 		l, err = c.NATS.ConnectLink(name, lc)
 	}
 	if err != nil {
@@ -178,7 +239,7 @@ func (c *Cluster) StopNATS(t testing.TB) {
 // StartNATS starts the embedded server again after StopNATS.
 func (c *Cluster) StartNATS(t testing.TB) {
 	t.Helper()
-	emb, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: c.natsAddr})
+	emb, err := bus.StartEmbedded(c.embeddedOptions(c.natsAddr))
 	if err != nil {
 		t.Fatalf("cluster: restart NATS: %v", err)
 	}
@@ -191,7 +252,7 @@ const startTimeout = 20 * time.Second
 // waitMediads waits until the directory lists n media daemons, so the first publish is placed.
 func (c *Cluster) waitMediads(t testing.TB, n int) {
 	t.Helper()
-	nc, err := c.connect("cluster-probe", nil)
+	nc, err := c.connect("cluster-probe", bus.RoleSignal, nil)
 	if err != nil {
 		t.Fatalf("cluster: %v", err)
 	}
