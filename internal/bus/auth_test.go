@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/potok-media/potok/api/control"
@@ -389,5 +392,34 @@ func TestDialWaitsForADownServer(t *testing.T) {
 			t.Fatal("link never came up")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A token is passed as given; a wrong one is refused at once. A seed file that holds no seed is an
+// error of Dial, naming the file.
+func TestDialTokenAndSeedFile(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, Authorization: "t0ken", NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	defer srv.Shutdown()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	l, err := Dial(DialOptions{URL: srv.ClientURL(), Name: "token", Auth: ClientAuth{Token: "t0ken"}})
+	if err != nil {
+		t.Fatalf("Dial with the token: %v", err)
+	}
+	l.Close()
+	if _, err := Dial(DialOptions{URL: srv.ClientURL(), Name: "token", Auth: ClientAuth{Token: "guess"}}); !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("Dial with a wrong token: %v, want %v", err, nats.ErrAuthorization)
+	}
+	seed := filepath.Join(t.TempDir(), "user.nk")
+	if err := os.WriteFile(seed, []byte("not a seed\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Dial(DialOptions{URL: srv.ClientURL(), Name: "nkey", Auth: ClientAuth{NkeySeedFile: seed}}); err == nil || !strings.Contains(err.Error(), seed) {
+		t.Errorf("Dial with a bad seed file: %v, want an error naming %s", err, seed)
 	}
 }
