@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -56,19 +57,103 @@ func (d *Directory) Ensure(ctx context.Context) error {
 }
 
 func (d *Directory) create(ctx context.Context) (nodes, streams jetstream.KeyValue, err error) {
-	nodes, err = d.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	nodes, err = d.bucket(ctx, jetstream.KeyValueConfig{
 		Bucket: control.BucketNodes, TTL: control.NodeTTL, Storage: d.cfg.Storage, Replicas: d.cfg.Replicas,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: bucket %s: %w", control.BucketNodes, err)
 	}
-	streams, err = d.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	streams, err = d.bucket(ctx, jetstream.KeyValueConfig{
 		Bucket: control.BucketStreams, Storage: d.cfg.Storage, Replicas: d.cfg.Replicas,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: bucket %s: %w", control.BucketStreams, err)
 	}
 	return nodes, streams, nil
+}
+
+// Requests about a replicated stream that has no leader (being created, or electing one after
+// its leader's server died) go unanswered by nats-server 2.9 until they time out; the next one
+// is answered once a leader is there. So each directory request of Ensure and OpenDirectory gets
+// attemptTimeout and is repeated within the caller's deadline (openTimeout when it has none),
+// instead of one request waiting out the whole deadline.
+// A request a leader can answer takes milliseconds; creating a bucket a few hundred (an attempt
+// that times out meanwhile finds it created at the next).
+const (
+	attemptTimeout = time.Second
+	openTimeout    = 15 * time.Second
+)
+
+// bucket binds to cfg's bucket, creating it when the server has none, and retries what failed
+// for want of an answer until ctx ends.
+func (d *Directory) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, openTimeout)
+		defer cancel()
+	}
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		kv, err := d.bindOrCreate(actx, cfg)
+		cancel()
+		if err == nil || !Unanswered(err) || ctx.Err() != nil {
+			return kv, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// bindOrCreate binds to an existing bucket, or creates it, and returns it once its stream has a
+// leader: a replicated stream just created answers no write until its replicas have elected one,
+// and a node's first heartbeat follows at once. An existing bucket is updated only when its
+// replicas or TTL differ from cfg (a changed --nats-kv-replicas), never when unchanged: a stream
+// update that races the creation of a replicated stream leaves both unanswered on nats-server
+// 2.9 (every node starting at once against a fresh cluster timed out), and Ensure runs after
+// every reconnection.
+func (d *Directory) bindOrCreate(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := d.js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = d.js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) { // created meanwhile by another node
+			kv, err = d.js.KeyValue(ctx, cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return kv, nil
+	}
+	info := bs.StreamInfo()
+	if c := info.Config; c.Replicas != cfg.Replicas || c.MaxAge != cfg.TTL {
+		return d.js.UpdateKeyValue(ctx, cfg)
+	}
+	if info.Cluster != nil && info.Cluster.Leader == "" {
+		return nil, errNoLeader
+	}
+	return kv, nil
+}
+
+// errNoLeader: the bucket's stream has no leader yet (Unanswered: try again).
+var errNoLeader = errors.New("bus: the bucket's stream has no leader yet")
+
+// Unanswered reports whether a JetStream error means the cluster could not answer yet (a stream
+// or the meta group without a leader, during a NATS server's failover), not that it refused: the
+// same request may succeed a few seconds later.
+func Unanswered(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, errNoLeader) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
 // PurgeStreamTombstones removes the delete markers that released stream names leave behind, once
