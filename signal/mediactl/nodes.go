@@ -20,7 +20,18 @@ type nodeView struct {
 	nodes     map[string]*nodeEntry // by KV key
 	ready     chan struct{}         // closed once the bucket's initial values are applied
 	readyOnce sync.Once
+	delivered time.Time // when the watcher last delivered anything (this clock)
+	resumed   time.Time // when it delivered again after stalling
 }
+
+// watchStall is how long a watcher may deliver nothing before it counts as stalled. Every node
+// rewrites its record each NodeHeartbeat, this signal node included, so a watcher that works
+// delivers about once a heartbeat or more. One that does not (its consumer gone with a NATS
+// server and not re-created yet while the JetStream cluster elects a meta leader, or the bucket's
+// stream without a leader so that no record can be written) shows every media daemon silent,
+// which proves nothing about them. It is below NodeDownAfter minus a heartbeat, so a stall long
+// enough to make a live daemon look down is always seen as one.
+const watchStall = 3 * control.NodeHeartbeat
 
 type nodeEntry struct {
 	rec    control.NodeRecord
@@ -48,6 +59,7 @@ func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, rewatch <-
 			if !ok {
 				return
 			}
+			v.heard(time.Now())
 			if e == nil { // the end of the initial values
 				if initial {
 					initial = false
@@ -60,6 +72,32 @@ func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, rewatch <-
 			}
 		}
 	}
+}
+
+// heard records a delivery by the watcher at now.
+func (v *nodeView) heard(now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.delivered.IsZero() || now.Sub(v.delivered) > watchStall {
+		v.resumed = now
+	}
+	v.delivered = now
+}
+
+// from is the moment from which silence counts at now, given upSince, the caller's: zero (nothing
+// to judge) stays zero; a watcher that is stalled makes it now (everyone counts as just heard,
+// nobody can be judged), and one that resumed after upSince makes it the moment it resumed, so
+// every node has NodeDownAfter from then to show up. Called with mu held.
+func (v *nodeView) from(now, upSince time.Time) time.Time {
+	switch {
+	case upSince.IsZero():
+		return upSince
+	case v.delivered.IsZero() || now.Sub(v.delivered) > watchStall:
+		return now
+	case v.resumed.After(upSince):
+		return v.resumed
+	}
+	return upSince
 }
 
 // apply records one update and returns the id of a live media daemon it removed, if any.
@@ -107,13 +145,14 @@ func liveMediad(n *nodeEntry, now, upSince time.Time) bool {
 
 // sweep returns the media daemons that stopped heartbeating since the last sweep (killed,
 // crashed or cut off): NodeDownAfter without a record update. Nothing is judged while the link
-// is down (upSince zero).
+// is down (upSince zero) or the watcher is stalled (from).
 func (v *nodeView) sweep(now, upSince time.Time) []string {
 	if upSince.IsZero() {
 		return nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	upSince = v.from(now, upSince)
 	var out []string
 	for _, n := range v.nodes {
 		if n.rec.Kind == control.KindMediad && !n.down && !liveMediad(n, now, upSince) {
@@ -128,6 +167,7 @@ func (v *nodeView) sweep(now, upSince time.Time) []string {
 func (v *nodeView) pick(now, upSince time.Time) (string, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	upSince = v.from(now, upSince)
 	var best *nodeEntry
 	for _, n := range v.nodes {
 		if !liveMediad(n, now, upSince) {
@@ -148,6 +188,7 @@ func (v *nodeView) pick(now, upSince time.Time) (string, bool) {
 func (v *nodeView) liveMediads(now, upSince time.Time) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	upSince = v.from(now, upSince)
 	n := 0
 	for _, e := range v.nodes {
 		if liveMediad(e, now, upSince) {
@@ -169,6 +210,7 @@ func (v *nodeView) aliveAs(node, kind string, started int64, now, upSince time.T
 	if n == nil || n.rec.ID != node || n.rec.Kind != kind || started != 0 && n.rec.Started != started {
 		return false
 	}
+	upSince = v.from(now, upSince)
 	if kind == control.KindMediad {
 		return liveMediad(n, now, upSince)
 	}
