@@ -228,6 +228,11 @@ func (c *Client) reassert(ctx context.Context, rewatch chan<- struct{}) {
 	if up.IsZero() {
 		return
 	}
+	// This node's record first (beatOnce bounds it): it is what tells the media daemons that this
+	// node lives, and verifying the buckets can take the whole timeout below, at every attempt, on
+	// a JetStream cluster electing a leader for one of them. Written while the buckets are gone (a
+	// restarted server), it fails at once and is written again once they are back.
+	beaten := c.beatOnce(ctx)
 	rctx, cancel := context.WithTimeout(ctx, control.RequestTimeout)
 	defer cancel()
 	if err := c.dir.Ensure(rctx); err != nil {
@@ -235,7 +240,7 @@ func (c *Client) reassert(ctx context.Context, rewatch chan<- struct{}) {
 		return
 	}
 	c.link.Reasserted("buckets")
-	if c.beat(rctx) {
+	if beaten || c.beat(rctx) {
 		c.link.Reasserted("node")
 	}
 	kept, lost, failed := c.claims.reassert(rctx, c.dir.Streams, c.log)
@@ -400,6 +405,9 @@ func (c *Client) ClaimStream(ctx context.Context, rec control.StreamRecord) (uin
 	if err != nil {
 		if errors.Is(err, ErrNameInUse) {
 			return 0, err
+		}
+		if bus.Unanswered(err) { // the streams bucket is electing a leader: try again in a moment
+			return 0, fmt.Errorf("mediactl: claim stream %q: %w: %w", rec.Name, ErrControlPlaneDown, err)
 		}
 		return 0, fmt.Errorf("mediactl: claim stream %q: %w", rec.Name, err)
 	}
