@@ -27,14 +27,21 @@ func (d *Daemon) heartbeat(ctx context.Context) error {
 }
 
 // heartbeatLoop keeps the node record fresh, sweeps for orphaned sessions and follows the
-// control plane's faults (design.md "Faults of NATS itself"): after a reconnection the buckets
-// are verified (re-created if a restarted server lost them) and the record is written at once;
-// past the grace every media session ends, since no signal node can be told about it any more.
+// control plane's faults (design.md "Faults of NATS itself"): after a reconnection the record is
+// written at once (the buckets re-created first if a restarted server lost them); past the grace
+// every media session ends, since no signal node can be told about it any more.
 func (d *Daemon) heartbeatLoop(events <-chan bus.LinkEvent) {
 	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
-	seen := map[string]bool{}  // signal nodes whose record this daemon has read since the link came up
+	seen := map[string]bool{}  // signal nodes whose record this daemon has read since the directory was back
 	known := map[string]bool{} // signal nodes whose record it has ever read
+	// writing is since when this daemon's heartbeats have reached the directory without a break
+	// (zero while they do not). While nobody can write the directory (NATS down, or a JetStream
+	// cluster electing the bucket's leader after a server's failover) a signal node's record can
+	// expire with the node alive, and reads may still be answered (by a replica): a record
+	// missing then, or found missing after, proves nothing until the node has been seen again or
+	// the directory has taken writes for a whole TTL.
+	var writing time.Time
 	for {
 		select {
 		case <-d.ctx.Done():
@@ -45,6 +52,7 @@ func (d *Daemon) heartbeatLoop(events <-chan bus.LinkEvent) {
 				continue
 			}
 			d.onLink(ev)
+			writing = time.Time{}
 			if ev == bus.LinkUp {
 				clear(seen) // what was seen before the outage proves nothing about a restarted server
 			}
@@ -54,8 +62,16 @@ func (d *Daemon) heartbeatLoop(events <-chan bus.LinkEvent) {
 			if d.link.Up() {
 				ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Heartbeat)
 				d.beat(ctx)
-				if d.link.Up() {
-					d.reapOrphans(ctx, seen, known, d.absenceMeansGone())
+				switch {
+				case !d.dirOK.Load():
+					writing = time.Time{}
+					clear(seen)
+				case d.link.Up():
+					if writing.IsZero() {
+						writing = time.Now()
+					}
+					settled := d.absenceMeansGone() && time.Since(writing) >= control.NodeTTL
+					d.reapOrphans(ctx, seen, known, settled)
 				}
 				cancel()
 			}
@@ -86,16 +102,20 @@ func (d *Daemon) onLink(ev bus.LinkEvent) {
 		d.dirOK.Store(false)
 		d.log.Warn().Msg("control plane unreachable: media sessions go on; new ones are refused")
 	case bus.LinkUp:
-		ctx, cancel := context.WithTimeout(d.ctx, control.RequestTimeout)
+		// The record first, within a heartbeat: it is what tells signal nodes that this daemon
+		// lives. Verifying the buckets before it could hold the loop for seconds on a JetStream
+		// cluster electing a leader for one of them (after a server's failover), and a daemon
+		// silent for NodeDownAfter is down. beat verifies them itself when the write fails, as
+		// after a restarted server that lost them.
+		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Heartbeat)
 		defer cancel()
-		if err := d.dir.Ensure(ctx); err != nil {
-			d.log.Warn().Err(err).Msg("control plane back, directory not usable yet")
+		d.beat(ctx)
+		if !d.dirOK.Load() {
+			d.log.Warn().Msg("control plane back, directory not usable yet")
 			return
 		}
-		d.link.Reasserted("buckets")
-		d.beat(ctx)
 		d.link.Reasserted("node")
-		d.log.Info().Msg("control plane back: directory verified, node record re-asserted")
+		d.log.Info().Msg("control plane back: node record re-asserted")
 	case bus.LinkLost:
 		n := d.endOwnedBy(func(control.Owner) bool { return true })
 		d.log.Error().Int("mediaSessions", n).Msg("control plane lost for longer than the grace: media sessions ended")
@@ -124,10 +144,11 @@ func (d *Daemon) Ready() error {
 // reapOrphans ends the media sessions of signal nodes whose record has gone (expired or deleted),
 // and of previous lives of signal nodes restarted under the same id: their WebSockets are gone
 // with them, so nobody will ever stop these sessions (design.md "Failure"). A missing record
-// counts only for a node seen alive since the link last came up, or for one seen before once the
-// link has been up for a whole TTL (settled): an owner that never registers (tests, a node whose
-// first heartbeat is late) is left alone, and so is every owner while a restarted server's
-// bucket fills again.
+// counts only for a node seen alive since the directory last came back (the link up, this
+// daemon's heartbeats written), or for one seen before once both have lasted a whole TTL
+// (settled): an owner that never registers (tests, a node whose first heartbeat is late) is left
+// alone, and so is every owner while a restarted server's bucket fills again or after a spell in
+// which nobody could write its record.
 func (d *Daemon) reapOrphans(ctx context.Context, seen, known map[string]bool, settled bool) {
 	d.mu.Lock()
 	owners := map[string]bool{}
