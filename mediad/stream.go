@@ -1,6 +1,8 @@
 package mediad
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/pion/webrtc/v4"
@@ -59,11 +61,7 @@ func (st *stream) removePlayer(p *session) {
 func (st *stream) playerList() []*session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out := make([]*session, 0, len(st.players))
-	for _, p := range st.players {
-		out = append(out, p)
-	}
-	return out
+	return slices.Collect(maps.Values(st.players))
 }
 
 // end marks the stream ended (no player joins any more) and hands back the players it had.
@@ -71,10 +69,7 @@ func (st *stream) end() []*session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.ended = true
-	out := make([]*session, 0, len(st.players))
-	for _, p := range st.players {
-		out = append(out, p)
-	}
+	out := slices.Collect(maps.Values(st.players))
 	st.players = map[string]*session{}
 	return out
 }
