@@ -118,8 +118,8 @@ func (d *Directory) bindOrCreate(ctx context.Context, cfg jetstream.KeyValueConf
 	kv, err := d.js.KeyValue(ctx, cfg.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = d.js.CreateKeyValue(ctx, cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) { // created meanwhile by another node
-			kv, err = d.js.KeyValue(ctx, cfg.Bucket)
+		if createdMeanwhile(err) {
+			kv, err = d.bindCreated(ctx, cfg.Bucket, err)
 		}
 	}
 	if err != nil {
@@ -141,6 +141,32 @@ func (d *Directory) bindOrCreate(ctx context.Context, cfg jetstream.KeyValueConf
 		return nil, errNoLeader
 	}
 	return kv, nil
+}
+
+// createdMeanwhile reports whether a bucket creation failed because the bucket's stream came
+// into being since the lookup before it: another node created it ("bucket exists"), or (on
+// nats-server 2.9, whose stream creation checks names and subjects apart) a creation that raced
+// ours, or our own earlier attempt that timed out while the server went on with it, made the
+// subjects taken ("subjects overlap with an existing stream", 10065). CI saw the second when
+// two mediads started at once against a fresh server: one exited at start.
+func createdMeanwhile(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrBucketExists) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeSubjectOverlap
+}
+
+// jsErrCodeSubjectOverlap is JetStream's "subjects overlap with an existing stream".
+const jsErrCodeSubjectOverlap jetstream.ErrorCode = 10065
+
+// bindCreated binds to a bucket whose creation failed with createErr as created meanwhile. When
+// there is still no such bucket, the subjects belong to a stream that is no bucket of ours (an
+// operator's stream over $KV.<bucket>.>): that is a refusal, said as such.
+func (d *Directory) bindCreated(ctx context.Context, bucket string, createErr error) (jetstream.KeyValue, error) {
+	kv, err := d.js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("another stream on this NATS server holds the subjects of bucket %s: %w", bucket, createErr)
+	}
+	return kv, err
 }
 
 // errNoLeader: the bucket's stream has no leader yet (Unanswered: try again).
