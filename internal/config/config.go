@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/potok-media/potok/api/rest"
 )
 
 // Config is every setting of every subcommand; each subcommand reads the parts it needs.
@@ -122,6 +124,47 @@ type Signal struct {
 	MissedPongs    int           `yaml:"missedPongs"`
 	MaxFrameBytes  int           `yaml:"maxFrameBytes"`
 	MediaTimeout   time.Duration `yaml:"mediaTimeout"`
+
+	Hooks Hooks      `yaml:"hooks"`
+	REST  REST       `yaml:"rest"`
+	Apps  []rest.App `yaml:"apps"` // put into the cluster's app registry at start when absent
+}
+
+// Hooks configures the REST hooks to the applications' backends (docs/protocol.md §F.1).
+type Hooks struct {
+	Disabled bool          `yaml:"disabled"` // WCS disable_rest_requests: no hook at all, everything approved
+	Timeout  time.Duration `yaml:"timeout"`  // WCS rest_request_timeout (15 s); 0 = none
+	Retries  int           `yaml:"retries"`  // WCS rest_client_request_retry_count: resends after a send failure
+	// SecretKey, when set, signs every hook: Authorization: WCS <hex HMAC-MD5(body)> (WCS
+	// rest_hook_send_hash with rest_hook_secret_key).
+	SecretKey string `yaml:"secretKey"`
+	// KeepAliveInterval of StreamKeepAliveEvent for each live stream (WCS
+	// streaming_sessions_keep_alive_interval); 0 = off.
+	KeepAliveInterval time.Duration `yaml:"keepAliveInterval"`
+}
+
+// REST configures the management REST API (docs/protocol.md §G.1).
+type REST struct {
+	// Auth requires HTTP Basic credentials on every REST API request ("production mode").
+	Auth bool `yaml:"auth"`
+	// UsersFile holds the REST API users with bcrypt-hashed passwords (potok users); "" =
+	// DefaultUsersPath.
+	UsersFile string `yaml:"usersFile"`
+	// AllowOrigin is Access-Control-Allow-Origin (WCS rest_access_control_allow_origin, "*").
+	AllowOrigin string `yaml:"allowOrigin"`
+	// QueryTimeout bounds a cluster-wide answer: how long the other signal nodes are waited for.
+	QueryTimeout time.Duration `yaml:"queryTimeout"`
+}
+
+// UsersFileName is the REST users file's name in the state directory.
+const UsersFileName = "rest-users.json"
+
+// UsersPath resolves UsersFile.
+func (r REST) UsersPath() string {
+	if r.UsersFile != "" {
+		return r.UsersFile
+	}
+	return filepath.Join(filepath.Dir(DefaultCredentialsPath(os.Getenv)), UsersFileName)
 }
 
 // Mediad configures a media daemon.
@@ -148,6 +191,8 @@ func Defaults() Config {
 			MissedPongs:   10,
 			MaxFrameBytes: 256 << 10,
 			MediaTimeout:  20 * time.Second,
+			Hooks:         Hooks{Timeout: 15 * time.Second, Retries: 3, KeepAliveInterval: 10 * time.Second},
+			REST:          REST{AllowOrigin: "*", QueryTimeout: 2 * time.Second},
 		},
 		Mediad: Mediad{
 			ListenIP:   "0.0.0.0",
@@ -221,6 +266,10 @@ func (c Config) validate() error {
 	check(c.NATS.KVStorage == "" || c.NATS.KVStorage == "memory" || c.NATS.KVStorage == "file",
 		"NATS KV storage must be memory or file, got %q", c.NATS.KVStorage)
 	check(c.NATS.KVReplicas >= 1 && c.NATS.KVReplicas <= 5, "NATS KV replicas must be 1..5, got %d", c.NATS.KVReplicas)
+	check(c.Signal.Hooks.Timeout >= 0, "hook timeout must not be negative, got %s", c.Signal.Hooks.Timeout)
+	check(c.Signal.Hooks.Retries >= 0 && c.Signal.Hooks.Retries <= 10, "hook retries must be 0..10, got %d", c.Signal.Hooks.Retries)
+	check(c.Signal.Hooks.KeepAliveInterval >= 0, "hook keep-alive interval must not be negative, got %s", c.Signal.Hooks.KeepAliveInterval)
+	check(c.Signal.REST.QueryTimeout > 0, "REST query timeout must be positive, got %s", c.Signal.REST.QueryTimeout)
 	errs = append(errs, c.NATS.validateAuth()...)
 	return errors.Join(errs...)
 }
