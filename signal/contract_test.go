@@ -235,7 +235,7 @@ func TestPublishPlayFlow(t *testing.T) {
 	md.connected(pr.Owner, true)
 	st := pub.streamStatus()
 	if st.Status != wcs.StatusPublishing || st.MediaSessionID != "m1" || st.Name != "s1" || !st.Published ||
-		!st.HasAudio || !st.HasVideo || st.AudioCodec != "opus" || st.VideoCodec != "VP8" || !st.Record ||
+		!st.HasAudio || !st.HasVideo || st.AudioCodec != "opus" || st.VideoCodec != "VP8" || st.Record ||
 		st.CreateDate == 0 || st.MediaProvider != "WebRTC" || st.AudioState == nil || st.AudioState.Muted ||
 		string(st.Custom) != `{"room":"r"}` {
 		t.Errorf("PUBLISHING %+v", st)

@@ -43,7 +43,16 @@ const (
 	MsgInboundVideoRate        = "inboundVideoRate"
 	MsgOutboundVideoRate       = "outboundVideoRate"
 	MsgNotifySessionDebugEvent = "notifySessionDebugEvent"
+	MsgFinish                  = "finish"
 )
+
+// CallStatus is the object of the call status messages (§C.15); finish with a terminal status
+// makes the SDK drop the call.
+type CallStatus struct {
+	CallID string `json:"callId"`
+	Status string `json:"status"`
+	Info   string `json:"info,omitempty"`
+}
 
 // Connection is the typed view of the `connection` message (§B.1). The server must echo every field
 // it received in getUserData, so the raw object is kept alongside (see UserData).

@@ -79,6 +79,19 @@ const (
 	InfoMediaNodeLost = "Media server lost"
 	// InfoNoMediaNode: no media daemon is alive to take a publish.
 	InfoNoMediaNode = "No available media servers"
+
+	// Features a client may ask for that Potok does not have yet (README "Not implemented yet"):
+	// each request gets its terminal answer with one of these, so no page waits forever.
+	InfoCallsNotSupported           = "SIP calls are not supported by this server yet"
+	InfoSIPRegistrationNotSupported = "SIP registration is not supported by this server yet"
+	// InfoMediaProviderNotSupported is followed by the provider's name.
+	InfoMediaProviderNotSupported = "Media provider not supported, use WebRTC: "
+)
+
+// Call statuses of the finish message (§C.15).
+const (
+	CallFailed = "FAILED"
+	CallFinish = "FINISH"
 )
 
 // knownInfos are the info texts a media daemon may put in a state event or a reply error: WCS's
@@ -118,6 +131,7 @@ const (
 	APIConnectionStatusEvent = "ConnectionStatusEvent"
 	APIStreamStatusEvent     = "StreamStatusEvent"
 	APIDataStatusEvent       = "DataStatusEvent"
+	APIRegistrationStatus    = "RegistrationStatusEvent"
 )
 
 // Version is what getVersion reports (§C.2): WCS's format, with Potok's own build after the dash.

@@ -78,13 +78,14 @@ func (ms *mediaSession) applyMute(typ string) {
 func (ms *mediaSession) stream(status, info string) wcs.Stream {
 	provider := string(ms.req.MediaProvider)
 	if provider == "" {
-		provider = "WebRTC"
+		provider = providerWebRTC
 	}
 	return wcs.Stream{
 		MediaSessionID: ms.id, Name: ms.name, Published: ms.publisher,
 		HasAudio: ms.hasAudio, HasVideo: ms.hasVideo, Status: status, Info: info,
 		AudioCodec: ms.audioCodec, VideoCodec: ms.videoCodec,
-		Record: ms.publisher && bool(ms.req.Record),
+		// Recording does not exist yet: a record:true publish is told it is not recorded.
+		Record: false,
 		Width:  ms.width, Height: ms.height,
 		Bitrate: int(ms.req.Bitrate), MinBitrate: int(ms.req.MinBitrate), MaxBitrate: int(ms.req.MaxBitrate),
 		Quality: int(ms.req.Quality), CreateDate: ms.created.UnixMilli(), MediaProvider: provider,

@@ -38,9 +38,16 @@ func (s *Session) checkNewID(req *wcs.StreamRequest, publish bool) bool {
 	case len(req.Name) > wcs.MaxStreamNameBytes:
 		s.sendStreamFail(id, "", publish, wcs.InfoStreamNameTooLong)
 		return false
+	case req.MediaProvider != "" && req.MediaProvider != providerWebRTC:
+		// MSE and WSPlayer carry media over the WebSocket (§A.5), which Potok does not serve:
+		// a clear FAILED rather than an offer-less request failing "by error".
+		s.rejected(req, publish, wcs.InfoMediaProviderNotSupported+string(req.MediaProvider))
+		return false
 	}
 	return true
 }
+
+const providerWebRTC = "WebRTC"
 
 // rejected sends FAILED for a stream request that never became a media session.
 func (s *Session) rejected(req *wcs.StreamRequest, publish bool, info string) {
