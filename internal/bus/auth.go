@@ -98,7 +98,7 @@ type Role string
 
 const (
 	// RoleSignal publishes RPCs to potok.media.<node>.<op>, reads its potok.signal.<node>.events
-	// and uses both directory buckets.
+	// and uses both directory buckets and the application registry (BucketApps).
 	RoleSignal Role = control.KindSignal
 	// RoleMediad serves potok.media.<node>.<op>, publishes potok.signal.<node>.events and writes
 	// its node record.
@@ -128,8 +128,11 @@ func RolePermissions(r Role) Permissions {
 	// admin: OpenDirectory and Ensure create both buckets, whoever comes first (and read the
 	// account's limits for it).
 	admin := []string{"$JS.API.INFO"}
+	bucketAdmin := func(b string) []string {
+		return []string{"$JS.API.STREAM.INFO.KV_" + b, "$JS.API.STREAM.CREATE.KV_" + b, "$JS.API.STREAM.UPDATE.KV_" + b}
+	}
 	for _, b := range []string{nodes, streams} {
-		admin = append(admin, "$JS.API.STREAM.INFO.KV_"+b, "$JS.API.STREAM.CREATE.KV_"+b, "$JS.API.STREAM.UPDATE.KV_"+b)
+		admin = append(admin, bucketAdmin(b)...)
 	}
 	// read: Get (a direct get, or a message get where direct gets are off) and watches (Keys,
 	// WatchAll: an ordered consumer, created and deleted by the client; its flow-control answers
@@ -153,7 +156,10 @@ func RolePermissions(r Role) Permissions {
 		return Permissions{
 			PublishAllow: cat([]string{"potok.media.*.*"}, admin, read(nodes), read(streams),
 				[]string{"$JS.API.STREAM.PURGE.KV_" + streams, // tombstone sweep (Directory.PurgeStreamTombstones)
-					write(nodes), write(streams)}),
+					write(nodes), write(streams)},
+				// The application registry (signal/apps): created by whichever signal node
+				// opens it first, watched by all, written by the REST API's app endpoints.
+				bucketAdmin(BucketApps), read(BucketApps), []string{write(BucketApps)}),
 			PublishDeny:    []string{"potok.signal.>"},
 			SubscribeAllow: []string{"potok.signal.*.events", r.InboxPrefix() + ".>"},
 			Responses:      true,
