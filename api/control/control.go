@@ -221,3 +221,32 @@ func NodeKey(id string) string {
 		return '_'
 	}, id)
 }
+
+// RESTQuerySubject is where every signal node answers the management REST API's questions about
+// its own sessions (docs/protocol.md §G): the node asked by a backend publishes a RESTQuery there
+// with a reply inbox and gathers one RESTAnswer per live signal node.
+const RESTQuerySubject = "potok.rest.query"
+
+// REST query operations and their bodies → answers.
+const (
+	QueryFindStreams      = "findStreams"         // rest.StreamFilter → []rest.Stream
+	QueryTerminateStreams = "terminateStreams"    // rest.StreamFilter → int
+	QueryFindConnections  = "findConnections"     // rest.ConnectionFilter → []rest.Connection
+	QueryTerminateConn    = "terminateConnection" // rest.ConnectionFilter (sessionId) → bool
+	QuerySendData         = "sendData"            // rest.DataSend → bool
+	QueryClientLog        = "clientLog"           // rest.ClientLog → bool
+	QueryStats            = "stats"               // → map[string]map[string]any
+)
+
+// RESTQuery is one question to every signal node.
+type RESTQuery struct {
+	Op   string          `json:"op"`
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+// RESTAnswer is one signal node's answer: Body is the operation's result.
+type RESTAnswer struct {
+	NodeID string          `json:"nodeId"`
+	Body   json.RawMessage `json:"body,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}

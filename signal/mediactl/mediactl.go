@@ -454,6 +454,9 @@ func (c *Client) ownerDead(rec control.StreamRecord) bool {
 	return !c.nodes.aliveAs(rec.SignalNode, control.KindSignal, rec.SignalStarted, now, upSince)
 }
 
+// SignalNodes lists the live signal nodes, this one included once its record is written.
+func (c *Client) SignalNodes() []string { return c.nodes.signalNodes(time.Now()) }
+
 // Started is this node's incarnation, carried in control.Owner.SignalStarted.
 func (c *Client) Started() int64 { return c.started }
 

@@ -235,3 +235,17 @@ func (v *nodeView) incarnation(node string) (int64, bool) {
 	}
 	return n.rec.Started, true
 }
+
+// signalNodes lists the signal nodes whose record was written within NodeTTL of now: the nodes
+// a cluster-wide REST answer waits for (signal/cluster).
+func (v *nodeView) signalNodes(now time.Time) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, n := range v.nodes {
+		if n.rec.Kind == control.KindSignal && now.Sub(n.seen) <= control.NodeTTL {
+			out = append(out, n.rec.ID)
+		}
+	}
+	return out
+}

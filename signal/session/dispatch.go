@@ -140,7 +140,7 @@ func (s *Session) onConnection(env wcs.Envelope) {
 	if v, ok := raw["appKey"]; ok {
 		_ = json.Unmarshal(v, &appKey)
 	}
-	s.connected, s.appKey = true, string(appKey)
+	s.connected, s.appKey, s.fields = true, string(appKey), raw
 	// getUserData echoes every received field (sipLogin in particular, §0 rule 2), then getVersion.
 	s.send(wcs.MsgGetUserData, wcs.UserData(raw, s.cfg.SessionID))
 	s.send(wcs.MsgGetVersion, wcs.Version)

@@ -29,6 +29,7 @@ type mediaSession struct {
 	audioCodec, videoCodec string
 	audioMuted, videoMuted bool
 	width, height          int
+	rate                   *control.Rate // the last second reported (REST metrics)
 }
 
 func newMediaSession(req *wcs.StreamRequest, publisher bool, now time.Time) *mediaSession {
@@ -218,6 +219,7 @@ func (s *Session) onRate(ms *mediaSession, ev control.MediaEvent) {
 		msg = wcs.MsgInboundVideoRate
 	}
 	r := ev.Rate
+	ms.rate = r
 	s.send(msg, wcs.VideoRate{MediaSessionID: ms.id, VideoRate: r.VideoRate, FPS: r.FPS, NACK: r.NACK, PLI: r.PLI,
 		LostPackets: r.LostPackets, Width: r.Width, Height: r.Height})
 }

@@ -6,6 +6,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,7 @@ type Config struct {
 	SessionID     string        // "" = a new UUID; also the authToken (docs/protocol.md §C.1)
 	MediaTimeout  time.Duration // 0 = DefaultMediaTimeout
 	MaxFrameBytes int           // 0 = wcs.MaxFrameBytes
+	Origin        string        // the Origin of the WebSocket upgrade (connect hook, /connection/find)
 }
 
 const (
@@ -64,9 +66,12 @@ type Session struct {
 	media Media
 	out   Outbox
 	m     *metrics.Signal
-	log   zerolog.Logger
+	log   zerolog.Logger // baseLog, at a session's own level while its client log is on
+	// baseLog is the session's logger at the server's level.
+	baseLog zerolog.Logger
 
 	frames   chan inbound
+	calls    chan call // from the REST API (Do)
 	events   chan *control.MediaEvent // expendable: rates and stream data
 	woken    chan struct{}            // lossless has something
 	lossless lossless
@@ -80,6 +85,7 @@ type Session struct {
 	// Owned by the Run goroutine.
 	connected bool
 	appKey    string
+	fields    map[string]json.RawMessage // the connection object as received
 	streams   map[string]*mediaSession
 }
 
@@ -92,10 +98,12 @@ func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Log
 		cfg.MediaTimeout = DefaultMediaTimeout
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	log = log.With().Str("sessionId", cfg.SessionID).Logger()
 	return &Session{
 		cfg: cfg, media: media, out: out, m: m,
-		log:    log.With().Str("sessionId", cfg.SessionID).Logger(),
+		log: log, baseLog: log,
 		frames: make(chan inbound, frameQueue),
+		calls:  make(chan call),
 		events: make(chan *control.MediaEvent, eventQueue),
 		woken:  make(chan struct{}, 1),
 		ends:   make(chan bool, 1),
@@ -280,6 +288,9 @@ func (s *Session) Run() {
 			}
 		case ev := <-s.events:
 			s.handleEvent(*ev)
+		case c := <-s.calls:
+			c.fn()
+			close(c.done)
 		case <-s.woken:
 			s.drainLossless()
 		case now := <-watchdog.C:

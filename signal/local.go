@@ -1,0 +1,132 @@
+package signal
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/rest"
+	"github.com/potok-media/potok/signal/cluster"
+)
+
+// This node's answers to the management REST API (signal/cluster.Local). Every session is asked
+// at once: one busy session costs the answer its own streams, not everyone's time.
+
+var _ cluster.Local = (*Server)(nil)
+
+// ReasonTerminated is the WebSocket close reason of /connection/terminate.
+const ReasonTerminated = "terminated by the REST API"
+
+// Streams lists this node's media sessions that f matches.
+func (s *Server) Streams(ctx context.Context, f rest.StreamFilter) []rest.Stream {
+	return collect(s.snapshot(), func(c *client) []rest.Stream { return c.sess.Streams(ctx, f) })
+}
+
+// TerminateStreams ends this node's media sessions that f matches.
+func (s *Server) TerminateStreams(ctx context.Context, f rest.StreamFilter) int {
+	counts := collect(s.snapshot(), func(c *client) []int { return []int{c.sess.TerminateStreams(ctx, f)} })
+	n := 0
+	for _, k := range counts {
+		n += k
+	}
+	return n
+}
+
+// Connections lists this node's established sessions that f matches.
+func (s *Server) Connections(ctx context.Context, f rest.ConnectionFilter) []rest.Connection {
+	return collect(s.snapshot(), func(c *client) []rest.Connection {
+		if f.SessionID != "" && f.SessionID != c.sess.ID() {
+			return nil
+		}
+		if conn, ok := c.sess.Connection(ctx, f); ok {
+			return []rest.Connection{conn}
+		}
+		return nil
+	})
+}
+
+// TerminateConnection closes a session's socket: the session then ends as on any disconnect
+// (docs/protocol.md §E.8).
+func (s *Server) TerminateConnection(_ context.Context, sessionID string) bool {
+	c := s.client(sessionID)
+	if c == nil {
+		return false
+	}
+	s.log.Info().Str("sessionId", sessionID).Msg("connection terminated by the REST API")
+	c.conn.Close(websocket.StatusNormalClosure, ReasonTerminated)
+	return true
+}
+
+// SendData delivers an OnDataEvent to a session of this node.
+func (s *Server) SendData(ctx context.Context, d rest.DataSend) bool {
+	if d.NodeID != "" && d.NodeID != s.cfg.NodeID {
+		return false
+	}
+	c := s.client(d.SessionID)
+	return c != nil && c.sess.PushData(ctx, d)
+}
+
+// SetClientLog turns a session's own log level on (l.LogLevel, e.g. "DEBUG") or off ("").
+func (s *Server) SetClientLog(ctx context.Context, l rest.ClientLog) (bool, error) {
+	c := s.client(l.SessionID)
+	if c == nil {
+		return false, nil
+	}
+	on := l.LogLevel != ""
+	level := zerolog.DebugLevel
+	if on {
+		var err error
+		if level, err = zerolog.ParseLevel(strings.ToLower(l.LogLevel)); err != nil || level == zerolog.NoLevel {
+			return false, fmt.Errorf("unknown log level %q: use TRACE, DEBUG, INFO, WARN or ERROR", l.LogLevel)
+		}
+	}
+	return c.sess.SetLogLevel(ctx, level, on), nil
+}
+
+// Stats are this node's figures for the statistics page, in WCS's groups and key names
+// (docs/protocol.md §G.2). Potok has WebRTC streams only: the other kinds are counted as the
+// zero they are.
+func (s *Server) Stats(ctx context.Context) map[string]map[string]any {
+	streams := s.Streams(ctx, rest.StreamFilter{})
+	in, out := 0, 0
+	for _, st := range streams {
+		if st.Published {
+			in++
+		} else {
+			out++
+		}
+	}
+	n := s.Sessions()
+	return map[string]map[string]any{
+		"connection": {"connections": n, "connections_websocket": n},
+		"stream": {"streams_webrtc_in": in, "streams_webrtc_out": out, "streams_rtmp_in": 0, "streams_rtmp_out": 0,
+			"streams_rtsp_in": 0, "streams_rtsp_out": 0, "streams_rtmfp_in": 0, "streams_rtmfp_out": 0},
+		"core": {"core_threads": runtime.NumGoroutine(), "signal_nodes": 1},
+	}
+}
+
+func (s *Server) client(sessionID string) *client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clients[sessionID]
+}
+
+// collect runs ask on every client at once and concatenates the results.
+func collect[T any](clients []*client, ask func(*client) []T) []T {
+	parts := make([][]T, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() { parts[i] = ask(c) })
+	}
+	wg.Wait()
+	var out []T
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
