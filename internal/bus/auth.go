@@ -159,9 +159,12 @@ func RolePermissions(r Role) Permissions {
 					write(nodes), write(streams)},
 				// The application registry (signal/apps): created by whichever signal node
 				// opens it first, watched by all, written by the REST API's app endpoints.
-				bucketAdmin(BucketApps), read(BucketApps), []string{write(BucketApps)}),
+				bucketAdmin(BucketApps), read(BucketApps), []string{write(BucketApps)},
+				// The REST API's cluster-wide questions (signal/cluster), asked and answered
+				// by signal nodes only.
+				[]string{control.RESTQuerySubject}),
 			PublishDeny:    []string{"potok.signal.>"},
-			SubscribeAllow: []string{"potok.signal.*.events", r.InboxPrefix() + ".>"},
+			SubscribeAllow: []string{"potok.signal.*.events", control.RESTQuerySubject, r.InboxPrefix() + ".>"},
 			Responses:      true,
 		}
 	case RoleMediad:
