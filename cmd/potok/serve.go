@@ -247,7 +247,11 @@ func (p *process) opsHandler() http.Handler {
 	}
 	mux := ops.NewMux(p.reg, checks...)
 	if p.signal != nil {
-		restapi.Register(mux)
+		// No Backend yet: the REST API answers 503 until the signal node serves it.
+		err := restapi.Register(mux, restapi.Options{Log: logging.Component(p.log, "restapi", ""), Registerer: p.reg})
+		if err != nil {
+			p.log.Error().Err(err).Msg("rest api not served")
+		}
 	}
 	return mux
 }

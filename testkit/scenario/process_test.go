@@ -100,8 +100,8 @@ func TestAllInOneProcess(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "Not implemented") {
-		t.Errorf("REST API answered %d %s, want 501 with a reason", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "backend not ready") {
+		t.Errorf("REST API answered %d %s, want 503 backend not ready (no Backend wired yet)", resp.StatusCode, body)
 	}
 	p.terminate(t)
 	if _, err := pub.WaitStatus(ctx(t), wcs.StatusUnpublished, wcs.StatusFailed); err != nil {

@@ -1,0 +1,175 @@
+package restapi
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/potok-media/potok/api/rest"
+)
+
+// call is one Backend call the fake recorded: the method and its argument.
+type call struct {
+	method string
+	arg    any
+}
+
+// fakeBackend records every call and answers canned results; err, when set, is every method's
+// answer instead.
+type fakeBackend struct {
+	mu         sync.Mutex
+	calls      []call
+	streams    []rest.Stream
+	conns      []rest.Connection
+	apps       map[string]rest.App
+	terminated int
+	stats      map[string]map[string]any
+	err        error
+}
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{
+		streams:    []rest.Stream{{Name: "stream1", MediaSessionID: "m1", Published: true, Status: "PUBLISHING"}},
+		conns:      []rest.Connection{{"sessionId": "s1", "appKey": "defaultApp"}},
+		apps:       map[string]rest.App{"defaultApp": {Key: "defaultApp", Methods: []string{"connect"}}},
+		terminated: 1,
+		stats: map[string]map[string]any{
+			"connection": {"connections": 2, "connections_websocket": 2},
+			"streams":    {"streams_published": 1, "streams_rate": 1.5e6},
+		},
+	}
+}
+
+func (f *fakeBackend) record(method string, arg any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{method, arg})
+	return f.err
+}
+
+// recorded returns the calls so far.
+func (f *fakeBackend) recorded() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]call(nil), f.calls...)
+}
+
+func (f *fakeBackend) FindStreams(_ context.Context, fl rest.StreamFilter) ([]rest.Stream, error) {
+	if err := f.record("FindStreams", fl); err != nil {
+		return nil, err
+	}
+	return f.streams, nil
+}
+
+func (f *fakeBackend) TerminateStreams(_ context.Context, fl rest.StreamFilter) (int, error) {
+	if err := f.record("TerminateStreams", fl); err != nil {
+		return 0, err
+	}
+	return f.terminated, nil
+}
+
+func (f *fakeBackend) SendStreamEvent(_ context.Context, ev rest.StreamEventSend) error {
+	return f.record("SendStreamEvent", ev)
+}
+
+func (f *fakeBackend) FindConnections(_ context.Context, fl rest.ConnectionFilter) ([]rest.Connection, error) {
+	if err := f.record("FindConnections", fl); err != nil {
+		return nil, err
+	}
+	return f.conns, nil
+}
+
+func (f *fakeBackend) TerminateConnection(_ context.Context, id string) error {
+	return f.record("TerminateConnection", id)
+}
+
+func (f *fakeBackend) SendData(_ context.Context, d rest.DataSend) error {
+	return f.record("SendData", d)
+}
+
+func (f *fakeBackend) SetClientLog(_ context.Context, id, level string) error {
+	return f.record("SetClientLog", [2]string{id, level})
+}
+
+func (f *fakeBackend) Apps(context.Context) ([]rest.App, error) {
+	if err := f.record("Apps", nil); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []rest.App
+	for _, a := range f.apps {
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (f *fakeBackend) App(_ context.Context, key string) (rest.App, error) {
+	if err := f.record("App", key); err != nil {
+		return rest.App{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.apps[key]
+	if !ok {
+		return rest.App{}, fmt.Errorf("app %q: %w", key, rest.ErrNotFound)
+	}
+	return a, nil
+}
+
+func (f *fakeBackend) AddApp(_ context.Context, a rest.App) error {
+	if err := f.record("AddApp", a); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.apps[a.Key]; ok {
+		return fmt.Errorf("app %q: %w", a.Key, rest.ErrConflict)
+	}
+	f.apps[a.Key] = a
+	return nil
+}
+
+func (f *fakeBackend) UpdateApp(_ context.Context, key string, change func(*rest.App) error) error {
+	if err := f.record("UpdateApp", key); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.apps[key]
+	if !ok {
+		return fmt.Errorf("app %q: %w", key, rest.ErrNotFound)
+	}
+	if err := change(&a); err != nil {
+		return err
+	}
+	f.apps[key] = a
+	return nil
+}
+
+func (f *fakeBackend) RemoveApp(_ context.Context, key string) error {
+	if err := f.record("RemoveApp", key); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.apps[key]; !ok {
+		return fmt.Errorf("app %q: %w", key, rest.ErrNotFound)
+	}
+	delete(f.apps, key)
+	return nil
+}
+
+func (f *fakeBackend) Stats(context.Context) (map[string]map[string]any, error) {
+	if err := f.record("Stats", nil); err != nil {
+		return nil, err
+	}
+	return f.stats, nil
+}
+
+// app returns the fake's copy of an app.
+func (f *fakeBackend) app(key string) rest.App {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.apps[key]
+}
