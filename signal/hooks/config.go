@@ -93,7 +93,7 @@ func ParseConfig(defaults map[string]rest.MethodConfig, restClientConfig json.Ra
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
 		raw, e := entries[name], entry{}
 		if err := json.Unmarshal(raw, &e); err != nil || !isObject(raw) {
-			errs = append(errs, fmt.Errorf("restClientConfig %q: %w", name, errNotEntry(err)))
+			errs = append(errs, fmt.Errorf("%w: restClientConfig %q: %w", ErrBadConfig, name, errNotEntry(err)))
 			continue
 		}
 		if err := c.apply(Normalize(name), e); err != nil {

@@ -50,7 +50,7 @@ func NewQueue(c *Client, app rest.App, cfg func() *Config, log zerolog.Logger) *
 		cfg = func() *Config { return nil }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	q := &Queue{c: c, app: app, cfg: cfg, log: log, ch: make(chan queued, QueueSize),
+	q := &Queue{c: c, app: app, cfg: cfg, log: log.With().Str("component", "hooks").Logger(), ch: make(chan queued, QueueSize),
 		ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go q.run()
 	return q
