@@ -19,6 +19,8 @@ import (
 
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/signal/cluster"
+	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/mediactl"
 	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/signal/session"
@@ -35,14 +37,22 @@ type Config struct {
 	MediaTimeout   time.Duration         // 0 = 20s
 	Registerer     prometheus.Registerer // nil = none
 	Directory      bus.DirectoryConfig   // how the directory buckets are stored
+
+	// Hooks sends the REST hooks (nil: none); Apps is the application registry (nil: any appKey
+	// is accepted and the REST API has no application endpoints). docs/protocol.md §F.
+	Hooks            *hooks.Client
+	Apps             cluster.Apps
+	HookKeepAlive    time.Duration // StreamKeepAliveEvent period; 0 = none
+	RESTQueryTimeout time.Duration // how long a cluster-wide REST answer waits; 0 = 2 s
 }
 
 // Server is the WCS WebSocket endpoint of one signal node.
 type Server struct {
-	cfg Config
-	log zerolog.Logger
-	m   *metrics.Signal
-	ctl *mediactl.Client
+	cfg  Config
+	log  zerolog.Logger
+	m    *metrics.Signal
+	ctl  *mediactl.Client
+	rest *cluster.Cluster
 
 	mu       sync.Mutex
 	clients  map[string]*client // by session id
@@ -80,7 +90,26 @@ func New(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
 	}
+	s.rest, err = cluster.New(cluster.Config{NodeID: cfg.NodeID, Timeout: cfg.RESTQueryTimeout}, link.Conn, s, s.ctl, s.log)
+	if err != nil {
+		s.ctl.Close()
+		return nil, fmt.Errorf("signal: %w", err)
+	}
 	return s, nil
+}
+
+// apps is the registry as sessions see it; a nil registry stays a nil interface, so that sessions
+// accept any appKey.
+func (s *Server) apps() session.Apps {
+	if s.cfg.Apps == nil {
+		return nil
+	}
+	return s.cfg.Apps
+}
+
+// RESTBackend answers the management REST API for the whole cluster (signal/restapi.Backend).
+func (s *Server) RESTBackend() *cluster.Backend {
+	return cluster.NewBackend(s.rest, s.cfg.Apps, s.ctl)
 }
 
 // Sessions is the number of open WS sessions.
@@ -153,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := wsconn.New(ws, wsconn.Config{MaxFrameBytes: s.cfg.MaxFrameBytes, PingInterval: s.cfg.PingInterval,
 		MissedPongs: s.cfg.MissedPongs}, s.m, log)
 	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), Draining: &s.draining, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
-		Origin: r.Header.Get("Origin"),
+		Origin: r.Header.Get("Origin"), Hooks: s.cfg.Hooks, Apps: s.apps(), KeepAliveInterval: s.cfg.HookKeepAlive,
 		MaxFrameBytes: s.cfg.MaxFrameBytes}, s.ctl, conn, s.m, s.log)
 	s.m.Connections.Inc()
 	defer s.m.Connections.Dec()
@@ -231,6 +260,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 			<-done
 		}
+		s.rest.Close()
 		s.ctl.Close()
 		s.log.Info().Msg("signal server stopped")
 	})

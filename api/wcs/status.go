@@ -57,6 +57,7 @@ const (
 	InfoNoCommonCodecs           = "No common codecs"
 	InfoRestrictedAccess         = "Restricted access"
 	InfoTranscodingRequiredNoTrn = "Transcoding required, but disabled"
+	InfoTerminatedByKeepAlive    = "Terminated by keep-alive"
 )
 
 // Potok's own limits and their info texts (WCS documents none; these are new strings).
@@ -118,7 +119,7 @@ func init() {
 		"Got exception while streaming file", "Requested stream shutdown", "Failed to read file",
 		"File not found", "Failed to connect to origin stream", "CDN stream not found",
 		"Failed to get agent storage", "Agent servicing origin stream is shutting down",
-		"Terminated by keep-alive", "No available transcoders"} {
+		InfoTerminatedByKeepAlive, "No available transcoders"} {
 		knownInfos[s] = true
 	}
 }

@@ -183,6 +183,9 @@ func merge(old, v any) any {
 
 // Apps lists the applications; passwords are never handed out (docs/protocol.md §G.3).
 func (b *Backend) Apps(context.Context) ([]rest.App, error) {
+	if b.apps == nil {
+		return nil, errNoRegistry
+	}
 	list := b.apps.List()
 	for i := range list {
 		list[i].RestPassword = ""
@@ -192,6 +195,9 @@ func (b *Backend) Apps(context.Context) ([]rest.App, error) {
 
 // App is one application, without its password.
 func (b *Backend) App(_ context.Context, key string) (rest.App, error) {
+	if b.apps == nil {
+		return rest.App{}, errNoRegistry
+	}
 	a, ok := b.apps.Get(key)
 	if !ok {
 		return rest.App{}, fmt.Errorf("no application %q: %w", key, rest.ErrNotFound)
@@ -201,12 +207,28 @@ func (b *Backend) App(_ context.Context, key string) (rest.App, error) {
 }
 
 // AddApp, UpdateApp and RemoveApp change the registry, for every node at once.
-func (b *Backend) AddApp(ctx context.Context, a rest.App) error { return b.apps.Add(ctx, a) }
+func (b *Backend) AddApp(ctx context.Context, a rest.App) error {
+	if b.apps == nil {
+		return errNoRegistry
+	}
+	return b.apps.Add(ctx, a)
+}
 
 // UpdateApp: see AddApp.
 func (b *Backend) UpdateApp(ctx context.Context, key string, change func(*rest.App) error) error {
+	if b.apps == nil {
+		return errNoRegistry
+	}
 	return b.apps.Update(ctx, key, change)
 }
 
 // RemoveApp: see AddApp.
-func (b *Backend) RemoveApp(ctx context.Context, key string) error { return b.apps.Remove(ctx, key) }
+func (b *Backend) RemoveApp(ctx context.Context, key string) error {
+	if b.apps == nil {
+		return errNoRegistry
+	}
+	return b.apps.Remove(ctx, key)
+}
+
+// errNoRegistry: this signal node runs without the application registry (a test setup).
+var errNoRegistry = errors.New("this signal node has no application registry")

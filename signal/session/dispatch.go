@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/metrics"
 )
 
@@ -140,10 +142,18 @@ func (s *Session) onConnection(env wcs.Envelope) {
 	if v, ok := raw["appKey"]; ok {
 		_ = json.Unmarshal(v, &appKey)
 	}
-	s.connected, s.appKey, s.fields = true, string(appKey), raw
+	s.appKey = string(appKey)
+	if s.appKey == "" && s.cfg.Apps != nil {
+		s.appKey = rest.DefaultApp // what the WebSDK sends when the page names none
+	}
+	if !s.admit(raw) {
+		return
+	}
+	s.connected, s.fields = true, raw
 	// getUserData echoes every received field (sipLogin in particular, §0 rule 2), then getVersion.
-	s.send(wcs.MsgGetUserData, wcs.UserData(raw, s.cfg.SessionID))
+	s.sendClient(wcs.MsgGetUserData, hooks.ConnectionStatusEvent, wcs.UserData(raw, s.cfg.SessionID))
 	s.send(wcs.MsgGetVersion, wcs.Version)
+	s.post(hooks.ConnectionStatusEvent, s.connectionFields(wcs.SessionEstablished, ""))
 	s.log.Info().Str("appKey", s.appKey).Msg("session established")
 	var sipRegister wcs.Bool
 	if v, ok := raw["sipRegisterRequired"]; ok {
@@ -163,7 +173,14 @@ func (s *Session) onSendData(env wcs.Envelope) {
 		s.badArgument(env, err)
 		return
 	}
-	s.send(wcs.MsgDataStatusEvent, wcs.DataStatus{OperationID: string(req.OperationID), Status: wcs.DataAccepted})
+	res := s.invoke(hooks.OnDataEvent, map[string]any{"operationId": string(req.OperationID), "payload": req.Payload})
+	status := wcs.DataStatus{OperationID: string(req.OperationID), Status: wcs.DataAccepted}
+	if proceed, _ := hooks.Decide(hooks.OnDataEvent, res, s.hookCfg.Load()); !proceed {
+		status.Status, status.Info = wcs.DataFailed, res.Info
+	}
+	s.send(wcs.MsgDataStatusEvent, status)
+	s.post(hooks.DataStatusEvent, map[string]any{"operationId": status.OperationID, "status": status.Status,
+		"info": status.Info})
 }
 
 // onSnapshot answers snapshotFailed: snapshots need the ffmpeg workers of mediad (§B.9, §E.17),

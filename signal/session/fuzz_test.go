@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/potok-media/potok/api/control"
@@ -96,6 +97,9 @@ func (r *recorder) Send(b []byte) bool {
 	r.frames = append(r.frames, b)
 	return true
 }
+
+// Close records nothing: a test reads what was sent.
+func (r *recorder) Close(websocket.StatusCode, string) {}
 
 func newTestSession(media Media, out Outbox) *Session {
 	m, _ := metrics.New(nil)

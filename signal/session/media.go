@@ -9,6 +9,7 @@ import (
 
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/metrics"
 )
 
@@ -115,7 +116,7 @@ func (s *Session) add(ms *mediaSession, now time.Time) {
 // release its stream name, then tell the client. After this the id is forgotten, as in the SDK.
 func (s *Session) terminate(ms *mediaSession, status, info string, stop bool) {
 	s.drop(ms, stop, stopInfo(ms, info))
-	s.send(wcs.MsgNotifyStreamStatusEvent, ms.stream(status, info))
+	s.sendStatus(ms, status, info)
 	s.log.Info().Str("mediaSessionId", ms.id).Str("status", status).Str("info", info).Msg("media session ended")
 }
 
@@ -176,8 +177,10 @@ func (s *Session) handleEvent(ev control.MediaEvent) {
 	case control.EventStreamEvent:
 		if ev.StreamEvent != nil && !ms.publisher {
 			ms.applyMute(ev.StreamEvent.Type)
-			s.send(wcs.MsgNotifyStreamEvent, wcs.StreamEvent{MediaSessionID: ms.id, Type: ev.StreamEvent.Type,
-				Payload: validJSON(ev.StreamEvent.Payload)})
+			se := wcs.StreamEvent{MediaSessionID: ms.id, Type: ev.StreamEvent.Type, Payload: validJSON(ev.StreamEvent.Payload)}
+			s.sendClient(wcs.MsgNotifyStreamEvent, hooks.StreamEvent, se)
+			s.post(hooks.StreamEvent, map[string]any{"mediaSessionId": se.MediaSessionID, "type": se.Type,
+				"payload": se.Payload})
 		}
 	}
 }
@@ -193,7 +196,7 @@ func (s *Session) onState(ms *mediaSession, ev control.MediaEvent) {
 		} else {
 			ms.status = wcs.StatusPlaying
 		}
-		s.send(wcs.MsgNotifyStreamStatusEvent, ms.stream(ms.status, ""))
+		s.sendStatus(ms, ms.status, "")
 		s.log.Info().Str("mediaSessionId", ms.id).Str("status", ms.status).Msg("media connected")
 		if !ms.publisher {
 			s.sendResize(ms)
@@ -257,6 +260,13 @@ func (s *Session) onNodeDown(node, info string) {
 	}
 }
 
+// endStream terminates one media session FAILED with info and stops it at its mediad.
+func (s *Session) endStream(id, info string) {
+	if ms := s.streams[id]; ms != nil {
+		s.terminate(ms, wcs.StatusFailed, info, true)
+	}
+}
+
 // armWatchdog points the timer at the earliest deadline of a PENDING media session.
 func (s *Session) armWatchdog(t *time.Timer) {
 	var next time.Time
@@ -302,7 +312,7 @@ func (s *Session) teardown(notify bool) {
 			if ms.publisher {
 				status = wcs.StatusUnpublished
 			}
-			s.send(wcs.MsgNotifyStreamStatusEvent, ms.stream(status, wcs.InfoStoppedBySessionDisconn))
+			s.sendStatus(ms, status, wcs.InfoStoppedBySessionDisconn)
 		}
 	}
 	var wg sync.WaitGroup

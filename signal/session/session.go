@@ -11,11 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/signal/wsconn"
 )
@@ -39,6 +42,8 @@ type Media interface {
 // (the connection is gone or was dropped).
 type Outbox interface {
 	Send(frame []byte) bool
+	// Close closes the connection once the frames queued before are out.
+	Close(code websocket.StatusCode, reason string)
 }
 
 // Config of one session.
@@ -52,6 +57,13 @@ type Config struct {
 	MediaTimeout  time.Duration // 0 = DefaultMediaTimeout
 	MaxFrameBytes int           // 0 = wcs.MaxFrameBytes
 	Origin        string        // the Origin of the WebSocket upgrade (connect hook, /connection/find)
+
+	// Hooks sends the REST hooks (nil: none, as WCS with hooks off); Apps finds the client's
+	// application (nil: any appKey is accepted). docs/protocol.md §F.
+	Hooks *hooks.Client
+	Apps  Apps
+	// KeepAliveInterval of StreamKeepAliveEvent; 0 = none.
+	KeepAliveInterval time.Duration
 }
 
 const (
@@ -87,6 +99,12 @@ type Session struct {
 	appKey    string
 	fields    map[string]json.RawMessage // the connection object as received
 	streams   map[string]*mediaSession
+	app       rest.App    // the client's application (§F.2)
+	queue     *hooks.Queue // the session's hook events; nil without hooks
+
+	// hookCfg is the session's restClientConfig (nil: WCS's defaults), read also by the queue's
+	// goroutine.
+	hookCfg atomic.Pointer[hooks.Config]
 }
 
 // New creates a session; call Run to start it.
@@ -192,8 +210,9 @@ func (s *Session) ControlPlaneLost() {
 	s.wake()
 }
 
-// nodeDown ends the media sessions on node ("" = every node) with info.
-type nodeDown struct{ node, info string }
+// nodeDown ends the media sessions on node ("" = every node) with info; with mediaSessionID, only
+// that one (a stream the backend's keep-alive refused, §F.4).
+type nodeDown struct{ node, info, mediaSessionID string }
 
 func (s *Session) wake() {
 	select {
@@ -246,6 +265,10 @@ func (s *Session) drainLossless() {
 		s.handleEvent(*ev)
 	}
 	for _, d := range downs {
+		if d.mediaSessionID != "" {
+			s.endStream(d.mediaSessionID, d.info)
+			continue
+		}
 		s.onNodeDown(d.node, d.info)
 	}
 }
@@ -271,12 +294,21 @@ func (s *Session) Run() {
 	defer s.cancel()
 	watchdog := time.NewTimer(time.Hour)
 	defer watchdog.Stop()
+	var keepAlive <-chan time.Time
+	if s.cfg.KeepAliveInterval > 0 && s.cfg.Hooks != nil {
+		t := time.NewTicker(s.cfg.KeepAliveInterval)
+		defer t.Stop()
+		keepAlive = t.C
+	}
 	for {
 		s.armWatchdog(watchdog)
 		select {
 		case notify := <-s.ends:
 			s.teardown(notify)
+			s.closeHooks()
 			return
+		case <-keepAlive:
+			s.keepAlive()
 		case in := <-s.frames:
 			if in.tooLarge != nil {
 				s.handleTooLarge(*in.tooLarge)
@@ -314,10 +346,15 @@ func (s *Session) send(message string, args ...any) {
 // sendFail sends a fail frame (docs/protocol.md §C.13). With no apiMethod only the SDK's WARN fires.
 func (s *Session) sendFail(apiMethod, info string) {
 	s.send(wcs.MsgFail, wcs.Fail{Status: wcs.StatusFailed, Info: info, APIMethod: apiMethod})
+	if apiMethod == "" {
+		s.post(hooks.ErrorEvent, map[string]any{"info": info})
+	}
 }
 
 // sendStreamFail fails a stream the SDK knows by id through fail/StreamStatusEvent (§C.13).
 func (s *Session) sendStreamFail(id, name string, published bool, info string) {
 	s.send(wcs.MsgFail, wcs.Fail{Status: wcs.StatusFailed, Info: info, APIMethod: wcs.APIStreamStatusEvent,
 		ID: id, MediaSessionID: id, Name: name, Published: &published})
+	s.post(hooks.StreamStatusEvent, map[string]any{"mediaSessionId": id, "name": name, "published": published,
+		"status": wcs.StatusFailed, "info": info})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/mediactl"
 )
 
@@ -53,7 +54,7 @@ const providerWebRTC = "WebRTC"
 func (s *Session) rejected(req *wcs.StreamRequest, publish bool, info string) {
 	ms := newMediaSession(req, publish, time.Now())
 	s.log.Info().Str("mediaSessionId", ms.id).Str("streamName", ms.name).Str("info", info).Msg("stream rejected")
-	s.send(wcs.MsgNotifyStreamStatusEvent, ms.stream(wcs.StatusFailed, info))
+	s.sendStatus(ms, wcs.StatusFailed, info)
 }
 
 // onPublishStream starts a publisher (docs/protocol.md §E.2, §E.6).
@@ -68,6 +69,9 @@ func (s *Session) onPublishStream(env wcs.Envelope) {
 	}
 	if req.Name == "" {
 		s.sendStreamFail(string(req.MediaSessionID), "", true, InfoStreamNameEmpty)
+		return
+	}
+	if !s.approveStream(hooks.PublishStream, &req, true) {
 		return
 	}
 	node, err := s.media.PickMediaNode()
@@ -126,6 +130,10 @@ func (s *Session) onPlayStream(env wcs.Envelope) {
 	}
 	if req.Name == "" {
 		s.rejected(&req, false, wcs.InfoStreamNotFound)
+		return
+	}
+	// The hook comes before the lookup: the backend may rename the stream (§F.6).
+	if !s.approveStream(hooks.PlayStream, &req, false) {
 		return
 	}
 	rec, err := s.media.LookupStream(s.ctx, string(req.Name))
@@ -195,9 +203,11 @@ func (s *Session) onStopStream(env wcs.Envelope) {
 		return
 	}
 	if ms.publisher {
+		s.post(hooks.UnPublishStream, streamFields(ms.stream(ms.status, "")))
 		s.terminate(ms, wcs.StatusUnpublished, wcs.InfoStoppedByPublisherStop, true)
 		return
 	}
+	s.post(hooks.StopStream, streamFields(ms.stream(ms.status, "")))
 	s.terminate(ms, wcs.StatusStopped, wcs.InfoStoppedByUser, true)
 }
 
@@ -238,6 +248,12 @@ func (s *Session) onSendStreamEvent(env wcs.Envelope) {
 		// Each subscriber gets a copy: an unbounded payload would let one publisher flood every
 		// player's connection.
 		s.sendFail("", fmt.Sprintf("Stream event payload too large: %d bytes, limit %d", len(req.Payload), MaxStreamEventPayload))
+		return
+	}
+	res := s.invoke(hooks.SendStreamEvent, map[string]any{"mediaSessionId": ms.id, "type": string(req.Type),
+		"payload": req.Payload})
+	if proceed, _ := hooks.Decide(hooks.SendStreamEvent, res, s.hookCfg.Load()); !proceed {
+		s.sendFail(hooks.SendStreamEvent, res.Info) // a WARN: the publisher's stream goes on
 		return
 	}
 	ms.applyMute(string(req.Type))
