@@ -72,6 +72,12 @@ func (c *Client) attempt(ctx context.Context, app rest.App, target string, paylo
 		return c.failure(ctx, actx, res, err)
 	}
 	defer resp.Body.Close()
+	res, outcome = c.answer(ctx, actx, res, resp)
+	return res, outcome, false
+}
+
+// answer reads and classifies the backend's answer, at most MaxResponseBytes of it.
+func (c *Client) answer(ctx, actx context.Context, res Result, resp *http.Response) (Result, string) {
 	res.Status = resp.StatusCode
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	switch {
@@ -80,7 +86,7 @@ func (c *Client) attempt(ctx context.Context, app rest.App, target string, paylo
 		data = nil
 	case err != nil && errors.Is(context.Cause(actx), ErrTimeout) && ctx.Err() == nil:
 		res.Info, res.Err = InfoTimeout, fmt.Errorf("%w: %s reading the answer", ErrTimeout, c.opts.Timeout)
-		return res, OutcomeTimeout, false
+		return res, OutcomeTimeout
 	case err != nil:
 		err = fmt.Errorf("hooks: reading the answer: %w", err)
 		data = nil
@@ -90,14 +96,14 @@ func (c *Client) attempt(ctx context.Context, app rest.App, target string, paylo
 		// A refusal stays a refusal even when its body could not be read.
 		res.Info, res.Body = info, fields
 		res.Err = fmt.Errorf("%w: %d %s", ErrStatus, resp.StatusCode, info)
-		return res, OutcomeRefused, false
+		return res, OutcomeRefused
 	}
 	if err != nil {
 		res.Info, res.Err = InfoBadResponse, err
-		return res, OutcomeError, false
+		return res, OutcomeError
 	}
 	res.Info, res.Body = info, fields
-	return res, OutcomeOK, false
+	return res, OutcomeOK
 }
 
 // failure classifies a request that got no answer.

@@ -28,8 +28,8 @@ type Result struct {
 	Called bool
 	// Status is the HTTP status of the answer (200 for the echo backend), 0 without one.
 	Status int
-	// Info is the text for the client: "OK" on success; on an interaction error the backend's
-	// reason, the HTTP reason phrase or one of the Info constants, never empty.
+	// Info is the text for the client: "OK" on success, "" when skipped; on an interaction error
+	// the backend's reason, the HTTP reason phrase or one of the Info constants, never empty.
 	Info string
 	// Body is the answer's members when it was a JSON object; nil otherwise (no overrides).
 	Body map[string]json.RawMessage
