@@ -10,9 +10,8 @@ import (
 	"strings"
 )
 
-// readBody reads a request body of at most limit bytes. The WebSDK's REST helper sends GET without
-// a body for parameter-less calls (docs/protocol.md §H.12), so an absent or blank body reads as {}.
-// A body over the limit is a 413, not a 400: the request may be well formed, just too large.
+// readBody reads a request body of at most limit bytes. A body over the limit is a 413, not a
+// 400: the request may be well formed, just too large.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
@@ -22,9 +21,6 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 			fmt.Sprintf("request body too large: limit %d bytes", tooLarge.Limit)}
 	case err != nil:
 		return nil, badRequest("read the request body: %v", err)
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return []byte("{}"), nil
 	}
 	return b, nil
 }
@@ -39,8 +35,12 @@ type fields struct {
 	err error
 }
 
-// parseFields reads body as a JSON object; null counts as {}.
+// parseFields reads body as a JSON object. The WebSDK's REST helper sends GET without a body for
+// parameter-less calls (docs/protocol.md §H.12), so an absent or blank body, like null, is {}.
 func parseFields(body []byte) (*fields, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &fields{}, nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, badRequest("malformed JSON body: %v", err)
