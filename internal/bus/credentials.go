@@ -44,7 +44,11 @@ func GenerateCredentials() (*Credentials, error) {
 		if _, err := rand.Read(b); err != nil {
 			return nil, fmt.Errorf("bus: generate credentials: %w", err)
 		}
-		rc.Password = base64.RawURLEncoding.EncodeToString(b) // URL-safe: it goes into nats://user:pw@
+		// URL-safe: it goes into nats://user:pw@. The leading letter keeps nats-server from
+		// reading a password that starts with a digit or '-' as a number when its config takes
+		// it from an environment variable ($SIGNAL_PASSWORD, the README's sample): it re-parses
+		// variable values, and "1Rx…" failed to parse ("Expected a digit but got 'R'").
+		rc.Password = "P" + base64.RawURLEncoding.EncodeToString(b)
 	}
 	c.Signal.User, c.Mediad.User = string(RoleSignal), string(RoleMediad)
 	return c, nil

@@ -66,3 +66,19 @@ func TestCredentialsFile(t *testing.T) {
 		t.Errorf("incomplete file: %v", err)
 	}
 }
+
+// Generated passwords start with a letter: nats-server reads an environment variable's value
+// as a number when it starts with a digit or '-', and then refuses its configuration.
+func TestGeneratedPasswordsStartWithALetter(t *testing.T) {
+	for range 200 {
+		c, err := GenerateCredentials()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pw := range []string{c.Signal.Password, c.Mediad.Password} {
+			if ch := pw[0]; !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z') {
+				t.Fatalf("password %q starts with %q", pw, ch)
+			}
+		}
+	}
+}
