@@ -1,5 +1,6 @@
 // Command potok is the one Potok binary: the all-in-one server (default), the signal and mediad
-// tiers as separate processes, the load generator and the version.
+// tiers as separate processes, the load generator, the management commands (apps, users) and the
+// version.
 package main
 
 import (
@@ -27,6 +28,8 @@ Usage:
   potok signal [flags]     the signalling tier alone (needs --nats)
   potok mediad [flags]     a media daemon alone (needs --nats)
   potok bench fanout ...   load generator against a running server
+  potok apps ...           the cluster's applications, through a node's REST API
+  potok users ...          the REST API users of production mode (--rest-auth)
   potok version            print the version
 
 Run "potok <command> -h" for the flags of a command.
@@ -56,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, "potok mediad", args, roleMediad, stderr)
 	case "bench":
 		err = bench.Command(ctx, args, stdout, stderr)
+	case "apps":
+		err = appsCommand(ctx, args, stdout, stderr)
+	case "users":
+		err = usersCommand(args, os.Stdin, stdout, stderr)
 	case "version":
 		printVersion(stdout)
 	case "help":
