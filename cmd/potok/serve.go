@@ -26,7 +26,9 @@ import (
 	"github.com/potok-media/potok/internal/ops"
 	"github.com/potok-media/potok/mediad"
 	"github.com/potok-media/potok/signal"
+	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/restapi"
+	"github.com/potok-media/potok/signal/restauth"
 )
 
 type role int
@@ -85,7 +87,8 @@ type process struct {
 	link     *bus.Link
 	dir      bus.DirectoryConfig
 	mediad   *mediad.Daemon
-	signal   *signal.Server
+	signal   *signal.Node
+	restOpts restapi.Options // the REST API of the signal node
 	servers  []*http.Server
 	failed   chan error
 }
@@ -220,15 +223,32 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	if id == "" {
 		id = nodeID("signal")
 	}
-	s, err := signal.New(ctx, signal.Config{
-		NodeID: id, MaxFrameBytes: c.MaxFrameBytes, PingInterval: c.PingInterval, MissedPongs: c.MissedPongs,
-		AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.reg,
-		Directory: p.dir,
+	// Production mode needs its users before anything listens: refusing to start beats a REST
+	// API that nobody can use (docs/protocol.md §G.1).
+	var auth restapi.Authenticator
+	if c.REST.Auth {
+		users, err := restauth.Require(c.REST.UsersPath())
+		if err != nil {
+			return fmt.Errorf("signal: %w", err)
+		}
+		auth = users
+	}
+	h := c.Hooks
+	s, err := signal.StartNode(ctx, signal.NodeConfig{
+		Signal: signal.Config{
+			NodeID: id, MaxFrameBytes: c.MaxFrameBytes, PingInterval: c.PingInterval, MissedPongs: c.MissedPongs,
+			AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.reg,
+			Directory: p.dir, HookKeepAlive: h.KeepAliveInterval, RESTQueryTimeout: c.REST.QueryTimeout,
+		},
+		Hooks: hooks.Options{Timeout: h.Timeout, Retries: h.Retries, SecretKey: h.SecretKey, Disabled: h.Disabled},
+		Apps:  c.Apps,
 	}, p.link, logging.Component(p.log, "signal", id))
 	if err != nil {
 		return fmt.Errorf("signal: %w", err)
 	}
 	p.signal = s
+	p.restOpts = restapi.Options{Auth: auth, AllowOrigin: c.REST.AllowOrigin, Timeout: c.REST.QueryTimeout + 5*time.Second,
+		Log: logging.Component(p.log, "restapi", id), Registerer: p.reg}
 	if err := p.listen("websocket", c.WSListen, s); err != nil {
 		return err
 	}
@@ -247,9 +267,7 @@ func (p *process) opsHandler() http.Handler {
 	}
 	mux := ops.NewMux(p.reg, checks...)
 	if p.signal != nil {
-		// No Backend yet: the REST API answers 503 until the signal node serves it.
-		err := restapi.Register(mux, restapi.Options{Log: logging.Component(p.log, "restapi", ""), Registerer: p.reg})
-		if err != nil {
+		if err := p.signal.RegisterREST(mux, p.restOpts); err != nil {
 			p.log.Error().Err(err).Msg("rest api not served")
 		}
 	}

@@ -19,10 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/potok-media/potok/api/control"
+	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/internal/logging"
 	"github.com/potok-media/potok/mediad"
 	"github.com/potok-media/potok/signal"
+	"github.com/potok-media/potok/signal/hooks"
+	"github.com/potok-media/potok/signal/restapi"
 	"github.com/potok-media/potok/testkit/testwait"
 )
 
@@ -42,6 +45,12 @@ type Options struct {
 	// generated users per role, each node connects over TCP with its role's credentials and
 	// permissions, and a permission violation any node hears fails the test.
 	NATSAuth bool
+	// Apps are put into the application registry; Hooks configures the REST hooks to their
+	// backends (docs/protocol.md §F). REST adjusts each node's management REST API, served on
+	// RESTURLs (Backend is set by the node).
+	Apps  []rest.App
+	Hooks hooks.Options
+	REST  restapi.Options
 }
 
 // Cluster is a running in-process cluster. Everything stops in t.Cleanup.
@@ -49,8 +58,9 @@ type Cluster struct {
 	NATS       *bus.Embedded
 	NATSURL    string // set when Options.NATSListen
 	Mediads    []*mediad.Daemon
-	Signals    []*signal.Server
+	Signals    []*signal.Node
 	WSURLs     []string // one per signal node
+	RESTURLs   []string // the HTTP base of each signal node's REST API (http://127.0.0.1:port)
 	WSURL      string   // WSURLs[0]
 	MetricsURL string   // /metrics of the shared registry (process CPU and all first-node metrics)
 	Registry   *prometheus.Registry
@@ -148,7 +158,8 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := signal.New(ctx, cfg, link, log.With().Str("nodeId", cfg.NodeID).Logger())
+		nlog := log.With().Str("nodeId", cfg.NodeID).Logger()
+		s, err := signal.StartNode(ctx, signal.NodeConfig{Signal: cfg, Hooks: o.Hooks, Apps: o.Apps}, link, nlog)
 		if err != nil {
 			return nil, fmt.Errorf("signal %d: %w", i, err)
 		}
@@ -156,6 +167,15 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		srv := httptest.NewServer(s)
 		c.servers = append(c.servers, srv)
 		c.WSURLs = append(c.WSURLs, "ws"+strings.TrimPrefix(srv.URL, "http"))
+		mux := http.NewServeMux()
+		ropts := o.REST
+		ropts.Log, ropts.Registerer = nlog, cfg.Registerer
+		if err := s.RegisterREST(mux, ropts); err != nil {
+			return nil, fmt.Errorf("signal %d: REST API: %w", i, err)
+		}
+		rsrv := httptest.NewServer(mux)
+		c.servers = append(c.servers, rsrv)
+		c.RESTURLs = append(c.RESTURLs, rsrv.URL)
 	}
 	c.WSURL = c.WSURLs[0]
 	metrics := httptest.NewServer(promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))

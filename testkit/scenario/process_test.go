@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/testkit/testwait"
@@ -94,14 +95,16 @@ func TestAllInOneProcess(t *testing.T) {
 	if v := scrapeGauge(t, httpURL+"/metrics", "potok_mediad_peer_connections"); v != 2 {
 		t.Errorf("potok_mediad_peer_connections = %v with one publisher and one player, want 2", v)
 	}
+	// The process's REST API sees both of its streams (docs/protocol.md §G.2).
 	resp, err := http.Get(httpURL + "/rest-api/stream/find_all")
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	var streams []rest.Stream
+	err = json.NewDecoder(resp.Body).Decode(&streams)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "backend not ready") {
-		t.Errorf("REST API answered %d %s, want 503 backend not ready (no Backend wired yet)", resp.StatusCode, body)
+	if err != nil || resp.StatusCode != http.StatusOK || len(streams) != 2 || streams[0].Name != name || streams[1].Name != name {
+		t.Errorf("REST API stream/find_all: %d %+v %v, want the publisher and the player of %s", resp.StatusCode, streams, err, name)
 	}
 	p.terminate(t)
 	if _, err := pub.WaitStatus(ctx(t), wcs.StatusUnpublished, wcs.StatusFailed); err != nil {

@@ -1,0 +1,70 @@
+package signal
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/potok-media/potok/api/rest"
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/signal/apps"
+	"github.com/potok-media/potok/signal/hooks"
+	"github.com/potok-media/potok/signal/restapi"
+)
+
+// NodeConfig is a whole signal node: the WebSocket server with the application registry, the
+// REST hooks to the applications' backends and the management REST API (docs/protocol.md §F,
+// §G).
+type NodeConfig struct {
+	Signal Config
+	Hooks  hooks.Options // NodeID is the signal node's
+	Apps   []rest.App    // put into the registry when absent (signal/apps)
+}
+
+// Node is a running signal node; Shutdown stops it.
+type Node struct {
+	*Server
+	apps  *apps.Registry
+	hooks *hooks.Client
+}
+
+// StartNode opens the application registry and starts the server on link.
+func StartNode(ctx context.Context, cfg NodeConfig, link *bus.Link, log zerolog.Logger) (*Node, error) {
+	if cfg.Signal.NodeID == "" {
+		cfg.Signal.NodeID = "signal-" + uuid.NewString()[:8]
+	}
+	reg, err := apps.Open(ctx, link, cfg.Signal.Directory, cfg.Apps, log)
+	if err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	cfg.Hooks.NodeID = cfg.Signal.NodeID
+	hc, err := hooks.New(cfg.Hooks, cfg.Signal.Registerer, log)
+	if err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	cfg.Signal.Hooks, cfg.Signal.Apps = hc, reg
+	s, err := New(ctx, cfg.Signal, link, log)
+	if err != nil {
+		reg.Close()
+		return nil, err
+	}
+	return &Node{Server: s, apps: reg, hooks: hc}, nil
+}
+
+// RegisterREST serves the management REST API of the cluster on mux, answered by this node.
+func (n *Node) RegisterREST(mux *http.ServeMux, opts restapi.Options) error {
+	opts.Backend = n.RESTBackend()
+	return restapi.Register(mux, opts)
+}
+
+// Shutdown ends every session (see Server.Shutdown), then stops following the registry.
+func (n *Node) Shutdown(ctx context.Context) error {
+	err := n.Server.Shutdown(ctx)
+	n.apps.Close()
+	n.hooks.CloseIdleConnections()
+	return err
+}
