@@ -20,6 +20,8 @@ var handlers = map[string]func(*Session, wcs.Envelope){
 	wcs.MsgInboundVideoRate:        (*Session).onVideoRate,
 	wcs.MsgOutboundVideoRate:       (*Session).onVideoRate,
 	wcs.MsgFail:                    (*Session).onFail,
+	wcs.MsgDataStatusEvent:         (*Session).onDataStatus,
+	wcs.MsgOnDataEvent:             (*Session).onData,
 }
 
 func (s *Session) dispatch(env wcs.Envelope) {

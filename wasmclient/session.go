@@ -53,6 +53,8 @@ type Session struct {
 	rejected  *wcs.Fail
 	fails     []wcs.Fail
 	streams   map[string]*Stream
+	dataWaits map[string]chan wcs.DataStatus // SendData by operationId
+	data      []DataEvent
 	timeline  SessionTimeline
 	err       error
 }

@@ -156,4 +156,7 @@ var (
 	ErrNotFound = errors.New("not found")      // 404
 	ErrConflict = errors.New("already exists") // 409
 	ErrInvalid  = errors.New("invalid")        // 400 (wrapped with the reason)
+	// ErrUnavailable: the control plane cannot answer now (503); the same request may succeed
+	// once NATS is back.
+	ErrUnavailable = errors.New("unavailable")
 )

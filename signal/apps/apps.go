@@ -16,7 +16,6 @@ package apps
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,7 +31,7 @@ import (
 
 // ErrUnavailable: the registry cannot be changed now, the control plane (NATS or its JetStream)
 // being unreachable. Reads go on from the node's copy.
-var ErrUnavailable = errors.New("apps: the control plane is unreachable, the application registry cannot be changed now")
+var ErrUnavailable = fmt.Errorf("apps: the control plane is unreachable, the application registry cannot be changed now: %w", rest.ErrUnavailable)
 
 // BuiltIns are the apps every cluster has (rest.DefaultApp, rest.EchoApp): defaultApp with hooks
 // off, the WebSDK's default appKey; EchoApp with every method answered by the echo backend, so

@@ -6,7 +6,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -162,7 +161,7 @@ func orEmpty[T any](s []T) []T {
 }
 
 // errNoAnswer: not one node answered, this one included (NATS is down).
-var errNoAnswer = errors.New("no signal node answered: the control plane is unavailable")
+var errNoAnswer = fmt.Errorf("no signal node answered: the control plane is unavailable: %w", rest.ErrUnavailable)
 
 // gather puts a question to every signal node and returns the answers that came before the
 // timeout: it returns early once every live node (Peers) has answered. A node that did not answer

@@ -44,13 +44,17 @@ func appAdd(ctx context.Context, b Backend, body []byte) (any, error) {
 }
 
 // appUpdate replaces the app named by appKey with the body, whole: what the body leaves out
-// becomes empty.
+// becomes empty, except restPassword, which the REST API never hands out (app/find blanks it):
+// absent, the stored one stays, so that reading an app and sending it back keeps its credentials.
 func appUpdate(ctx context.Context, b Backend, body []byte) (any, error) {
 	app, err := decodeApp(body)
 	if err != nil {
 		return nil, err
 	}
 	return nil, b.UpdateApp(ctx, app.Key, func(a *rest.App) error {
+		if app.RestPassword == "" && app.RestUsername != "" {
+			app.RestPassword = a.RestPassword
+		}
 		*a = app
 		return nil
 	})

@@ -44,6 +44,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, rest.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, rest.ErrUnavailable):
+		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusInternalServerError, "the cluster did not answer in time: " + err.Error()
 	default:

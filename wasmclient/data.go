@@ -1,0 +1,90 @@
+package wasmclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/potok-media/potok/api/wcs"
+)
+
+// maxData bounds the OnDataEvent payloads a session keeps.
+const maxData = 256
+
+// SendData sends payload to the application's backend (sendData → the OnDataEvent hook,
+// docs/protocol.md §B.11) and waits for its DataStatusEvent: ACCEPTED, or FAILED with the
+// backend's reason in Info.
+func (s *Session) SendData(ctx context.Context, payload any) (wcs.DataStatus, error) {
+	id := uuid.NewString()
+	ch := make(chan wcs.DataStatus, 1)
+	s.mu.Lock()
+	if s.dataWaits == nil {
+		s.dataWaits = map[string]chan wcs.DataStatus{}
+	}
+	s.dataWaits[id] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.dataWaits, id)
+		s.mu.Unlock()
+	}()
+	if err := s.send(ctx, wcs.MsgSendData, map[string]any{"operationId": id, "payload": payload}); err != nil {
+		return wcs.DataStatus{}, err
+	}
+	select {
+	case st := <-ch:
+		return st, nil
+	case <-ctx.Done():
+		return wcs.DataStatus{}, fmt.Errorf("wasmclient: sendData %s: %w", id, ctx.Err())
+	case <-s.done:
+		return wcs.DataStatus{}, fmt.Errorf("wasmclient: sendData %s: session closed", id)
+	}
+}
+
+// onDataStatus resolves the SendData waiting for this operationId (§C.11).
+func (s *Session) onDataStatus(env wcs.Envelope) {
+	var st wcs.DataStatus
+	if err := env.Arg(0, &st); err != nil {
+		s.log.Warn().Err(err).Msg("DataStatusEvent without an object")
+		return
+	}
+	s.mu.Lock()
+	ch := s.dataWaits[st.OperationID]
+	s.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- st:
+		default:
+		}
+	}
+}
+
+// DataEvent is an OnDataEvent the server pushed (the REST API's /data/send, §C.12).
+type DataEvent struct {
+	NodeID      string          `json:"nodeId"`
+	SessionID   string          `json:"sessionId"`
+	OperationID string          `json:"operationId"`
+	Payload     json.RawMessage `json:"payload"`
+}
+
+func (s *Session) onData(env wcs.Envelope) {
+	var ev DataEvent
+	if err := env.Arg(0, &ev); err != nil {
+		s.log.Warn().Err(err).Msg("OnDataEvent without an object")
+		return
+	}
+	s.mu.Lock()
+	if len(s.data) < maxData {
+		s.data = append(s.data, ev)
+	}
+	s.mu.Unlock()
+}
+
+// Data returns the OnDataEvents received so far (the first 256).
+func (s *Session) Data() []DataEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]DataEvent(nil), s.data...)
+}
