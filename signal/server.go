@@ -112,6 +112,9 @@ func (s *Server) RESTBackend() *cluster.Backend {
 	return cluster.NewBackend(s.rest, s.cfg.Apps, s.ctl)
 }
 
+// NodeID is the node's id, as hooks and the REST API name it (nodeId).
+func (s *Server) NodeID() string { return s.cfg.NodeID }
+
 // Sessions is the number of open WS sessions.
 func (s *Server) Sessions() int {
 	s.mu.Lock()

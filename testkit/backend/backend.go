@@ -45,16 +45,18 @@ type Answer struct {
 type Backend struct {
 	URL string // the app URL: hooks go to URL + "/" + method
 
-	srv     *httptest.Server
-	mu      sync.Mutex
-	hooks   []Hook
-	answers map[string]Answer
+	srv      *httptest.Server
+	mu       sync.Mutex
+	hooks    []Hook
+	answers  map[string]Answer
+	inFlight map[string]int // requests being answered, by method
+	peak     map[string]int // the most ever in flight at once, by method
 }
 
 // Start runs a backend until the test ends.
 func Start(t testing.TB) *Backend {
 	t.Helper()
-	b := &Backend{answers: map[string]Answer{}}
+	b := &Backend{answers: map[string]Answer{}, inFlight: map[string]int{}, peak: map[string]int{}}
 	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(b.srv.Close)
 	b.URL = b.srv.URL + "/apps/test"
@@ -81,7 +83,14 @@ func (b *Backend) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	b.hooks = append(b.hooks, h)
 	a := b.answers[method]
+	b.inFlight[method]++
+	b.peak[method] = max(b.peak[method], b.inFlight[method])
 	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.inFlight[method]--
+		b.mu.Unlock()
+	}()
 	if a.Delay > 0 {
 		select {
 		case <-time.After(a.Delay):
@@ -115,6 +124,14 @@ func echo(raw []byte, merge map[string]any) []byte {
 	}
 	out, _ := json.Marshal(obj)
 	return out
+}
+
+// Peak is the most requests of method the backend was answering at the same moment: how much
+// the server overlapped them.
+func (b *Backend) Peak(method string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak[method]
 }
 
 // Hooks is every request so far, in arrival order.
