@@ -83,7 +83,7 @@ type Session struct {
 	baseLog zerolog.Logger
 
 	frames   chan inbound
-	calls    chan call // from the REST API (Do)
+	calls    chan call                // from the REST API (Do)
 	events   chan *control.MediaEvent // expendable: rates and stream data
 	woken    chan struct{}            // lossless has something
 	lossless lossless
@@ -99,7 +99,7 @@ type Session struct {
 	appKey    string
 	fields    map[string]json.RawMessage // the connection object as received
 	streams   map[string]*mediaSession
-	app       rest.App    // the client's application (§F.2)
+	app       rest.App     // the client's application (§F.2)
 	queue     *hooks.Queue // the session's hook events; nil without hooks
 
 	// hookCfg is the session's restClientConfig (nil: WCS's defaults), read also by the queue's
