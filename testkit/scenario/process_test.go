@@ -106,9 +106,37 @@ func TestAllInOneProcess(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || len(streams) != 2 || streams[0].Name != name || streams[1].Name != name {
 		t.Errorf("REST API stream/find_all: %d %+v %v, want the publisher and the player of %s", resp.StatusCode, streams, err, name)
 	}
+	appsCLI(t, bin, wsURL, httpURL)
 	p.terminate(t)
 	if _, err := pub.WaitStatus(ctx(t), wcs.StatusUnpublished, wcs.StatusFailed); err != nil {
 		t.Fatalf("publisher after SIGTERM: %v", err)
+	}
+}
+
+// appsCLI manages the process's applications with `potok apps` (README "Applications and REST
+// hooks"): an app added by the CLI admits clients at once, one removed refuses them.
+func appsCLI(t *testing.T, bin, wsURL, httpURL string) {
+	t.Helper()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"apps", "--rest", httpURL}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("potok apps %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("add", "cliApp", "--url", rest.EchoURL, "--all-methods")
+	if out := run("list"); !strings.Contains(out, "cliApp") || !strings.Contains(out, rest.DefaultApp) {
+		t.Errorf("potok apps list after add:\n%s", out)
+	}
+	s, err := wasmclient.Connect(ctx(t), wsURL, wasmclient.SessionOptions{AppKey: "cliApp"})
+	if err != nil {
+		t.Fatalf("connect with the app potok apps added: %v", err)
+	}
+	_ = s.Close()
+	run("remove", "cliApp")
+	if _, err := wasmclient.Connect(ctx(t), wsURL, wasmclient.SessionOptions{AppKey: "cliApp"}); !errors.Is(err, wasmclient.ErrRejected) {
+		t.Errorf("connect with the removed app: %v, want rejected", err)
 	}
 }
 
