@@ -237,3 +237,113 @@ func TestWebSDKHooks(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSDKConnectRefused: what the WebSDK makes of the backend's refusals (docs/protocol.md
+// §E.1b, §E.2b, §F.5). A connect answered 403 {"status":403,"reason":"Wrong credentials"} reaches
+// the page as WARN with that info, and the session ends DISCONNECTED when the server closes the
+// socket; the backend hears ConnectionStatusEvent FAILED. A publishStream answered 403 with a
+// reason fails the SDK's stream with that reason when the connect answer's restClientConfig made
+// publishStream restOnError FAIL (§F.6); without it (restOnError LOG, the default) the same 403
+// publishes as usual.
+func TestWebSDKConnectRefused(t *testing.T) {
+	requireBrowser(t)
+	requireCluster(t)
+	checkNoLeak(t)
+	b := launchFirst(t, 2*time.Minute)
+	refusing, failing, logging := backend.Start(t), backend.Start(t), backend.Start(t)
+	refusing.Answer(hooks.Connect, backend.Answer{Status: 403, Body: `{"status":403,"reason":"Wrong credentials"}`})
+	failing.Answer(hooks.Connect, backend.Answer{Merge: map[string]any{
+		"restClientConfig": map[string]any{hooks.PublishStream: map[string]any{"restOnError": "FAIL"}}}})
+	const veto = `{"status":403,"reason":"No publishing today"}`
+	failing.Answer(hooks.PublishStream, backend.Answer{Status: 403, Body: veto})
+	logging.Answer(hooks.PublishStream, backend.Answer{Status: 403, Body: veto})
+	c := cluster.Start(t, cluster.Options{Apps: []rest.App{
+		refusing.App("refusingApp", hookMethods...), failing.App("failingApp", hookMethods...),
+		logging.App("loggingApp", hookMethods...),
+	}, Hooks: hooks.Options{Timeout: 10 * time.Second}})
+	base := serveAssets(t)
+
+	t.Run("connect", func(t *testing.T) {
+		res := runHooksPage(t, b, base, c.WSURL, "refusingApp", "connect")
+		warn, ok := res.event("session", "WARN")
+		if !ok || warn.Info != "Wrong credentials" {
+			t.Errorf("WARN %+v, want info %q", warn, "Wrong credentials")
+		}
+		if len(res.Warns) > 0 && res.Warns[0]["apiMethod"] != wcs.APIConnectionStatusEvent {
+			t.Errorf("the fail frame %v, want apiMethod %s", res.Warns[0], wcs.APIConnectionStatusEvent)
+		}
+		end := res.Timeline[len(res.Timeline)-1]
+		if end.Who != "session" || end.Status != "DISCONNECTED" {
+			t.Errorf("the page ended with %+v, want the session DISCONNECTED", end)
+		}
+		if _, ok := res.event("session", "ESTABLISHED"); ok {
+			t.Error("the refused session was ESTABLISHED")
+		}
+		// The backend hears the refusal of the connect it refused, for the same session.
+		failed := refusing.WaitFor(t, 10*time.Second, "ConnectionStatusEvent FAILED", func(h backend.Hook) bool {
+			return h.Method == hooks.ConnectionStatusEvent && h.Field("status") == wcs.SessionFailed
+		})
+		got := refusing.Hooks()
+		if methods := backend.Methods(got); !slices.Equal(methods, []string{"connect", "ConnectionStatusEvent:FAILED"}) {
+			t.Errorf("hooks %q, want connect and ConnectionStatusEvent:FAILED", methods)
+			logHooks(t, got)
+		}
+		if failed.Field("info") != "Wrong credentials" || failed.Field("sessionId") == "" ||
+			failed.Field("sessionId") != got[0].Field("sessionId") {
+			t.Errorf("ConnectionStatusEvent FAILED: %s (connect: %s)", failed.Raw, got[0].Raw)
+		}
+	})
+
+	t.Run("publish-FAIL", func(t *testing.T) {
+		res := runHooksPage(t, b, base, c.WSURL, "failingApp", "publish")
+		if e, ok := res.event("publisher", "FAILED"); !ok || e.Info != "No publishing today" {
+			t.Errorf("publisher %+v, want FAILED %q", e, "No publishing today")
+		}
+		if e, ok := res.event("publisher", "PUBLISHING"); ok {
+			t.Errorf("the vetoed stream was PUBLISHING (%+v)", e)
+		}
+		if e, ok := res.event("session", "WARN"); !ok || e.Info != "No publishing today" {
+			t.Errorf("WARN %+v, want the fail frame's %q", e, "No publishing today")
+		}
+		if _, ok := res.event("session", "DISCONNECTED"); !ok {
+			t.Error("the session did not end DISCONNECTED")
+		}
+		waitDisconnected(t, failing, res.SessionID)
+		got := failing.Of(res.SessionID)
+		want := []string{"connect", "ConnectionStatusEvent:ESTABLISHED", "publishStream", "StreamStatusEvent:FAILED",
+			"ConnectionStatusEvent:DISCONNECTED"}
+		if methods := backend.Methods(got); !slices.Equal(methods, want) {
+			t.Errorf("hooks of session %s:\n got %q\nwant %q", res.SessionID, methods, want)
+			logHooks(t, got)
+		}
+		for _, h := range got {
+			if h.Method == hooks.StreamStatusEvent && (h.Field("info") != "No publishing today" ||
+				h.Field("mediaSessionId") != res.PublisherID) {
+				t.Errorf("StreamStatusEvent FAILED: %s, want info %q for %s", h.Raw, "No publishing today", res.PublisherID)
+			}
+		}
+	})
+
+	t.Run("publish-LOG", func(t *testing.T) {
+		res := runHooksPage(t, b, base, c.WSURL, "loggingApp", "publish")
+		for _, w := range []string{"PUBLISHING", "UNPUBLISHED"} {
+			if _, ok := res.event("publisher", w); !ok {
+				t.Errorf("publisher never reached %s despite restOnError LOG", w)
+			}
+		}
+		if e, ok := res.event("publisher", "FAILED"); ok {
+			t.Errorf("publisher FAILED %q under restOnError LOG", e.Info)
+		}
+		if len(res.Warns) != 0 {
+			t.Errorf("WARNs %v under restOnError LOG", res.Warns)
+		}
+		waitDisconnected(t, logging, res.SessionID)
+		got := logging.Of(res.SessionID)
+		want := []string{"connect", "ConnectionStatusEvent:ESTABLISHED", "publishStream", "StreamStatusEvent:PUBLISHING",
+			"unPublishStream", "StreamStatusEvent:UNPUBLISHED", "ConnectionStatusEvent:DISCONNECTED"}
+		if methods := backend.Methods(got); !slices.Equal(methods, want) {
+			t.Errorf("hooks of session %s:\n got %q\nwant %q", res.SessionID, methods, want)
+			logHooks(t, got)
+		}
+	})
+}
