@@ -44,10 +44,25 @@ func (s *Session) hookBody(fields map[string]any) map[string]any {
 }
 
 // invoke sends a hook that gates an operation and waits for its result; skipped (approved)
-// without hooks.
+// without hooks. It goes through the session's queue like the events, so the backend hears the
+// session in order: a publishStream never overtakes the StreamStatusEvent of an earlier stream,
+// even when the backend is slow to take events (§F.1).
 func (s *Session) invoke(method string, fields map[string]any) hooks.Result {
 	if s.cfg.Hooks == nil {
 		return hooks.Result{}
+	}
+	if s.queue != nil {
+		answered := make(chan hooks.Result, 1)
+		if s.queue.Post(method, s.hookBody(fields), func(res hooks.Result) { answered <- res }) {
+			select {
+			case res := <-answered:
+				return res
+			case <-s.ctx.Done(): // the session is ending: nothing waits for the answer any more
+				return hooks.Result{Called: true, Info: hooks.InfoUnavailable, Err: s.ctx.Err()}
+			}
+		}
+		// The queue is full of events the backend has not taken: send this one beside them
+		// rather than fail the operation.
 	}
 	return s.cfg.Hooks.Invoke(s.ctx, s.app, method, s.hookBody(fields), s.hookCfg.Load())
 }

@@ -392,3 +392,29 @@ func pct(ds []time.Duration, p int) time.Duration {
 	i := (len(s)*p + 99) / 100
 	return s[max(0, min(len(s)-1, i-1))].Round(10 * time.Microsecond)
 }
+
+// TestHooksOrderWithASlowBackend: the hooks that gate an operation wait their turn behind the
+// session's earlier events, so a backend slow to take StreamStatusEvent still hears PLAYING
+// before the OnDataEvent that came after it (§F.1).
+func TestHooksOrderWithASlowBackend(t *testing.T) {
+	t.Parallel()
+	b := backend.Start(t)
+	b.Answer(hooks.StreamStatusEvent, backend.Answer{Delay: 300 * time.Millisecond})
+	c := hookCluster(t, b, cluster.Options{})
+	s, err := connectApp(t, c, "hooks", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := streamName("slow-events")
+	publishSynthetic(t, s, name, wcs.StatusPublishing)
+	play(t, s, wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	if st, err := s.SendData(ctx(t), "after PLAYING"); err != nil || st.Status != wcs.DataAccepted {
+		t.Fatalf("sendData: %+v %v", st, err)
+	}
+	got := backend.Methods(b.Of(s.AuthToken()))
+	want := []string{"connect", "ConnectionStatusEvent:ESTABLISHED", "publishStream", "StreamStatusEvent:PUBLISHING",
+		"playStream", "StreamStatusEvent:PLAYING", "OnDataEvent"}
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Errorf("hooks with a slow StreamStatusEvent:\n got %q\nwant %q…", got, want)
+	}
+}
