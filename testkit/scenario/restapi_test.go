@@ -647,10 +647,9 @@ func TestRESTAuth(t *testing.T) {
 				if res := tc.api.root(t, "/?action=stat"); res.code != http.StatusUnauthorized {
 					t.Errorf("node %d: the statistics page with %s: HTTP %d, want 401", i, tc.who, res.code)
 				}
+				tc.api.post(t, "connection/terminate", fmt.Sprintf(`{"sessionId":%q}`, sess.AuthToken())).
+					wantError(t, http.StatusUnauthorized, "connection/terminate with "+tc.who)
 			}
-			// Nothing ran: the session is still there.
-			tc.api.post(t, "connection/terminate", fmt.Sprintf(`{"sessionId":%q}`, sess.AuthToken())).
-				wantError(t, http.StatusUnauthorized, "connection/terminate with "+tc.who)
 		}
 		base.user, base.pass = user, password
 		checkConnections(t, fmt.Sprintf("node %d: connection/find_all with credentials", i),
@@ -676,6 +675,7 @@ func TestRESTAuth(t *testing.T) {
 			t.Errorf("node %d: preflight Access-Control-Allow-Methods %q, want POST among them", i, got)
 		}
 	}
+	// Nothing refused ran: the session is still there.
 	if st := sess.Status(); st != wasmclient.SessionEstablished {
 		t.Errorf("the session is %s after the refused terminates, want %s", st, wasmclient.SessionEstablished)
 	}
