@@ -189,6 +189,34 @@ type NodeRecord struct {
 	MediaSessions int    `json:"mediaSessions"` // load used to place new sessions
 	Started       int64  `json:"started"`       // epoch ms
 	Version       string `json:"version"`
+	// Load is what the node carries, measured over the last heartbeat; placement and the
+	// load-balancer lookup pick the least loaded (design.md "Control plane").
+	Load Load `json:"load"`
+	// Endpoint is where clients reach a signal node (the lbUrl answer, docs/protocol.md §H.7);
+	// empty for media daemons.
+	Endpoint *Endpoint `json:"endpoint,omitempty"`
+	// Draining: the node takes no new sessions (SIGTERM received, it is finishing the old ones).
+	Draining bool `json:"draining,omitempty"`
+}
+
+// Load of a node over its last heartbeat interval.
+type Load struct {
+	Sessions        int     `json:"sessions"`        // WebSocket sessions (signal)
+	PeerConnections int     `json:"peerConnections"` // WebRTC peer connections (mediad)
+	Tracks          int     `json:"tracks"`          // published tracks (mediad)
+	Relays          int     `json:"relays"`          // relays to and from other media daemons (mediad)
+	PacketsIn       float64 `json:"packetsIn"`       // RTP packets per second received
+	PacketsOut      float64 `json:"packetsOut"`      // RTP packets per second sent
+	CPU             float64 `json:"cpu"`             // process CPU, cores (1.0 = one core busy)
+}
+
+// Endpoint is a signal node's public address: host and the ports of its listeners (0 = none).
+type Endpoint struct {
+	Host  string `json:"host"`
+	WS    int    `json:"ws"`
+	WSS   int    `json:"wss"`
+	HTTP  int    `json:"http"`
+	HTTPS int    `json:"https"`
 }
 
 // StreamRecord is a published stream in the directory. Its key is claimed with create-if-absent,

@@ -125,6 +125,24 @@ type Signal struct {
 	MaxFrameBytes  int           `yaml:"maxFrameBytes"`
 	MediaTimeout   time.Duration `yaml:"mediaTimeout"`
 
+	// TLS listeners, as WCS's 8443 and 8444: wss:// and https:// with CertFile/KeyFile, or a
+	// self-signed certificate generated at first start when none is given ("" = no listener).
+	WSSListen   string `yaml:"wssListen"`
+	HTTPSListen string `yaml:"httpsListen"`
+	TLSCert     string `yaml:"tlsCert"`
+	TLSKey      string `yaml:"tlsKey"`
+	// PublicHost is the host name clients reach this node by (the lbUrl answer); "" = the
+	// host of the request.
+	PublicHost string `yaml:"publicHost"`
+	// Admission at the edge: sessions per client IP and per node (0 = unlimited), and how long a
+	// new socket may take to send connection.
+	MaxSessionsPerIP   int           `yaml:"maxSessionsPerIp"`
+	MaxSessions        int           `yaml:"maxSessions"`
+	ConnectionDeadline time.Duration `yaml:"connectionDeadline"`
+	// KeepAliveGrace is how long a session created with keepAlive:true outlives its socket,
+	// waiting to be re-attached by its authToken (docs/protocol.md §H.8).
+	KeepAliveGrace time.Duration `yaml:"keepAliveGrace"`
+
 	Hooks Hooks      `yaml:"hooks"`
 	REST  REST       `yaml:"rest"`
 	Apps  []rest.App `yaml:"apps"` // put into the cluster's app registry at start when absent
@@ -177,6 +195,11 @@ type Mediad struct {
 	Loopback   bool          `yaml:"loopbackOnly"`
 	ICETimeout time.Duration `yaml:"iceTimeout"`
 	HTTPListen string        `yaml:"httpListen"` // /metrics of a standalone `potok mediad`
+	// MaxPlayersPerStream: past this many players of one stream on its origin, new players are
+	// placed on another media daemon, which relays the stream from the origin (0 = never).
+	MaxPlayersPerStream int `yaml:"maxPlayersPerStream"`
+	// DrainGrace: on SIGTERM the daemon takes no new sessions and ends the old ones within it.
+	DrainGrace time.Duration `yaml:"drainGrace"`
 }
 
 // Defaults are WCS's defaults where WCS has one.
@@ -185,21 +208,29 @@ func Defaults() Config {
 		Log:  Log{Level: "info", Format: "json"},
 		NATS: NATS{Grace: 30 * time.Second, KVReplicas: 1},
 		Signal: Signal{
-			WSListen:      "0.0.0.0:8080",
-			HTTPListen:    "0.0.0.0:8081",
-			PingInterval:  5 * time.Second,
-			MissedPongs:   10,
-			MaxFrameBytes: 256 << 10,
-			MediaTimeout:  20 * time.Second,
-			Hooks:         Hooks{Timeout: 15 * time.Second, Retries: 3, KeepAliveInterval: 10 * time.Second},
-			REST:          REST{AllowOrigin: "*", QueryTimeout: 2 * time.Second},
+			WSListen:           "0.0.0.0:8080",
+			HTTPListen:         "0.0.0.0:8081",
+			PingInterval:       5 * time.Second,
+			MissedPongs:        10,
+			MaxFrameBytes:      256 << 10,
+			MediaTimeout:       20 * time.Second,
+			WSSListen:          "0.0.0.0:8443",
+			HTTPSListen:        "0.0.0.0:8444",
+			MaxSessionsPerIP:   200,
+			MaxSessions:        20000,
+			ConnectionDeadline: 10 * time.Second,
+			KeepAliveGrace:     60 * time.Second,
+			Hooks:              Hooks{Timeout: 15 * time.Second, Retries: 3, KeepAliveInterval: 10 * time.Second},
+			REST:               REST{AllowOrigin: "*", QueryTimeout: 2 * time.Second},
 		},
 		Mediad: Mediad{
-			ListenIP:   "0.0.0.0",
-			UDPPort:    31000,
-			TCPPort:    31000,
-			ICETimeout: 15 * time.Second,
-			HTTPListen: "0.0.0.0:8085",
+			ListenIP:            "0.0.0.0",
+			UDPPort:             31000,
+			TCPPort:             31000,
+			ICETimeout:          15 * time.Second,
+			HTTPListen:          "0.0.0.0:8085",
+			MaxPlayersPerStream: 100,
+			DrainGrace:          30 * time.Second,
 		},
 	}
 }
@@ -270,6 +301,12 @@ func (c Config) validate() error {
 	check(c.Signal.Hooks.Retries >= 0 && c.Signal.Hooks.Retries <= 10, "hook retries must be 0..10, got %d", c.Signal.Hooks.Retries)
 	check(c.Signal.Hooks.KeepAliveInterval >= 0, "hook keep-alive interval must not be negative, got %s", c.Signal.Hooks.KeepAliveInterval)
 	check(c.Signal.REST.QueryTimeout > 0, "REST query timeout must be positive, got %s", c.Signal.REST.QueryTimeout)
+	check((c.Signal.TLSCert == "") == (c.Signal.TLSKey == ""), "--tls-cert and --tls-key go together")
+	check(c.Signal.MaxSessionsPerIP >= 0 && c.Signal.MaxSessions >= 0, "session limits must not be negative")
+	check(c.Signal.ConnectionDeadline > 0, "connection deadline must be positive, got %s", c.Signal.ConnectionDeadline)
+	check(c.Signal.KeepAliveGrace >= 0, "keep-alive grace must not be negative, got %s", c.Signal.KeepAliveGrace)
+	check(c.Mediad.MaxPlayersPerStream >= 0, "max players per stream must not be negative")
+	check(c.Mediad.DrainGrace >= 0, "drain grace must not be negative, got %s", c.Mediad.DrainGrace)
 	errs = append(errs, c.NATS.validateAuth()...)
 	return errors.Join(errs...)
 }

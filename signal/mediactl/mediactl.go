@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type Config struct {
 	NodeID string
 	// Sessions reports this node's WS session count for its heartbeat (nil = 0).
 	Sessions func() int
+	// Endpoint reports where clients reach this node, for its heartbeat (nil = not said): the
+	// load-balancer lookup answers with the least loaded node's (docs/protocol.md §H.7).
+	Endpoint func() *control.Endpoint
 	// OnEvent receives every MediaEvent addressed to this node, on the NATS delivery goroutine: it
 	// must not block.
 	OnEvent func(control.MediaEvent)
@@ -332,6 +336,10 @@ func (c *Client) beat(ctx context.Context) bool {
 	rec := control.NodeRecord{ID: c.cfg.NodeID, Kind: control.KindSignal, Started: c.started, Version: wcs.Version}
 	if c.cfg.Sessions != nil {
 		rec.MediaSessions = c.cfg.Sessions()
+		rec.Load.Sessions = rec.MediaSessions
+	}
+	if c.cfg.Endpoint != nil {
+		rec.Endpoint = c.cfg.Endpoint()
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
@@ -455,7 +463,21 @@ func (c *Client) ownerDead(rec control.StreamRecord) bool {
 }
 
 // SignalNodes lists the live signal nodes, this one included once its record is written.
-func (c *Client) SignalNodes() []string { return c.nodes.signalNodes(time.Now()) }
+func (c *Client) SignalNodes() []string {
+	recs := c.nodes.liveRecords(control.KindSignal, time.Now())
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// SignalRecords are the records of the live signal nodes, least loaded first (the lbUrl lookup).
+func (c *Client) SignalRecords() []control.NodeRecord {
+	recs := c.nodes.liveRecords(control.KindSignal, time.Now())
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Load.Sessions < recs[j].Load.Sessions })
+	return recs
+}
 
 // Started is this node's incarnation, carried in control.Owner.SignalStarted.
 func (c *Client) Started() int64 { return c.started }

@@ -3,6 +3,7 @@ package mediactl
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"sync"
 	"time"
 
@@ -236,16 +237,17 @@ func (v *nodeView) incarnation(node string) (int64, bool) {
 	return n.rec.Started, true
 }
 
-// signalNodes lists the signal nodes whose record was written within NodeTTL of now: the nodes
-// a cluster-wide REST answer waits for (signal/cluster).
-func (v *nodeView) signalNodes(now time.Time) []string {
+// liveRecords lists the records of kind written within NodeTTL of now, by id: the signal nodes
+// a cluster-wide REST answer waits for (signal/cluster), the candidates of the lbUrl lookup.
+func (v *nodeView) liveRecords(kind string, now time.Time) []control.NodeRecord {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var out []string
+	var out []control.NodeRecord
 	for _, n := range v.nodes {
-		if n.rec.Kind == control.KindSignal && now.Sub(n.seen) <= control.NodeTTL {
-			out = append(out, n.rec.ID)
+		if n.rec.Kind == kind && !n.down && now.Sub(n.seen) <= control.NodeTTL {
+			out = append(out, n.rec)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
