@@ -369,6 +369,19 @@ func TestRESTConnections(t *testing.T) {
 		}
 		a.post(t, "data/send", `{"sessionId":"no-such-session","payload":{}}`).
 			wantError(t, http.StatusNotFound, "data/send to an unknown session")
+		// nodeId is optional; given, only that node delivers.
+		a.post(t, "data/send", fmt.Sprintf(`{"nodeId":%q,"sessionId":%q,"payload":{}}`, idA, sSIP.AuthToken())).
+			wantError(t, http.StatusNotFound, "data/send naming another node than the session's")
+		a.post(t, "data/send", fmt.Sprintf(`{"nodeId":%q,"sessionId":%q,"operationId":"op-3","payload":3}`, idB, sSIP.AuthToken())).
+			want(t, http.StatusOK, "data/send naming the session's node")
+		testwait.UntilOK(t, stepTimeout, "the OnDataEvent sent with nodeId", func() error {
+			for _, ev := range sSIP.Data() {
+				if ev.OperationID == "op-3" && string(ev.Payload) == "3" {
+					return nil
+				}
+			}
+			return fmt.Errorf("data events %+v", sSIP.Data())
+		})
 		a.post(t, "data/send", `{"payload":{}}`).wantError(t, http.StatusBadRequest, "data/send without sessionId")
 	})
 
