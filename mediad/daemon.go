@@ -45,6 +45,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// Directory is how the directory buckets are stored (memory by default).
 	Directory bus.DirectoryConfig
+	// MaxPlayersPerStream: past this many players of one stream here, new ones are refused with
+	// control.ErrOriginFull, so that signal places them on another daemon relaying from this one
+	// (0 = no limit).
+	MaxPlayersPerStream int
 }
 
 // Daemon is a running media daemon.
@@ -65,12 +69,18 @@ type Daemon struct {
 	pcs    atomic.Int64
 	sweeps atomic.Int64 // heartbeat rounds completed (tests wait on it instead of on the clock)
 	dirOK  atomic.Bool  // the last heartbeat reached the directory (readiness)
+	load   loadMeter    // the node record's load, measured at each heartbeat
+	// draining: SIGTERM received (Drain); new publish and play requests are refused and the
+	// heartbeat says so, so that signal nodes place nothing new here.
+	draining atomic.Bool
+	idle     chan struct{} // signalled by unindex while draining when the last session is gone
 
 	// mu guards only the indexes; each stream's own state belongs to its stream.
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*session // by owner key (control.Owner.Key)
-	streams  map[string]*stream  // by stream name
+	streams  map[string]*stream  // by stream name: the ones published here
+	relays   map[string]*relay   // by stream name: the ones relayed here from their origin
 }
 
 // Start opens the media ports, registers the node and serves the control RPCs. ctx bounds the
@@ -106,7 +116,8 @@ func Start(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) 
 		return nil, fmt.Errorf("mediad: %w", err)
 	}
 	d := &Daemon{cfg: cfg, link: link, nc: link.Conn, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
-		sessions: map[string]*session{}, streams: map[string]*stream{}}
+		sessions: map[string]*session{}, streams: map[string]*stream{}, relays: map[string]*relay{},
+		idle: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if err := d.heartbeat(ctx); err != nil {
 		_ = tr.Close()
@@ -207,6 +218,12 @@ func (d *Daemon) unindex(s *session) {
 	if s.publisher && d.streams[s.st.name] == s.st {
 		delete(d.streams, s.st.name)
 	}
+	if len(d.sessions) == 0 && d.draining.Load() {
+		select {
+		case d.idle <- struct{}{}:
+		default: // Drain has a wake-up pending already
+		}
+	}
 }
 
 // session finds a media session by owner key.
@@ -231,9 +248,11 @@ func (d *Daemon) serve() error {
 		control.OpPlay:        d.handlePlay,
 		control.OpStop:        d.handleStop,
 		control.OpStreamEvent: d.handleStreamEvent,
+		control.OpRelay:       d.handleRelay,
+		control.OpRelayStop:   d.handleRelayStop,
 	}
 	for op, h := range ops {
-		h := h
+		h := refuseWhileDraining(d, op, h)
 		sub, err := d.nc.Subscribe(control.MediaSubject(d.cfg.NodeID, op), func(m *nats.Msg) {
 			d.mu.Lock()
 			closed := d.closed
@@ -256,12 +275,91 @@ func (d *Daemon) serve() error {
 		}
 		d.subs = append(d.subs, sub)
 	}
+	sub, err := d.nc.Subscribe(control.MediaSubject(d.cfg.NodeID, control.OpRelayEvent), d.onRelayEvent)
+	if err != nil {
+		return fmt.Errorf("mediad: subscribe %s: %w", control.OpRelayEvent, err)
+	}
+	d.subs = append(d.subs, sub)
 	return d.nc.Flush()
+}
+
+// refuseWhileDraining wraps the handler of op so that a draining daemon refuses new media
+// sessions (publish, play) with InfoMediaNodeDraining; stops and stream events go on. The reply
+// is a StopReply: its only field, error, is the one publish and play replies carry too.
+func refuseWhileDraining(d *Daemon, op string, h func(*nats.Msg) any) func(*nats.Msg) any {
+	if op != control.OpPublish && op != control.OpPlay {
+		return h
+	}
+	return func(m *nats.Msg) any {
+		if d.draining.Load() {
+			return control.StopReply{Error: wcs.InfoMediaNodeDraining}
+		}
+		return h(m)
+	}
+}
+
+// Drain makes the daemon leave gracefully (SIGTERM; design.md "Failure"): its heartbeat says
+// Draining at once, so signal nodes place nothing new here, and new publish and play requests are
+// refused. The sessions it holds go on for up to grace, so that clients who leave meanwhile
+// leave as usual; those still here then end with their owners told (FAILED "Media server
+// shutdown", docs/protocol.md §E.8), and so do the players of their publishers. It returns once
+// no session is left or ctx ends; call Close after it.
+func (d *Daemon) Drain(ctx context.Context, grace time.Duration) error {
+	d.draining.Store(true)
+	d.log.Info().Dur("grace", grace).Int("mediaSessions", d.sessionCount()).Msg("draining: no new media sessions")
+	bctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
+	d.beat(bctx) // signal nodes learn it now, not at the next tick
+	cancel()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	for d.sessionCount() > 0 {
+		select {
+		case <-d.idle:
+		case <-timer.C:
+			n := d.endOwnedByNotified(wcs.InfoMediaNodeShutdown)
+			d.log.Warn().Int("mediaSessions", n).Msg("drain grace over: media sessions ended")
+		case <-ctx.Done():
+			return fmt.Errorf("mediad: drain: %d media sessions left: %w", d.sessionCount(), ctx.Err())
+		}
+	}
+	// The owners' events are buffered by the NATS client: out before the record goes (Close).
+	if err := d.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("mediad: drain: flush events: %w", err)
+	}
+	d.log.Info().Msg("drained")
+	return nil
+}
+
+// Draining reports whether Drain has begun.
+func (d *Daemon) Draining() bool { return d.draining.Load() }
+
+func (d *Daemon) sessionCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.sessions)
+}
+
+// endOwnedByNotified ends every media session with its owner told: state closed with info.
+func (d *Daemon) endOwnedByNotified(info string) int {
+	d.mu.Lock()
+	all := make([]*session, 0, len(d.sessions))
+	for _, s := range d.sessions {
+		all = append(all, s)
+	}
+	d.mu.Unlock()
+	for _, s := range all {
+		d.end(s, control.StateClosed, info, true)
+	}
+	return len(all)
 }
 
 // emit sends one event to the signal node owning s. nats.Conn.Publish only buffers, so this never
 // blocks the caller for long.
 func (d *Daemon) emit(s *session, ev control.MediaEvent) {
+	if s.relay {
+		d.emitRelay(s, ev)
+		return
+	}
 	ev.Owner = s.owner
 	ev.Publisher = s.publisher
 	if err := bus.Publish(d.nc, control.SignalEventsSubject(s.owner.SignalNode), ev); err != nil {

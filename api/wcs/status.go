@@ -80,6 +80,13 @@ const (
 	InfoMediaNodeLost = "Media server lost"
 	// InfoNoMediaNode: no media daemon is alive to take a publish.
 	InfoNoMediaNode = "No available media servers"
+	// InfoMediaNodeDraining: a publish or play reached a media daemon that is draining (SIGTERM):
+	// signal nodes place nothing there once they have its heartbeat, so only a request racing
+	// that heartbeat gets it.
+	InfoMediaNodeDraining = "Media server is draining"
+	// InfoMediaNodeShutdown: the stream was still on a draining media daemon when its grace
+	// (--drain-grace) ran out.
+	InfoMediaNodeShutdown = "Media server shutdown"
 
 	// Features a client may ask for that Potok does not have yet (README "Not implemented yet"):
 	// each request gets its terminal answer with one of these, so no page waits forever.
@@ -107,7 +114,7 @@ func init() {
 		InfoStreamNameAlreadyInUse, InfoMediaSessionIDNull, InfoMediaSessionIDInUse, InfoSessionNotReady,
 		InfoStreamFailed, InfoNoCommonCodecs, InfoRestrictedAccess, InfoTranscodingRequiredNoTrn,
 		InfoStreamNameTooLong, InfoTooManyMediaSessions, InfoControlPlaneDown, InfoMediaNodeLost,
-		InfoNoMediaNode} {
+		InfoNoMediaNode, InfoMediaNodeDraining, InfoMediaNodeShutdown} {
 		knownInfos[s] = true
 	}
 	// WCS's other STREAM_STATUS_INFO strings (docs/protocol.md §D.4): Potok does not produce them

@@ -91,6 +91,9 @@ type process struct {
 	restOpts restapi.Options // the REST API of the signal node
 	servers  []*http.Server
 	failed   chan error
+
+	// drainGrace is how long a stopping media daemon lets its sessions go on (--drain-grace).
+	drainGrace time.Duration
 }
 
 func newRegistry() *prometheus.Registry {
@@ -206,7 +209,7 @@ func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone b
 	if err != nil {
 		return fmt.Errorf("mediad: %w", err)
 	}
-	p.mediad = d
+	p.mediad, p.drainGrace = d, c.DrainGrace
 	ev := p.log.Info().Str("nodeId", id).Stringer("udp", d.UDPAddr())
 	if t := d.TCPAddr(); t != nil {
 		ev = ev.Stringer("tcp", t)
@@ -298,6 +301,13 @@ func (p *process) stop() {
 			p.log.Warn().Err(err).Msg("signal shutdown")
 		}
 	}
+	if p.mediad != nil {
+		// Drained while /ready (503 now) and /metrics still answer; the budget counts after it.
+		p.drainMediad()
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), shutdownBudget)
+		defer cancel()
+	}
 	for _, s := range p.servers {
 		_ = s.Shutdown(ctx)
 	}
@@ -311,6 +321,17 @@ func (p *process) stop() {
 		p.embedded.Shutdown()
 	}
 	p.log.Info().Msg("stopped")
+}
+
+// drainMediad lets the media daemon's sessions go on for up to the drain grace, taking no new
+// ones, and ends those left with their clients told (design.md "Failure"). Where signal runs in
+// the same process its shutdown has stopped them all already, and this returns at once.
+func (p *process) drainMediad() {
+	ctx, cancel := context.WithTimeout(context.Background(), p.drainGrace+shutdownBudget)
+	defer cancel()
+	if err := p.mediad.Drain(ctx, p.drainGrace); err != nil {
+		p.log.Warn().Err(err).Msg("mediad drain")
+	}
 }
 
 // closeMediad closes the media daemon within the shutdown budget; past it the process exits anyway

@@ -72,6 +72,8 @@ type Client struct {
 	// a break, 0 while they do not: no media daemon is judged down for a silence meanwhile, since
 	// while this node cannot write the directory it cannot tell whether they can.
 	dirSince atomic.Int64
+	// deadSignals are the signal nodes found dead, whose stream names orphansLoop frees.
+	deadSignals chan control.NodeRecord
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -85,7 +87,7 @@ func New(ctx context.Context, cfg Config, link *bus.Link, m *metrics.Signal, log
 		return nil, fmt.Errorf("mediactl: %w", err)
 	}
 	c := &Client{cfg: cfg, link: link, nc: link.Conn, dir: dir, log: log, m: m, nodes: newNodeView(),
-		claims: newClaims()}
+		claims: newClaims(), deadSignals: make(chan control.NodeRecord, orphanQueue)}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.sub, err = c.nc.Subscribe(control.SignalEventsSubject(cfg.NodeID), c.onEventMsg)
@@ -100,8 +102,9 @@ func New(ctx context.Context, cfg Config, link *bus.Link, m *metrics.Signal, log
 	c.assertedFor.Store(link.UpSince().UnixNano()) // nothing to put back yet
 	events := link.Watch()
 	rewatch := make(chan struct{}, 1)
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go func() { defer c.wg.Done(); c.watchNodes(runCtx, rewatch) }()
+	go func() { defer c.wg.Done(); c.orphansLoop(runCtx, c.deadSignals) }()
 	go func() { defer c.wg.Done(); c.heartbeat(runCtx, events, rewatch) }()
 	// Know the live media daemons before serving the first publish.
 	select {
@@ -195,8 +198,12 @@ func (c *Client) heartbeat(ctx context.Context, events <-chan bus.LinkEvent, rew
 				c.sweepTombstones(ctx)
 			}
 		case now := <-sweep.C:
-			for _, id := range c.nodes.sweep(now, c.heardSince()) {
+			since := c.heardSince()
+			for _, id := range c.nodes.sweep(now, since) {
 				c.nodeDown(id)
+			}
+			for _, rec := range c.nodes.deadSignals(now, since) {
+				c.signalDead(rec)
 			}
 		}
 	}
@@ -386,11 +393,30 @@ func (c *Client) PickMediaNode() (string, error) {
 	if err := c.assertErr(); err != nil {
 		return "", err
 	}
-	id, ok := c.nodes.pick(time.Now(), c.link.UpSince())
+	id, ok := c.nodes.pick(time.Now(), c.link.UpSince(), "")
 	if !ok {
 		return "", ErrNoMediaNode
 	}
 	return id, nil
+}
+
+// PickRelayNode returns the least loaded live media daemon other than origin, to serve a player
+// of a stream published on origin from a relay (its origin has its limit of players, or this
+// node prefers another daemon); ErrNoMediaNode when there is none.
+func (c *Client) PickRelayNode(origin string) (string, error) {
+	if err := c.assertErr(); err != nil {
+		return "", err
+	}
+	id, ok := c.nodes.pick(time.Now(), c.link.UpSince(), origin)
+	if !ok {
+		return "", ErrNoMediaNode
+	}
+	return id, nil
+}
+
+// MediaNodeAlive reports whether node is a media daemon that can take sessions now.
+func (c *Client) MediaNodeAlive(node string) bool {
+	return c.nodes.aliveAs(node, control.KindMediad, 0, time.Now(), c.link.UpSince())
 }
 
 // ClaimStream registers rec under its name if no one holds it (create-if-absent, docs/protocol.md

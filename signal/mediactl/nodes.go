@@ -164,14 +164,44 @@ func (v *nodeView) sweep(now, upSince time.Time) []string {
 	return out
 }
 
-// pick returns the live mediad with the least load, and counts the placement.
-func (v *nodeView) pick(now, upSince time.Time) (string, bool) {
+// placeable reports whether n may take a new media session: a live media daemon that is not
+// draining (SIGTERM received: it refuses new sessions and ends its old ones, design.md
+// "Failure"). A draining daemon is still live for everything else: its streams go on and their
+// names stay claimed, so it is never judged down for draining.
+func placeable(n *nodeEntry, now, upSince time.Time) bool {
+	return liveMediad(n, now, upSince) && !n.rec.Draining
+}
+
+// deadSignals returns the signal nodes whose record has not been refreshed within NodeTTL, the
+// moment the bucket expires it and the media daemons end its media sessions (a signal node
+// killed or cut off: one that stops cleanly deletes its record and releases its names itself).
+// Each is reported once; nothing is judged while the link is down or the watcher stalled.
+func (v *nodeView) deadSignals(now, upSince time.Time) []control.NodeRecord {
+	if upSince.IsZero() {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	upSince = v.from(now, upSince)
+	var out []control.NodeRecord
+	for _, n := range v.nodes {
+		if n.rec.Kind == control.KindSignal && !n.down && now.Sub(heard(n, upSince)) > control.NodeTTL {
+			n.down = true
+			out = append(out, n.rec)
+		}
+	}
+	return out
+}
+
+// pick returns the live mediad with the least load other than except (the origin, when placing
+// a relayed player), and counts the placement.
+func (v *nodeView) pick(now, upSince time.Time, except string) (string, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	upSince = v.from(now, upSince)
 	var best *nodeEntry
 	for _, n := range v.nodes {
-		if !liveMediad(n, now, upSince) {
+		if !placeable(n, now, upSince) || n.rec.ID == except { // draining daemons take no new sessions (issue 8 item 6)
 			continue
 		}
 		if best == nil || load(n) < load(best) || load(n) == load(best) && n.rec.ID < best.rec.ID {
@@ -185,14 +215,14 @@ func (v *nodeView) pick(now, upSince time.Time) (string, bool) {
 	return best.rec.ID, true
 }
 
-// liveMediads counts the media daemons that can take a session now.
+// liveMediads counts the media daemons that can take a session now (draining ones cannot).
 func (v *nodeView) liveMediads(now, upSince time.Time) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	upSince = v.from(now, upSince)
 	n := 0
 	for _, e := range v.nodes {
-		if liveMediad(e, now, upSince) {
+		if placeable(e, now, upSince) {
 			n++
 		}
 	}

@@ -64,7 +64,7 @@ func TestSweepCountsSilenceOnlyWhileTheWatcherDelivers(t *testing.T) {
 				t.Fatalf("at +%vs with the watcher stalled: down %v", s, down)
 			}
 		}
-		if id, ok := v.pick(at(7.5), t0); !ok || id != "md" {
+		if id, ok := v.pick(at(7.5), t0, ""); !ok || id != "md" {
 			t.Fatalf("pick with the watcher stalled: %q %v, want md", id, ok)
 		}
 		// The watcher resumes at +8 s with this node's record only: md has NodeDownAfter from
@@ -81,4 +81,44 @@ func TestSweepCountsSilenceOnlyWhileTheWatcherDelivers(t *testing.T) {
 			t.Fatalf("5.5 s after the watcher resumed: down %v, want md", down)
 		}
 	})
+}
+
+// A signal node whose record is older than NodeTTL is reported dead once (its names are freed
+// then); the signal node that keeps heartbeating is not.
+func TestDeadSignalsReportedOnceAfterTTL(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	v := newNodeView()
+	record(v, "dead", control.KindSignal, t0)
+	for s := time.Duration(0); s <= control.NodeTTL; s += time.Second {
+		record(v, "live", control.KindSignal, t0.Add(s))
+		if dead := v.deadSignals(t0.Add(s), t0); len(dead) != 0 {
+			t.Fatalf("at +%v: dead %v, want nobody yet", s, dead)
+		}
+	}
+	at := t0.Add(control.NodeTTL + 250*time.Millisecond)
+	record(v, "live", control.KindSignal, at)
+	if dead := v.deadSignals(at, t0); len(dead) != 1 || dead[0].ID != "dead" {
+		t.Fatalf("past the TTL: dead %v, want the silent node", dead)
+	}
+	if dead := v.deadSignals(at.Add(time.Second), t0); len(dead) != 0 {
+		t.Fatalf("reported again: %v", dead)
+	}
+}
+
+// A draining media daemon takes no new session but is not down: its streams go on.
+func TestDrainingMediadNotPlacedNotDown(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	v := newNodeView()
+	body, _ := json.Marshal(control.NodeRecord{ID: "md", Kind: control.KindMediad, Started: 1, Draining: true})
+	v.heard(t0)
+	v.apply(entry{key: control.NodeKey("md"), value: body, created: t0}, zerolog.Nop())
+	if id, ok := v.pick(t0, t0, ""); ok {
+		t.Fatalf("picked draining %q", id)
+	}
+	if n := v.liveMediads(t0, t0); n != 0 {
+		t.Fatalf("liveMediads = %d with only a draining daemon, want 0", n)
+	}
+	if !v.aliveAs("md", control.KindMediad, 1, t0, t0) || len(v.sweep(t0, t0)) != 0 {
+		t.Fatal("a draining daemon counts as down")
+	}
 }

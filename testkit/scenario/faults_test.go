@@ -377,6 +377,8 @@ func TestMediadKilled(t *testing.T) {
 	keepReceiving(t, "from the surviving daemon", player)
 	stop(t, again, wcs.StatusUnpublished)
 	waitTerminal(t, player, wcs.StatusFailed, wcs.InfoStoppedByPublisherStop)
+	// Nothing of the dead daemon is left in the directory (issue 8 item 6).
+	checkDirectoryClean(t, c.nats.url(), c.mediadID[holder])
 }
 
 // summarizeInfos counts runs of equal strings: [a a b] -> [a×2 b×1].
