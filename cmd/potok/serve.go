@@ -87,13 +87,12 @@ type process struct {
 	link     *bus.Link
 	dir      bus.DirectoryConfig
 	mediad   *mediad.Daemon
-	signal   *signal.Node
-	restOpts restapi.Options // the REST API of the signal node
-	servers  []*http.Server
-	failed   chan error
-
 	// drainGrace is how long a stopping media daemon lets its sessions go on (--drain-grace).
 	drainGrace time.Duration
+	signal     *signal.Node
+	restOpts   restapi.Options // the REST API of the signal node
+	servers    []*http.Server
+	failed     chan error
 }
 
 func newRegistry() *prometheus.Registry {
@@ -301,17 +300,11 @@ func (p *process) stop() {
 			p.log.Warn().Err(err).Msg("signal shutdown")
 		}
 	}
-	if p.mediad != nil {
-		// Drained while /ready (503 now) and /metrics still answer; the budget counts after it.
-		p.drainMediad()
-		cancel()
-		ctx, cancel = context.WithTimeout(context.Background(), shutdownBudget)
-		defer cancel()
-	}
 	for _, s := range p.servers {
 		_ = s.Shutdown(ctx)
 	}
 	if p.mediad != nil {
+		p.drainMediad()
 		p.closeMediad(ctx)
 	}
 	if p.link != nil {
