@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh installs what Potok's tests need beyond Go modules, and nothing when it is already there:
 #   - Debian packages: chromium (browser end-to-end tests in e2e/, driven by chromedp), ffmpeg (test
-#     media and decoding checks) and nats-server (the separate-process tests against an external NATS);
+#     media and decoding checks), nats-server (the separate-process tests against an external NATS)
+#     and nginx (the load-balanced deployment test runs deploy/nginx in front of the signal nodes,
+#     as its own unprivileged foreground process: the system's nginx service is never started);
 #   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile.
 # It never downloads a browser build of its own: Chromium comes from Debian (docs/protocol.md §P.9).
 # Usage: scripts/deps.sh   (root, or sudo available, for apt-get)
@@ -19,7 +21,7 @@ installed() { # installed PKG: true when dpkg says the package is fully installe
 
 apt_packages() {
 	local missing=() p
-	for p in chromium ffmpeg nats-server; do
+	for p in chromium ffmpeg nats-server nginx; do
 		if installed "$p"; then
 			log "apt: $p already installed"
 		else
@@ -39,8 +41,18 @@ apt_packages() {
 	local wait=(-o DPkg::Lock::Timeout=300)
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" update -qq ||
 		die "apt-get update failed"
+	# The tests run nginx and nats-server themselves: keep apt from starting them as services (on
+	# their default ports) where the image has no policy-rc.d of its own saying so.
+	local policy=/usr/sbin/policy-rc.d added=
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs\nexit 101\n' |
+			"${sudo[@]}" tee "$policy" >/dev/null && "${sudo[@]}" chmod 755 "$policy" && added=1
+	fi
+	local rc=0
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq --no-install-recommends \
-		"${missing[@]}" || die "apt-get install ${missing[*]} failed"
+		"${missing[@]}" || rc=$?
+	[ -z "$added" ] || "${sudo[@]}" rm -f "$policy"
+	[ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed"
 	for p in "${missing[@]}"; do
 		installed "$p" || die "apt: $p still not installed after apt-get install"
 	done
