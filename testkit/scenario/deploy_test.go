@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -593,4 +594,117 @@ func nginxBinary(t *testing.T) string {
 		return "/usr/sbin/nginx"
 	}
 	return tool(t, "nginx")
+}
+
+// TestDeployLocalScript runs the shipped deploy/local/potok-cluster.sh: `up` starts the same
+// topology as plain processes and returns once nginx answers; a stream published through nginx
+// plays through signal B directly; `down` stops every process it started with SIGTERM.
+func TestDeployLocalScript(t *testing.T) {
+	start := time.Now()
+	bin := potokBinary(t)
+	tool(t, "nats-server")
+	tool(t, "curl")
+	script := filepath.Join(deployDir(t), "local", "potok-cluster.sh")
+	dir := filepath.Join(t.TempDir(), "cluster")
+	base := freePortBase(t, []int{1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 41, 42, 51, 52, 61, 62, 80, 81})
+	run := func(args ...string) string {
+		t.Helper()
+		c, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(c, "bash", append([]string{script}, args...)...)
+		cmd.Env = append(os.Environ(), "POTOK_BIN="+bin, "NGINX="+nginxBinary(t), fmt.Sprintf("PORT_BASE=%d", base))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("potok-cluster.sh %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	var down sync.Once
+	stopAll := func() { down.Do(func() { run("down", dir) }) }
+	t.Cleanup(func() {
+		stopAll()
+		if t.Failed() {
+			logs, _ := filepath.Glob(filepath.Join(dir, "logs", "*.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s (last 2 kB):\n%s", filepath.Base(l), lastBytes(string(b), 2048))
+			}
+		}
+	})
+	t.Logf("potok-cluster.sh up:\n%s", run("up", dir))
+	up := time.Since(start)
+
+	lbWS, sigB := fmt.Sprintf("ws://127.0.0.1:%d", base+80), fmt.Sprintf("ws://127.0.0.1:%d", base+32)
+	name := streamName("local")
+	pub := publishSynthetic(t, connect(t, Target{WSURL: lbWS}), name, wcs.StatusPublishing)
+	player := play(t, connect(t, Target{WSURL: sigB}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	waitReceived(t, player, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 },
+		"video on signal B from a publisher that came through nginx")
+	stop(t, pub, wcs.StatusUnpublished)
+	waitTerminal(t, player, wcs.StatusFailed, wcs.InfoStoppedByPublisherStop)
+
+	pids, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid"))
+	if len(pids) != 8 {
+		t.Errorf("%d pid files, want 8 (3 NATS, 2 mediad, 2 signal, nginx): %v", len(pids), pids)
+	}
+	var running []int
+	for _, f := range pids {
+		b, _ := os.ReadFile(f)
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err == nil {
+			running = append(running, pid)
+		}
+	}
+	stopAll()
+	for _, pid := range running {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("pid %d still running after potok-cluster.sh down", pid)
+		}
+	}
+	for _, l := range []string{"signal-a", "signal-b", "mediad-a", "mediad-b"} {
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", l+".log"))
+		if strings.Contains(string(b), "Permissions Violation") {
+			t.Errorf("%s hit a permission violation", l)
+		}
+	}
+	t.Logf("up in %v, whole test %v", up.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+}
+
+// freePortBase finds a base port at which base+offset is free for TCP and UDP on 127.0.0.1 for
+// every offset (the script's fixed layout).
+func freePortBase(t *testing.T, offsets []int) int {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		base := p - p%100
+		if base < 1024 || base+100 > 65535 {
+			continue
+		}
+		ok := true
+		for _, o := range offsets {
+			addr := fmt.Sprintf("127.0.0.1:%d", base+o)
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				ok = false
+				break
+			}
+			_ = l.Close()
+			u, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				ok = false
+				break
+			}
+			_ = u.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range for potok-cluster.sh")
+	return 0
 }
