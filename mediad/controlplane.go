@@ -19,7 +19,7 @@ func (d *Daemon) heartbeat(ctx context.Context) error {
 	n := len(d.sessions)
 	d.mu.Unlock()
 	rec, _ := json.Marshal(control.NodeRecord{ID: d.cfg.NodeID, Kind: control.KindMediad, MediaSessions: n,
-		Started: d.started.UnixMilli(), Version: Version, Draining: d.draining.Load()})
+		Started: d.started.UnixMilli(), Version: Version, Draining: d.draining.Load(), Load: d.measure()})
 	if _, err := d.dir.Nodes.Put(ctx, control.NodeKey(d.cfg.NodeID), rec); err != nil {
 		return fmt.Errorf("mediad: heartbeat: %w", err)
 	}
@@ -72,6 +72,7 @@ func (d *Daemon) heartbeatLoop(events <-chan bus.LinkEvent) {
 					}
 					settled := d.absenceMeansGone() && time.Since(writing) >= control.NodeTTL
 					d.reapOrphans(ctx, seen, known, settled)
+					d.checkRelays(ctx)
 				}
 				cancel()
 			}
@@ -137,6 +138,8 @@ func (d *Daemon) Ready() error {
 		return errors.New("control plane unreachable")
 	case !d.dirOK.Load():
 		return errors.New("directory not usable")
+	case d.draining.Load():
+		return errors.New("draining")
 	}
 	return nil
 }

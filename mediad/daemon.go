@@ -45,6 +45,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// Directory is how the directory buckets are stored (memory by default).
 	Directory bus.DirectoryConfig
+	// MaxPlayersPerStream: past this many players of one stream here, new ones are refused with
+	// control.ErrOriginFull, so that signal places them on another daemon relaying from this one
+	// (0 = no limit).
+	MaxPlayersPerStream int
 }
 
 // Daemon is a running media daemon.
@@ -65,6 +69,7 @@ type Daemon struct {
 	pcs    atomic.Int64
 	sweeps atomic.Int64 // heartbeat rounds completed (tests wait on it instead of on the clock)
 	dirOK  atomic.Bool  // the last heartbeat reached the directory (readiness)
+	load   loadMeter    // the node record's load, measured at each heartbeat
 	// draining: SIGTERM received (Drain); new publish and play requests are refused and the
 	// heartbeat says so, so that signal nodes place nothing new here.
 	draining atomic.Bool
@@ -74,7 +79,8 @@ type Daemon struct {
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*session // by owner key (control.Owner.Key)
-	streams  map[string]*stream  // by stream name
+	streams  map[string]*stream  // by stream name: the ones published here
+	relays   map[string]*relay   // by stream name: the ones relayed here from their origin
 }
 
 // Start opens the media ports, registers the node and serves the control RPCs. ctx bounds the
@@ -110,7 +116,8 @@ func Start(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) 
 		return nil, fmt.Errorf("mediad: %w", err)
 	}
 	d := &Daemon{cfg: cfg, link: link, nc: link.Conn, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
-		sessions: map[string]*session{}, streams: map[string]*stream{}, idle: make(chan struct{}, 1)}
+		sessions: map[string]*session{}, streams: map[string]*stream{}, relays: map[string]*relay{},
+		idle: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if err := d.heartbeat(ctx); err != nil {
 		_ = tr.Close()
@@ -241,6 +248,8 @@ func (d *Daemon) serve() error {
 		control.OpPlay:        d.handlePlay,
 		control.OpStop:        d.handleStop,
 		control.OpStreamEvent: d.handleStreamEvent,
+		control.OpRelay:       d.handleRelay,
+		control.OpRelayStop:   d.handleRelayStop,
 	}
 	for op, h := range ops {
 		h := refuseWhileDraining(d, op, h)
@@ -266,6 +275,11 @@ func (d *Daemon) serve() error {
 		}
 		d.subs = append(d.subs, sub)
 	}
+	sub, err := d.nc.Subscribe(control.MediaSubject(d.cfg.NodeID, control.OpRelayEvent), d.onRelayEvent)
+	if err != nil {
+		return fmt.Errorf("mediad: subscribe %s: %w", control.OpRelayEvent, err)
+	}
+	d.subs = append(d.subs, sub)
 	return d.nc.Flush()
 }
 
@@ -342,6 +356,10 @@ func (d *Daemon) endOwnedByNotified(info string) int {
 // emit sends one event to the signal node owning s. nats.Conn.Publish only buffers, so this never
 // blocks the caller for long.
 func (d *Daemon) emit(s *session, ev control.MediaEvent) {
+	if s.relay {
+		d.emitRelay(s, ev)
+		return
+	}
 	ev.Owner = s.owner
 	ev.Publisher = s.publisher
 	if err := bus.Publish(d.nc, control.SignalEventsSubject(s.owner.SignalNode), ev); err != nil {
@@ -390,4 +408,29 @@ func (d *Daemon) handleStop(m *nats.Msg) any {
 	s.log.Info().Str("info", req.Info).Msg("stop requested")
 	d.end(s, "", req.Info, false)
 	return control.StopReply{}
+}
+
+// Publishes reports whether name is published on this daemon (tests, placement checks).
+func (d *Daemon) Publishes(name string) bool { return d.stream(name) != nil }
+
+// Players counts the sessions playing name here: the players of a stream published here (a
+// relay to another daemon counts as one), or of a stream relayed here.
+func (d *Daemon) Players(name string) int {
+	st := d.stream(name)
+	if st == nil {
+		if r := d.relayOf(name); r != nil {
+			st = r.st
+		}
+	}
+	if st == nil {
+		return 0
+	}
+	return len(st.playerList())
+}
+
+// Relays counts the streams relayed here from their origin.
+func (d *Daemon) Relays() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.relays)
 }

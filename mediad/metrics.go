@@ -15,6 +15,7 @@ type metrics struct {
 	mediaSessions   *prometheus.GaugeVec // role = publish|play
 	iceFailures     prometheus.Counter
 	iceTimeouts     prometheus.Counter
+	relays          prometheus.Gauge // streams this daemon relays from their origin
 	forward         *forward.Metrics
 }
 
@@ -30,6 +31,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ice_failures_total", Help: "Media sessions failed by ICE or DTLS error or ICE timeout."}),
 		iceTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
 			Name: "ice_timeouts_total", Help: "Media sessions not connected within the ICE timeout."}),
+		relays: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "potok", Subsystem: "mediad",
+			Name: "relays", Help: "Streams relayed to this daemon from their origin (one per stream, shared by its players here)."}),
 	}
 	fm, err := forward.NewMetrics(reg)
 	if err != nil {
@@ -38,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.forward = fm
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.peerConnections, m.publishedTracks, m.mediaSessions,
-			m.iceFailures, m.iceTimeouts} {
+			m.iceFailures, m.iceTimeouts, m.relays} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("mediad: register metrics: %w", err)
 			}

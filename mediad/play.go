@@ -15,7 +15,9 @@ import (
 
 // handlePlay adds a player to a stream published on this node (docs/protocol.md §E.3, §E.7): a
 // sendonly answer carrying only the publisher's codecs, with one msid stream id for audio and
-// video (§H.3). Forwarding starts when the player's peer connection is up.
+// video (§H.3). Forwarding starts when the player's peer connection is up. A request naming
+// another daemon as the stream's Origin is served from a relay of it (relay.go); past its limit
+// of players per stream an origin answers control.ErrOriginFull unless the request Forces it.
 func (d *Daemon) handlePlay(m *nats.Msg) any {
 	var req control.PlayRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {
@@ -27,45 +29,63 @@ func (d *Daemon) handlePlay(m *nats.Msg) any {
 	if msg := d.precheck(req.Owner.Key(), "", false); msg != "" {
 		return control.PlayReply{Error: msg}
 	}
+	if req.Origin != "" && req.Origin != d.cfg.NodeID {
+		return d.playRelayed(req)
+	}
 	st := d.stream(req.StreamName)
 	if st == nil {
 		return control.PlayReply{Error: wcs.InfoStreamNotFound}
 	}
-	offer, err := rtc.ParseOffer(req.Offer)
-	if err != nil {
-		d.log.Info().Err(err).Str("mediaSessionId", req.MediaSessionID).Msg("play offer refused")
-		return control.PlayReply{Error: wcs.InfoFailedByError}
+	if max := d.cfg.MaxPlayersPerStream; max > 0 && !req.Force && st.directPlayers() >= max {
+		return control.PlayReply{Error: control.ErrOriginFull}
 	}
-	codecs, ok := playCodecs(st, offer)
-	if !ok {
-		return control.PlayReply{Error: wcs.InfoNoCommonCodecs}
-	}
-	s := d.newSession(req.Owner, req.StreamName, st)
-	if err := s.newPeer(rtc.PeerOptions{Codecs: codecs, TCP: req.Transport == "TCP"}); err != nil {
-		s.log.Error().Err(err).Msg("play peer connection")
-		s.discard()
-		return control.PlayReply{Error: wcs.InfoFailedByError}
-	}
-	if err := s.addDownTracks(codecs); err != nil {
-		s.log.Error().Err(err).Msg("play tracks")
-		s.discard()
-		return control.PlayReply{Error: wcs.InfoFailedByError}
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
-	defer cancel()
-	answered, err := rtc.Answer(ctx, s.pc, req.Offer)
-	if err != nil {
-		s.log.Info().Err(err).Msg("play answer")
-		s.discard()
-		return control.PlayReply{Error: wcs.InfoFailedByError}
-	}
-	if msg := s.start(); msg != "" {
-		s.discard()
+	s, answered, msg := d.servePlayer(req.Owner, st, req.Offer, req.Transport == "TCP", false)
+	if msg != "" {
 		return control.PlayReply{Error: msg}
 	}
 	reply := playReply(st, answered)
 	s.log.Info().Str("audioCodec", reply.AudioCodec).Str("videoCodec", reply.VideoCodec).Msg("play answered")
 	return reply
+}
+
+// servePlayer makes a player session of st for owner's offer and starts it; the message is the
+// client info of a failure. A relay is the origin's side of a relay to another daemon: a player
+// of every kind the stream has.
+func (d *Daemon) servePlayer(owner control.Owner, st *stream, offer string, tcp, relay bool) (*session, *rtc.Answered, string) {
+	parsed, err := rtc.ParseOffer(offer)
+	if err != nil {
+		d.log.Info().Err(err).Str("mediaSessionId", owner.MediaSessionID).Msg("play offer refused")
+		return nil, nil, wcs.InfoFailedByError
+	}
+	codecs, ok := playCodecs(st, parsed)
+	if !ok {
+		return nil, nil, wcs.InfoNoCommonCodecs
+	}
+	s := d.newSession(owner, st.name, st)
+	s.relay = relay
+	if err := s.newPeer(rtc.PeerOptions{Codecs: codecs, TCP: tcp}); err != nil {
+		s.log.Error().Err(err).Msg("play peer connection")
+		s.discard()
+		return nil, nil, wcs.InfoFailedByError
+	}
+	if err := s.addDownTracks(codecs); err != nil {
+		s.log.Error().Err(err).Msg("play tracks")
+		s.discard()
+		return nil, nil, wcs.InfoFailedByError
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
+	defer cancel()
+	answered, err := rtc.Answer(ctx, s.pc, offer)
+	if err != nil {
+		s.log.Info().Err(err).Msg("play answer")
+		s.discard()
+		return nil, nil, wcs.InfoFailedByError
+	}
+	if msg := s.start(); msg != "" {
+		s.discard()
+		return nil, nil, msg
+	}
+	return s, answered, ""
 }
 
 // playReply is what the player is told with PLAYING: the kinds and codecs the answer accepted,

@@ -149,7 +149,7 @@ func (s *session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 // onFormat tells every player the published picture size (docs/protocol.md §C.7). Called from the
 // video track's reader.
 func (d *Daemon) onFormat(st *stream, w, h int) {
-	st.pub.log.Info().Int("width", w).Int("height", h).Msg("picture size")
+	d.log.Info().Str("streamName", st.name).Int("width", w).Int("height", h).Msg("picture size")
 	for _, p := range st.playerList() {
 		d.emit(p, control.MediaEvent{Kind: control.EventFormat, Width: w, Height: h})
 	}

@@ -23,6 +23,7 @@ type session struct {
 	key       string // owner.Key(): how the daemon indexes it
 	owner     control.Owner
 	publisher bool
+	relay     bool // the origin's side of a relay to another daemon: a player whose owner is that daemon
 	st        *stream
 	log       zerolog.Logger
 	pc        *webrtc.PeerConnection
@@ -64,8 +65,11 @@ func (d *Daemon) newSession(owner control.Owner, name string, st *stream) *sessi
 }
 
 func (s *session) role() string {
-	if s.publisher {
+	switch {
+	case s.publisher:
 		return "publish"
+	case s.relay:
+		return "relay"
 	}
 	return "play"
 }
@@ -329,8 +333,8 @@ func (d *Daemon) end(s *session, state, info string, notify bool) {
 	var players []*session
 	if s.publisher {
 		players = s.st.end()
-	} else {
-		s.st.removePlayer(s)
+	} else if s.st.removePlayer(s) && s.st.relay != nil {
+		s.st.relay.release() // the edge's last player of a relayed stream is gone
 	}
 	if notify {
 		d.emit(s, control.MediaEvent{Kind: control.EventState, State: state, Info: info})

@@ -17,7 +17,8 @@ import (
 // indexes that find a stream.
 type stream struct {
 	name   string
-	pub    *session
+	pub    *session // nil for a relayed stream
+	relay  *relay   // the relay feeding it, on an edge; nil on the origin
 	tracks map[webrtc.RTPCodecType]*forward.Track
 	codecs map[webrtc.RTPCodecType]webrtc.RTPCodecParameters
 	ssrcs  map[webrtc.RTPCodecType]*uint32Box // the publisher's SSRC per kind, set by onTrack
@@ -49,12 +50,41 @@ func (st *stream) addPlayer(p *session) bool {
 	return true
 }
 
-func (st *stream) removePlayer(p *session) {
+// removePlayer removes p and reports whether it was the last player of a stream still going.
+func (st *stream) removePlayer(p *session) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.players[p.key] == p {
 		delete(st.players, p.key)
+		return !st.ended && len(st.players) == 0
 	}
+	return false
+}
+
+// endIfIdle ends the stream when it has no player (no player can join it afterwards) and reports
+// whether it did: an edge's relay is stopped after its last player.
+func (st *stream) endIfIdle() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ended || len(st.players) > 0 {
+		return false
+	}
+	st.ended = true
+	return true
+}
+
+// directPlayers counts the players that are not relays to other daemons: what a stream's limit
+// of players on its origin counts.
+func (st *stream) directPlayers() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for _, p := range st.players {
+		if !p.relay {
+			n++
+		}
+	}
+	return n
 }
 
 // playerList is a snapshot of the players, for fan-out outside the lock.

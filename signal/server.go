@@ -43,6 +43,7 @@ type Config struct {
 	Hooks            *hooks.Client
 	Apps             cluster.Apps
 	HookKeepAlive    time.Duration // StreamKeepAliveEvent period; 0 = none
+	PreferMediad     string        // serve this node's players from this media daemon (relayed); "" = from the origin
 	RESTQueryTimeout time.Duration // how long a cluster-wide REST answer waits; 0 = 2 s
 }
 
@@ -185,7 +186,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := wsconn.New(ws, wsconn.Config{MaxFrameBytes: s.cfg.MaxFrameBytes, PingInterval: s.cfg.PingInterval,
 		MissedPongs: s.cfg.MissedPongs}, s.m, log)
 	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), Draining: &s.draining, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
-		Origin: r.Header.Get("Origin"), Hooks: s.cfg.Hooks, Apps: s.apps(), KeepAliveInterval: s.cfg.HookKeepAlive,
+		Origin: r.Header.Get("Origin"), Hooks: s.cfg.Hooks, Apps: s.apps(), KeepAliveInterval: s.cfg.HookKeepAlive, PreferMediad: s.cfg.PreferMediad,
 		MaxFrameBytes: s.cfg.MaxFrameBytes}, s.ctl, conn, s.m, s.log)
 	s.m.Connections.Inc()
 	defer s.m.Connections.Dec()

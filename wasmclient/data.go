@@ -88,3 +88,13 @@ func (s *Session) Data() []DataEvent {
 	defer s.mu.Unlock()
 	return append([]DataEvent(nil), s.data...)
 }
+
+// SendEvent sends a publisher's stream event (sendStreamEvent, docs/protocol.md §B.10): the
+// server fans it out to every player of the stream as notifyStreamEvent of that type.
+func (st *Stream) SendEvent(ctx context.Context, typ string, payload json.RawMessage) error {
+	if !st.published {
+		return fmt.Errorf("%w: only a publisher sends stream events", ErrBadOptions)
+	}
+	return st.s.send(ctx, wcs.MsgSendStreamEvent, map[string]any{"mediaSessionId": st.id, "type": typ,
+		"payload": payload})
+}

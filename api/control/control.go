@@ -18,6 +18,12 @@ const (
 	OpPlay        = "play"        // PlayRequest → PlayReply
 	OpStop        = "stop"        // StopRequest → StopReply
 	OpStreamEvent = "streamEvent" // StreamEventRequest → StopReply (fan-out to subscribers)
+
+	// Between media daemons (relays): an edge asks the origin of a stream for it, and stops it
+	// after its last player; the origin tells the edge when the stream ends.
+	OpRelay      = "relay"      // RelayRequest → RelayReply (on the origin)
+	OpRelayStop  = "relayStop"  // RelayStopRequest → StopReply (on the origin)
+	OpRelayEvent = "relayEvent" // RelayEvent, no reply (on the edge)
 )
 
 // MediaSubject is the RPC subject of one operation on one mediad node.
@@ -74,7 +80,17 @@ type PlayRequest struct {
 	StreamName string `json:"streamName"`
 	Offer      string `json:"offer"`
 	Transport  string `json:"transport,omitempty"`
+	// Origin, when set, is the media daemon that holds the stream: this one serves the player
+	// from a relay of it (one per stream, shared by its players).
+	Origin string `json:"origin,omitempty"`
+	// Force asks the origin to take the player even past its players-per-stream limit: no other
+	// media daemon could relay it.
+	Force bool `json:"force,omitempty"`
 }
+
+// ErrOriginFull is a PlayReply.Error (not a client info): the origin has its limit of players for
+// the stream; place the player on another media daemon with Origin set.
+const ErrOriginFull = "origin full"
 
 // PlayReply carries the SDP answer (sendonly, one msid stream id for audio and video, §H.3) and
 // what the player should be told with PLAYING.
@@ -89,6 +105,60 @@ type PlayReply struct {
 	Width      int    `json:"width,omitempty"`
 	Height     int    `json:"height,omitempty"`
 	Error      string `json:"error,omitempty"`
+}
+
+// RelayRequest asks the origin of a stream for a relay to the edge daemon: the edge's recvonly
+// offer for the stream's kinds. Edge and EdgeStarted make the relay's owner, so the origin ends it
+// when the edge's node record goes (a dead edge) or changes life.
+type RelayRequest struct {
+	Edge        string `json:"edge"`
+	EdgeStarted int64  `json:"edgeStarted"`
+	StreamName  string `json:"streamName"`
+	Offer       string `json:"offer"`
+}
+
+// RelayOwner is the owner of the origin's side of a relay: the edge in place of a signal node.
+func RelayOwner(edge string, edgeStarted int64, stream string) Owner {
+	return Owner{SignalNode: edge, SignalStarted: edgeStarted, SessionID: RelaySession, MediaSessionID: stream}
+}
+
+// RelaySession is the SessionID of every relay owner.
+const RelaySession = "relay"
+
+// RelayReply is the origin's answer and the stream's codecs, which the edge's players get.
+type RelayReply struct {
+	Answer        string       `json:"answer,omitempty"`
+	Codecs        []RelayCodec `json:"codecs,omitempty"`
+	AudioMuted    bool         `json:"audioMuted"`
+	VideoMuted    bool         `json:"videoMuted"`
+	OriginStarted int64        `json:"originStarted"` // the origin's incarnation: another life is another stream
+	Error         string       `json:"error,omitempty"`
+}
+
+// RelayCodec is one kind's codec of a relayed stream.
+type RelayCodec struct {
+	Kind        string `json:"kind"` // "audio" or "video"
+	MimeType    string `json:"mimeType"`
+	ClockRate   uint32 `json:"clockRate"`
+	Channels    uint16 `json:"channels,omitempty"`
+	SDPFmtpLine string `json:"fmtp,omitempty"`
+	PayloadType uint8  `json:"payloadType"`
+}
+
+// RelayStopRequest ends the origin's side of a relay.
+type RelayStopRequest struct {
+	Edge        string `json:"edge"`
+	EdgeStarted int64  `json:"edgeStarted"`
+	StreamName  string `json:"streamName"`
+}
+
+// RelayEvent tells an edge about a stream it relays: it ended (Closed, with the info its players
+// get), or a stream event for its players.
+type RelayEvent struct {
+	StreamName  string          `json:"streamName"`
+	Closed      bool            `json:"closed,omitempty"`
+	Info        string          `json:"info,omitempty"`
+	StreamEvent *StreamEventMsg `json:"streamEvent,omitempty"`
 }
 
 // StopRequest ends one media session. Info is the reason, passed on to the players of a stopped

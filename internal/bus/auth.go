@@ -100,8 +100,8 @@ const (
 	// RoleSignal publishes RPCs to potok.media.<node>.<op>, reads its potok.signal.<node>.events
 	// and uses both directory buckets and the application registry (BucketApps).
 	RoleSignal Role = control.KindSignal
-	// RoleMediad serves potok.media.<node>.<op>, publishes potok.signal.<node>.events and writes
-	// its node record.
+	// RoleMediad serves potok.media.<node>.<op>, publishes potok.signal.<node>.events, writes
+	// its node record and asks other media daemons for relays.
 	RoleMediad Role = control.KindMediad
 )
 
@@ -170,8 +170,13 @@ func RolePermissions(r Role) Permissions {
 	case RoleMediad:
 		return Permissions{
 			// The streams bucket is created (Directory.Ensure) but neither read nor written.
-			PublishAllow:   cat([]string{"potok.signal.*.events"}, admin, read(nodes), []string{write(nodes)}),
-			PublishDeny:    []string{"potok.media.>", write(streams)},
+			// Relays: an edge asks an origin (relay, relayStop) and an origin tells an edge
+			// (relayEvent); a media daemon never sends a signal node's RPCs to another one.
+			PublishAllow: cat([]string{"potok.signal.*.events", "potok.media.*." + control.OpRelay,
+				"potok.media.*." + control.OpRelayStop, "potok.media.*." + control.OpRelayEvent}, admin,
+				read(nodes), []string{write(nodes)}),
+			PublishDeny: []string{"potok.media.*." + control.OpPublish, "potok.media.*." + control.OpPlay,
+				"potok.media.*." + control.OpStop, "potok.media.*." + control.OpStreamEvent, write(streams)},
 			SubscribeAllow: []string{"potok.media.*.*", r.InboxPrefix() + ".>"},
 			Responses:      true,
 		}

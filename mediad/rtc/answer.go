@@ -119,3 +119,27 @@ func candidatesEverywhere(sd *sdp.SessionDescription, raw string) (string, error
 	}
 	return string(out), nil
 }
+
+// MakeOffer creates the daemon's own offer on pc (an edge asking an origin for a relay) and returns it
+// complete with candidates: the other side is a media daemon that answers at once, with no
+// trickling either way.
+func MakeOffer(ctx context.Context, pc *webrtc.PeerConnection) (string, error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("rtc: create offer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", fmt.Errorf("rtc: set local offer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", fmt.Errorf("rtc: candidate gathering: %w", ctx.Err())
+	}
+	ld := pc.LocalDescription()
+	if ld == nil {
+		return "", errors.New("rtc: no local description after gathering")
+	}
+	return ld.SDP, nil
+}

@@ -393,11 +393,30 @@ func (c *Client) PickMediaNode() (string, error) {
 	if err := c.assertErr(); err != nil {
 		return "", err
 	}
-	id, ok := c.nodes.pick(time.Now(), c.link.UpSince())
+	id, ok := c.nodes.pick(time.Now(), c.link.UpSince(), "")
 	if !ok {
 		return "", ErrNoMediaNode
 	}
 	return id, nil
+}
+
+// PickRelayNode returns the least loaded live media daemon other than origin, to serve a player
+// of a stream published on origin from a relay (its origin has its limit of players, or this
+// node prefers another daemon); ErrNoMediaNode when there is none.
+func (c *Client) PickRelayNode(origin string) (string, error) {
+	if err := c.assertErr(); err != nil {
+		return "", err
+	}
+	id, ok := c.nodes.pick(time.Now(), c.link.UpSince(), origin)
+	if !ok {
+		return "", ErrNoMediaNode
+	}
+	return id, nil
+}
+
+// MediaNodeAlive reports whether node is a media daemon that can take sessions now.
+func (c *Client) MediaNodeAlive(node string) bool {
+	return c.nodes.aliveAs(node, control.KindMediad, 0, time.Now(), c.link.UpSince())
 }
 
 // ClaimStream registers rec under its name if no one holds it (create-if-absent, docs/protocol.md

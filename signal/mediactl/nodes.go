@@ -193,14 +193,15 @@ func (v *nodeView) deadSignals(now, upSince time.Time) []control.NodeRecord {
 	return out
 }
 
-// pick returns the live mediad with the least load, and counts the placement.
-func (v *nodeView) pick(now, upSince time.Time) (string, bool) {
+// pick returns the live mediad with the least load other than except (the origin, when placing
+// a relayed player), and counts the placement.
+func (v *nodeView) pick(now, upSince time.Time, except string) (string, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	upSince = v.from(now, upSince)
 	var best *nodeEntry
 	for _, n := range v.nodes {
-		if !placeable(n, now, upSince) { // draining daemons take no new sessions (issue 8 item 6)
+		if !placeable(n, now, upSince) || n.rec.ID == except { // draining daemons take no new sessions (issue 8 item 6)
 			continue
 		}
 		if best == nil || load(n) < load(best) || load(n) == load(best) && n.rec.ID < best.rec.ID {

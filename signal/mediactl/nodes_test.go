@@ -64,7 +64,7 @@ func TestSweepCountsSilenceOnlyWhileTheWatcherDelivers(t *testing.T) {
 				t.Fatalf("at +%vs with the watcher stalled: down %v", s, down)
 			}
 		}
-		if id, ok := v.pick(at(7.5), t0); !ok || id != "md" {
+		if id, ok := v.pick(at(7.5), t0, ""); !ok || id != "md" {
 			t.Fatalf("pick with the watcher stalled: %q %v, want md", id, ok)
 		}
 		// The watcher resumes at +8 s with this node's record only: md has NodeDownAfter from
@@ -112,7 +112,7 @@ func TestDrainingMediadNotPlacedNotDown(t *testing.T) {
 	body, _ := json.Marshal(control.NodeRecord{ID: "md", Kind: control.KindMediad, Started: 1, Draining: true})
 	v.heard(t0)
 	v.apply(entry{key: control.NodeKey("md"), value: body, created: t0}, zerolog.Nop())
-	if id, ok := v.pick(t0, t0); ok {
+	if id, ok := v.pick(t0, t0, ""); ok {
 		t.Fatalf("picked draining %q", id)
 	}
 	if n := v.liveMediads(t0, t0); n != 0 {

@@ -34,7 +34,9 @@ func newMemMedia() *memMedia {
 	return &memMedia{streams: map[string]control.StreamRecord{}, revs: map[string]uint64{}}
 }
 
-func (m *memMedia) PickMediaNode() (string, error) { return "md", nil }
+func (m *memMedia) PickMediaNode() (string, error)       { return "md", nil }
+func (m *memMedia) PickRelayNode(string) (string, error) { return "", mediactl.ErrNoMediaNode }
+func (m *memMedia) MediaNodeAlive(string) bool           { return true }
 
 func (m *memMedia) ClaimStream(_ context.Context, rec control.StreamRecord) (uint64, error) {
 	m.mu.Lock()

@@ -29,6 +29,9 @@ const DefaultMediaTimeout = 20 * time.Second
 // Media is what a session needs from the media tier; *mediactl.Client implements it.
 type Media interface {
 	PickMediaNode() (string, error)
+	// PickRelayNode: the least loaded media daemon other than origin, for a relayed player.
+	PickRelayNode(origin string) (string, error)
+	MediaNodeAlive(node string) bool
 	ClaimStream(ctx context.Context, rec control.StreamRecord) (uint64, error)
 	ReleaseStream(ctx context.Context, name string, rev uint64) error
 	LookupStream(ctx context.Context, name string) (control.StreamRecord, error)
@@ -64,6 +67,10 @@ type Config struct {
 	Apps  Apps
 	// KeepAliveInterval of StreamKeepAliveEvent; 0 = none.
 	KeepAliveInterval time.Duration
+	// PreferMediad, when set, serves this node's players from that media daemon (relaying the
+	// stream from its origin) while it is alive: a signal node placed beside a media daemon keeps
+	// its players' media local.
+	PreferMediad string
 }
 
 const (

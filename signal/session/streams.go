@@ -151,10 +151,17 @@ func (s *Session) onPlayStream(env wcs.Envelope) {
 	}
 	now := time.Now()
 	ms := newMediaSession(&req, false, now)
+	preq := control.PlayRequest{Owner: s.owner(ms.id), StreamName: ms.name, Offer: string(req.SDP),
+		Transport: string(req.Transport)}
 	ms.node = rec.MediaNode
+	if pref := s.cfg.PreferMediad; pref != "" && pref != rec.MediaNode && s.media.MediaNodeAlive(pref) {
+		ms.node, preq.Origin = pref, rec.MediaNode
+	}
 	s.add(ms, now)
-	rep, err := s.media.Play(s.ctx, ms.node, control.PlayRequest{Owner: s.owner(ms.id), StreamName: ms.name,
-		Offer: string(req.SDP), Transport: string(req.Transport)})
+	rep, err := s.media.Play(s.ctx, ms.node, preq)
+	if err == nil && rep.Error == control.ErrOriginFull {
+		rep, err = s.playRelayed(ms, preq, rec.MediaNode)
+	}
 	if err != nil {
 		s.rpcFailed(ms, err)
 		return
@@ -165,6 +172,18 @@ func (s *Session) onPlayStream(env wcs.Envelope) {
 	}
 	ms.playReply(rep)
 	s.sendAnswer(ms, rep.Answer)
+}
+
+// playRelayed places a player refused by its stream's full origin on another media daemon, which
+// relays the stream from the origin; with no other daemon alive the origin takes it anyway.
+func (s *Session) playRelayed(ms *mediaSession, req control.PlayRequest, origin string) (control.PlayReply, error) {
+	if edge, err := s.media.PickRelayNode(origin); err == nil {
+		ms.node, req.Origin = edge, origin
+		s.log.Debug().Str("mediaSessionId", ms.id).Str("origin", origin).Str("mediaNode", edge).Msg("origin full: relayed")
+	} else {
+		req.Force = true
+	}
+	return s.media.Play(s.ctx, ms.node, req)
 }
 
 // sendAnswer sends setRemoteSDP, once per media session (docs/protocol.md §C.5). The status stays

@@ -1,0 +1,174 @@
+package scenario
+
+import (
+	"testing"
+	"time"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/mediad"
+	"github.com/potok-media/potok/signal"
+	"github.com/potok-media/potok/testkit/cluster"
+	"github.com/potok-media/potok/testkit/testwait"
+	"github.com/potok-media/potok/wasmclient"
+)
+
+// Relays between media daemons (issue 8, item 3): past the origin's limit of players per stream,
+// players are placed on another daemon, which pulls the stream from the origin once and serves
+// all its players of it from that one relay.
+
+// relayCluster has two media daemons that each take at most max players per stream.
+func relayCluster(t *testing.T, max int, o cluster.Options) *cluster.Cluster {
+	t.Helper()
+	o.Mediads = 2
+	o.Mediad = func(cfg *mediad.Config) { cfg.MaxPlayersPerStream = max }
+	return cluster.Start(t, o)
+}
+
+// originOf is the media daemon holding name's publisher, and the other one.
+func originOf(t *testing.T, c *cluster.Cluster, name string) (origin, edge *mediad.Daemon) {
+	t.Helper()
+	for i, d := range c.Mediads {
+		if d.Publishes(name) {
+			return d, c.Mediads[1-i]
+		}
+	}
+	t.Fatalf("no media daemon publishes %s", name)
+	return nil, nil
+}
+
+// TestRelayPastTheOriginsLimit: with a limit of 2 players per stream, 6 players of one stream all
+// receive video: 2 from the origin, 4 from the other daemon through one shared relay. The relay
+// goes after the last of its players; a publisher's stop ends the relayed players as it ends the
+// origin's ("Stopped by publisher stop", docs/protocol.md §E.4).
+func TestRelayPastTheOriginsLimit(t *testing.T) {
+	t.Parallel()
+	c := relayCluster(t, 2, cluster.Options{})
+	name := streamName("relayed")
+	pub := publishSynthetic(t, connect(t, Target{WSURL: c.WSURL}), name, wcs.StatusPublishing)
+	origin, edge := originOf(t, c, name)
+
+	var players []*wasmclient.Stream
+	var firstPacket []time.Duration
+	for range 6 {
+		start := time.Now()
+		p := play(t, connect(t, Target{WSURL: c.WSURL}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+		waitReceived(t, p, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 0 }, "first video packet")
+		firstPacket = append(firstPacket, time.Since(start))
+		players = append(players, p)
+	}
+	for _, p := range players {
+		waitReceived(t, p, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 30 }, "video through the relay or the origin")
+	}
+	if n := origin.Players(name); n != 3 { // 2 players and the relay
+		t.Errorf("origin serves %d sessions of %s, want 2 players and 1 relay", n, name)
+	}
+	if n := edge.Players(name); n != 4 {
+		t.Errorf("edge serves %d players of %s, want 4", n, name)
+	}
+	if n := edge.Relays(); n != 1 {
+		t.Errorf("edge holds %d relays, want 1 shared by its 4 players", n)
+	}
+	t.Logf("MEASURED first video packet at the player: direct %v %v, relayed (first sets the relay up) %v, then %v %v %v",
+		firstPacket[0].Round(time.Millisecond), firstPacket[1].Round(time.Millisecond), firstPacket[2].Round(time.Millisecond),
+		firstPacket[3].Round(time.Millisecond), firstPacket[4].Round(time.Millisecond), firstPacket[5].Round(time.Millisecond))
+
+	// The relay lives as long as one of its players.
+	for _, p := range players[2:5] {
+		stop(t, p, wcs.StatusStopped)
+	}
+	if n := edge.Relays(); n != 1 {
+		t.Errorf("edge holds %d relays with one player left, want 1", n)
+	}
+	stop(t, players[5], wcs.StatusStopped)
+	testwait.Until(t, 10*time.Second, "the idle relay torn down at both ends", func() bool {
+		return edge.Relays() == 0 && origin.Players(name) == 2
+	})
+
+	// A new relayed player starts a new relay; the publisher's stop ends it and its players.
+	p := play(t, connect(t, Target{WSURL: c.WSURL}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	waitReceived(t, p, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 }, "video through a second relay")
+	stop(t, pub, wcs.StatusUnpublished)
+	waitTerminal(t, p, wcs.StatusFailed, wcs.InfoStoppedByPublisherStop)
+	waitTerminal(t, players[0], wcs.StatusFailed, wcs.InfoStoppedByPublisherStop)
+	testwait.Until(t, 10*time.Second, "no relay and no peer connection left", func() bool {
+		return edge.Relays() == 0 && c.PeerConnections() == 0
+	})
+}
+
+// TestRelayPreferredMediad: a signal node that prefers a media daemon (one beside it) serves its
+// players from that one, relayed from the origin whatever the origin's load; stream events of the
+// publisher reach the relayed players (docs/protocol.md §B.10).
+func TestRelayPreferredMediad(t *testing.T) {
+	t.Parallel()
+	c := cluster.Start(t, cluster.Options{Mediads: 2,
+		Signal: func(cfg *signal.Config) { cfg.PreferMediad = "mediad-1" }})
+	s := connect(t, Target{WSURL: c.WSURL})
+	// Placement spreads publishers: of two, one lands on mediad-0, the other daemon.
+	var name string
+	var pub *wasmclient.Stream
+	for range 2 {
+		n := streamName("local")
+		st := publishSynthetic(t, s, n, wcs.StatusPublishing)
+		if c.Mediads[0].Publishes(n) {
+			name, pub = n, st
+		}
+	}
+	if pub == nil {
+		t.Fatal("neither publisher was placed on mediad-0")
+	}
+	player := play(t, connect(t, Target{WSURL: c.WSURL}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	waitReceived(t, player, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 }, "video through the preferred daemon")
+	if c.Mediads[1].Players(name) != 1 || c.Mediads[1].Relays() != 1 {
+		t.Errorf("mediad-1 serves %d players through %d relays, want 1 and 1", c.Mediads[1].Players(name), c.Mediads[1].Relays())
+	}
+	if err := pub.SendEvent(ctx(t), wcs.EventData, []byte(`{"hello":"edge"}`)); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Until(t, 5*time.Second, "the stream event at the relayed player", func() bool {
+		for _, ev := range player.StreamEvents() {
+			if ev.Type == wcs.EventData && string(ev.Payload) == `{"hello":"edge"}` {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestRelayOriginLost: when the origin daemon goes, the relayed players end as the origin's own
+// players do, and the edge drops the relay. (A killed origin: testkit/scenario's process tests.)
+func TestRelayOriginLost(t *testing.T) {
+	t.Parallel()
+	c := relayCluster(t, 1, cluster.Options{})
+	name := streamName("orphaned")
+	publishSynthetic(t, connect(t, Target{WSURL: c.WSURL}), name, wcs.StatusPublishing)
+	origin, edge := originOf(t, c, name)
+	direct := play(t, connect(t, Target{WSURL: c.WSURL}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	relayed := play(t, connect(t, Target{WSURL: c.WSURL}), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	waitReceived(t, relayed, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 }, "video through the relay")
+	if edge.Relays() != 1 {
+		t.Fatalf("edge holds %d relays, want 1", edge.Relays())
+	}
+	killed := time.Now()
+	if err := origin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A daemon that closes stops its publishers, and its own players hear that first ("Stopped by
+	// publisher stop") or the daemon's loss ("Media server lost"), whichever comes first; the
+	// relayed players hear the same.
+	d, err := direct.WaitStatus(ctx(t), wcs.StatusFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := relayed.WaitStatus(ctx(t), wcs.StatusFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MEASURED origin closed: relayed player FAILED %q after %v (direct: %q)", r.Info,
+		time.Since(killed).Round(time.Millisecond), d.Info)
+	for _, info := range []string{d.Info, r.Info} {
+		if info != wcs.InfoStoppedByPublisherStop && info != wcs.InfoMediaNodeLost {
+			t.Errorf("a player of the closed origin ended %q", info)
+		}
+	}
+	testwait.Until(t, 10*time.Second, "the edge dropped the relay", func() bool { return edge.Relays() == 0 })
+}
