@@ -139,6 +139,9 @@ type Signal struct {
 	MaxSessionsPerIP   int           `yaml:"maxSessionsPerIp"`
 	MaxSessions        int           `yaml:"maxSessions"`
 	ConnectionDeadline time.Duration `yaml:"connectionDeadline"`
+	// PreferMediad serves this node's players from that media daemon (relayed from the stream's
+	// origin) while it is alive: the one beside this signal node ("" = from the origin).
+	PreferMediad string `yaml:"preferMediad"`
 	// KeepAliveGrace is how long a session created with keepAlive:true outlives its socket,
 	// waiting to be re-attached by its authToken (docs/protocol.md §H.8).
 	KeepAliveGrace time.Duration `yaml:"keepAliveGrace"`

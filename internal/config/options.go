@@ -46,6 +46,7 @@ var options = []option{
 	{"max-sessions-per-ip", "POTOK_MAX_SESSIONS_PER_IP", "WebSocket sessions one client IP may hold on this node (0: unlimited)", func(c *Config) any { return &c.Signal.MaxSessionsPerIP }},
 	{"max-sessions", "POTOK_MAX_SESSIONS", "WebSocket sessions this node holds at most (0: unlimited)", func(c *Config) any { return &c.Signal.MaxSessions }},
 	{"connection-deadline", "POTOK_CONNECTION_DEADLINE", "how long a new WebSocket may take to send connection before it is closed", func(c *Config) any { return &c.Signal.ConnectionDeadline }},
+	{"prefer-mediad", "POTOK_PREFER_MEDIAD", "serve this signal node's players from this media daemon id, relayed from the stream's origin (empty: from the origin)", func(c *Config) any { return &c.Signal.PreferMediad }},
 	{"keepalive-grace", "POTOK_KEEPALIVE_GRACE", "how long a keepAlive session outlives its socket, waiting to be re-attached by its authToken", func(c *Config) any { return &c.Signal.KeepAliveGrace }},
 	{"allowed-origins", "POTOK_ALLOWED_ORIGINS", "comma-separated Origin host patterns allowed to open the WebSocket (empty: any, as WCS)", func(c *Config) any { return &c.Signal.AllowedOrigins }},
 	{"ping-interval", "POTOK_PING_INTERVAL", "server ping interval (WCS keep_alive.server_interval)", func(c *Config) any { return &c.Signal.PingInterval }},
