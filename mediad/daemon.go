@@ -250,6 +250,7 @@ func (d *Daemon) serve() error {
 		control.OpStreamEvent: d.handleStreamEvent,
 		control.OpRelay:       d.handleRelay,
 		control.OpRelayStop:   d.handleRelayStop,
+		control.OpRoutes:      d.handleRoutes,
 	}
 	for op, h := range ops {
 		h := refuseWhileDraining(d, op, h)

@@ -362,3 +362,19 @@ func (d *Daemon) checkRelays(ctx context.Context) {
 		r.end(wcs.InfoMediaNodeLost, true)
 	}
 }
+
+// handleRoutes lists the relays this daemon holds as an edge (the REST API's /cdn/show_routes).
+func (d *Daemon) handleRoutes(*nats.Msg) any {
+	d.mu.Lock()
+	relays := make([]*relay, 0, len(d.relays))
+	for _, r := range d.relays {
+		relays = append(relays, r)
+	}
+	d.mu.Unlock()
+	out := control.RoutesReply{Relays: []control.Route{}}
+	for _, r := range relays {
+		out.Relays = append(out.Relays, control.Route{Stream: r.name, Origin: r.origin, Edge: d.cfg.NodeID,
+			Players: len(r.st.playerList())})
+	}
+	return out
+}

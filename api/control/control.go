@@ -24,7 +24,22 @@ const (
 	OpRelay      = "relay"      // RelayRequest → RelayReply (on the origin)
 	OpRelayStop  = "relayStop"  // RelayStopRequest → StopReply (on the origin)
 	OpRelayEvent = "relayEvent" // RelayEvent, no reply (on the edge)
+	OpRoutes     = "routes"     // {} → RoutesReply: the relays this daemon holds as an edge
 )
+
+// RoutesReply lists an edge's relays (the REST API's /cdn/show_routes).
+type RoutesReply struct {
+	Relays []Route `json:"relays"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// Route is one relay: stream from origin to edge, and how many players it serves there.
+type Route struct {
+	Stream  string `json:"streamName"`
+	Origin  string `json:"origin"`
+	Edge    string `json:"edge"`
+	Players int    `json:"players"`
+}
 
 // MediaSubject is the RPC subject of one operation on one mediad node.
 func MediaSubject(nodeID, op string) string { return "potok.media." + nodeID + "." + op }

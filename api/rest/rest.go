@@ -82,6 +82,34 @@ type ConnectionFilter struct {
 	ClientVersion string `json:"clientVersion,omitempty"`
 }
 
+// Route is one relay of a stream from its origin media daemon to an edge daemon, which serves
+// Players of it (docs/protocol.md §G.2, /cdn/show_routes).
+type Route struct {
+	StreamName string `json:"streamName"`
+	Origin     string `json:"origin"`
+	Edge       string `json:"edge"`
+	Players    int    `json:"players"`
+}
+
+// StreamRoutes is what /cdn/stream/show_routes answers for one stream: where it is published and
+// which media daemons relay it, with their players.
+type StreamRoutes struct {
+	StreamName string      `json:"streamName"`
+	Origin     string      `json:"origin"`
+	Relays     []EdgeRoute `json:"relays"`
+}
+
+// EdgeRoute is one media daemon relaying a stream.
+type EdgeRoute struct {
+	Node    string `json:"node"`
+	Players int    `json:"players"`
+}
+
+// StreamName is a body naming one stream (/cdn/stream/show_routes).
+type StreamName struct {
+	StreamName string `json:"streamName"`
+}
+
 // DataSend is the body of /data/send: OnDataEvent to one session (§G.2). NodeID is optional:
 // every node is asked, and the one holding the session delivers.
 type DataSend struct {

@@ -21,11 +21,27 @@ type Apps interface {
 	Remove(ctx context.Context, key string) error
 }
 
-// Media is what /stream/event/send needs of the media tier: the stream's publisher and a
-// fan-out at its media daemon.
+// Media is what the REST API needs of the media tier: a stream's publisher and a fan-out at its
+// media daemon (/stream/event/send), the relays (/cdn/*).
 type Media interface {
 	LookupStream(ctx context.Context, name string) (control.StreamRecord, error)
 	StreamEvent(ctx context.Context, node string, req control.StreamEventRequest) error
+	Routes(ctx context.Context) []control.Route
+}
+
+// Routes lists every relay of the cluster, by stream then edge.
+func (b *Backend) Routes(ctx context.Context) ([]rest.Route, error) {
+	out := []rest.Route{}
+	for _, r := range b.media.Routes(ctx) {
+		out = append(out, rest.Route{StreamName: r.Stream, Origin: r.Origin, Edge: r.Edge, Players: r.Players})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].StreamName != out[j].StreamName {
+			return out[i].StreamName < out[j].StreamName
+		}
+		return out[i].Edge < out[j].Edge
+	})
+	return out, nil
 }
 
 // Backend answers the REST API (signal/restapi.Backend) for the cluster.

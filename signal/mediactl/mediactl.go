@@ -414,6 +414,33 @@ func (c *Client) PickRelayNode(origin string) (string, error) {
 	return id, nil
 }
 
+// Routes asks every live media daemon for the relays it holds (the REST API's
+// /cdn/show_routes), within ctx; a daemon that does not answer is left out.
+func (c *Client) Routes(ctx context.Context) []control.Route {
+	if c.assertErr() != nil {
+		return nil
+	}
+	recs := c.nodes.liveRecords(control.KindMediad, time.Now())
+	parts := make([][]control.Route, len(recs))
+	var wg sync.WaitGroup
+	for i, rec := range recs {
+		wg.Go(func() {
+			var reply control.RoutesReply
+			if err := c.rpc(ctx, rec.ID, control.OpRoutes, struct{}{}, &reply); err != nil {
+				c.log.Debug().Err(err).Str("mediaNode", rec.ID).Msg("routes")
+				return
+			}
+			parts[i] = reply.Relays
+		})
+	}
+	wg.Wait()
+	var out []control.Route
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
 // MediaNodeAlive reports whether node is a media daemon that can take sessions now.
 func (c *Client) MediaNodeAlive(node string) bool {
 	return c.nodes.aliveAs(node, control.KindMediad, 0, time.Now(), c.link.UpSince())

@@ -30,6 +30,9 @@ type Backend interface {
 	UpdateApp(ctx context.Context, key string, change func(*rest.App) error) error
 	RemoveApp(ctx context.Context, key string) error
 
+	// Routes are the relays between media daemons, every one of the cluster (/cdn/show_routes).
+	Routes(ctx context.Context) ([]rest.Route, error)
+
 	// Stats is the figures of GET /?action=stat, grouped: group → key → value, WCS key names.
 	Stats(ctx context.Context) (map[string]map[string]any, error)
 }

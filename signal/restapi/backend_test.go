@@ -160,6 +160,14 @@ func (f *fakeBackend) RemoveApp(_ context.Context, key string) error {
 	return nil
 }
 
+func (f *fakeBackend) Routes(context.Context) ([]rest.Route, error) {
+	if err := f.record("Routes", nil); err != nil {
+		return nil, err
+	}
+	return []rest.Route{{StreamName: "stream1", Origin: "md-a", Edge: "md-b", Players: 3},
+		{StreamName: "stream2", Origin: "md-a", Edge: "md-b", Players: 1}}, nil
+}
+
 func (f *fakeBackend) Stats(context.Context) (map[string]map[string]any, error) {
 	if err := f.record("Stats", nil); err != nil {
 		return nil, err

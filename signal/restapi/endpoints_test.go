@@ -202,7 +202,7 @@ func validBody(path string) string {
 		return `{"appKey":"a1","all":true}`
 	case strings.HasPrefix(path, "/app/"):
 		return `{"appKey":"a1"}`
-	case path == "/stream/event/send":
+	case path == "/stream/event/send", path == "/cdn/stream/show_routes":
 		return `{"streamName":"s"}`
 	}
 	return `{"sessionId":"s1"}`

@@ -130,7 +130,7 @@ func TestMissingFeaturesAre501NamingThem(t *testing.T) {
 		"/rest-api/mixer/startup":            "Mixers are not implemented yet (/mixer/startup)",
 		"/rest-api/transcoder/startup":       "Transcoding is not implemented yet (/transcoder/startup)",
 		"/rest-api/vod/startup":              "VOD is not implemented yet (/vod/startup)",
-		"/rest-api/cdn/show_routes":          "CDN is not implemented yet (/cdn/show_routes)",
+		"/rest-api/cdn/other_method":         "This CDN method is not implemented yet (/cdn/other_method)",
 		"/rest-api/api/create-session":       "REST API sessions (/api) are not implemented yet (/api/create-session)",
 		"/rest-api/stream/snapshot":          "Stream snapshots are not implemented yet (/stream/snapshot)",
 		"/rest-api/stream/startRecording":    "Stream recording is not implemented yet (/stream/startRecording)",

@@ -32,7 +32,7 @@ const (
 	noMixer       = "Mixers are not implemented yet"
 	noTranscoder  = "Transcoding is not implemented yet"
 	noVOD         = "VOD is not implemented yet"
-	noCDN         = "CDN is not implemented yet"
+	noCDN         = "This CDN method is not implemented yet"
 	noAPISessions = "REST API sessions (/api) are not implemented yet"
 	noSnapshot    = "Stream snapshots are not implemented yet"
 	noRecording   = "Stream recording is not implemented yet"
@@ -119,8 +119,8 @@ var routes = []route{
 	{path: "/vod/find_all", notYet: noVOD},
 	{path: "/vod/terminate", notYet: noVOD},
 
-	{path: "/cdn/show_routes", notYet: noCDN},
-	{path: "/cdn/stream/show_routes", notYet: noCDN},
+	{path: "/cdn/show_routes", serve: cdnShowRoutes},
+	{path: "/cdn/stream/show_routes", serve: cdnStreamShowRoutes},
 
 	{path: "/api/create-session", notYet: noAPISessions},
 	{path: "/api/find_all", notYet: noAPISessions},

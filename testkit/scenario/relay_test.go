@@ -1,9 +1,13 @@
 package scenario
 
 import (
+	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/mediad"
 	"github.com/potok-media/potok/signal"
@@ -68,6 +72,7 @@ func TestRelayPastTheOriginsLimit(t *testing.T) {
 	if n := edge.Relays(); n != 1 {
 		t.Errorf("edge holds %d relays, want 1 shared by its 4 players", n)
 	}
+	checkRoutes(t, c, name, origin.NodeID(), edge.NodeID(), 4)
 	t.Logf("MEASURED first video packet at the player: direct %v %v, relayed (first sets the relay up) %v, then %v %v %v",
 		firstPacket[0].Round(time.Millisecond), firstPacket[1].Round(time.Millisecond), firstPacket[2].Round(time.Millisecond),
 		firstPacket[3].Round(time.Millisecond), firstPacket[4].Round(time.Millisecond), firstPacket[5].Round(time.Millisecond))
@@ -171,4 +176,42 @@ func TestRelayOriginLost(t *testing.T) {
 		}
 	}
 	testwait.Until(t, 10*time.Second, "the edge dropped the relay", func() bool { return edge.Relays() == 0 })
+}
+
+// checkRoutes asks the REST API where name is relayed (docs/protocol.md §G.2, /cdn/*): one route
+// from origin to edge, serving players there.
+func checkRoutes(t *testing.T, c *cluster.Cluster, name, origin, edge string, players int) {
+	t.Helper()
+	var all map[string]string
+	if code := restPost(t, c.RESTURLs[0]+"/rest-api/cdn/show_routes", `{}`, &all); code != http.StatusOK {
+		t.Fatalf("cdn/show_routes: %d", code)
+	}
+	want := origin + "-" + edge + "-1"
+	if len(all) != 1 || all[want] != name {
+		t.Errorf("cdn/show_routes = %v, want {%q: %q}", all, want, name)
+	}
+	var one rest.StreamRoutes
+	body, _ := json.Marshal(rest.StreamName{StreamName: name})
+	if code := restPost(t, c.RESTURLs[0]+"/rest-api/cdn/stream/show_routes", string(body), &one); code != http.StatusOK {
+		t.Fatalf("cdn/stream/show_routes: %d", code)
+	}
+	if one.Origin != origin || len(one.Relays) != 1 || one.Relays[0].Node != edge || one.Relays[0].Players != players {
+		t.Errorf("cdn/stream/show_routes = %+v, want origin %s, one relay on %s with %d players", one, origin, edge, players)
+	}
+}
+
+// restPost posts body to url and decodes a 200 answer into out.
+func restPost(t *testing.T, url, body string, out any) int {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
 }
