@@ -47,7 +47,7 @@ func parseFanout(args []string, stderr io.Writer) (Options, bool, error) {
 	fs.SetOutput(stderr)
 	var o Options
 	fs.StringVar(&o.URL, "url", "", "signalling WebSocket URL, e.g. ws://127.0.0.1:8080 (required)")
-	fs.StringVar(&o.MetricsURL, "metrics-url", "", "server Prometheus endpoint, e.g. http://127.0.0.1:8081/metrics (for CPU per packet)")
+	fs.StringVar(&o.MetricsURL, "metrics-url", "", "server Prometheus endpoints, comma-separated (one per server process: signal, each mediad), e.g. http://127.0.0.1:8081/metrics (for CPU per packet)")
 	fs.IntVar(&o.Subscribers, "subscribers", 10, "number of players")
 	fs.IntVar(&o.Bitrate, "bitrate", 1_000_000, "publisher video bitrate, bit/s")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to run once the publisher is PUBLISHING")

@@ -17,8 +17,26 @@ const cpuMetric = "process_cpu_seconds_total"
 
 var errNoCPUMetric = errors.New("bench: no " + cpuMetric + " sample")
 
-// scrapeCPU fetches the server's total process CPU seconds from a Prometheus text endpoint.
-func scrapeCPU(ctx context.Context, metricsURL string) (float64, error) {
+// scrapeCPU fetches the server's total process CPU seconds from its Prometheus text endpoints:
+// metricsURLs is comma-separated, one per process of the server (a signal node and the media
+// daemons of a relay), and their CPU is summed.
+func scrapeCPU(ctx context.Context, metricsURLs string) (float64, error) {
+	total := 0.0
+	for _, u := range strings.Split(metricsURLs, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		v, err := scrapeOne(ctx, u)
+		if err != nil {
+			return 0, err
+		}
+		total += v
+	}
+	return total, nil
+}
+
+// scrapeOne fetches one process's CPU seconds.
+func scrapeOne(ctx context.Context, metricsURL string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
