@@ -124,15 +124,16 @@ EOF
 			--media-udp-port "$(md_media_port $n)" --media-tcp-port "$(md_media_port $n)" \
 			--mediad-http-listen "127.0.0.1:$(md_http_port $n)"
 	done
+	wait_http mediad-a "http://127.0.0.1:$(md_http_port 1)/ready"
+	wait_http mediad-b "http://127.0.0.1:$(md_http_port 2)/ready"
+	# One signal node after the other: two started at once on a fresh cluster may race to create
+	# the application registry's bucket, and the loser exits (systemd's Restart= would retry it).
 	for n in 1 2; do
 		id="signal-$(printf '%b' "\\x$(printf %x $((96 + n)))")"
 		POTOK_NATS_PASSWORD="$SIGNAL_PASSWORD" start "$id" "$potok" signal --signal-node-id "$id" --nats-user signal \
-			"${common[@]}" --ws-listen "127.0.0.1:$(sig_ws_port $n)" --http-listen "127.0.0.1:$(sig_http_port $n)"
+			"${common[@]}" --max-sessions-per-ip 0 --ws-listen "127.0.0.1:$(sig_ws_port $n)" --http-listen "127.0.0.1:$(sig_http_port $n)"
+		wait_http "$id" "http://127.0.0.1:$(sig_http_port $n)/ready"
 	done
-	wait_http mediad-a "http://127.0.0.1:$(md_http_port 1)/ready"
-	wait_http mediad-b "http://127.0.0.1:$(md_http_port 2)/ready"
-	wait_http signal-a "http://127.0.0.1:$(sig_http_port 1)/ready"
-	wait_http signal-b "http://127.0.0.1:$(sig_http_port 2)/ready"
 
 	# nginx with the shipped potok.conf; only its site part (potok.d/) is written here.
 	cat >"$dir/nginx/potok.d/upstreams.conf" <<EOF

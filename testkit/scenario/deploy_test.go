@@ -69,17 +69,20 @@ func TestDeployLoadBalanced(t *testing.T) {
 		ws, http, wsAddr string
 		httpAddr         string
 	}
+	// The signal nodes start one after the other: two started at once on a fresh cluster may race
+	// to create and seed the R3 application registry (potok_apps), and the loser exits ("stream
+	// not found", "no response from stream"; see the report of issue 8's deployment work).
 	var sigs []*signalNode
 	for _, id := range []string{"signal-a", "signal-b"} {
 		p := startProcess(t, bin, "signal", append([]string{"--signal-node-id", id, "--nats-user", creds.Signal.User,
-			"--nats-password", creds.Signal.Password, "--ws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+			"--nats-password", creds.Signal.Password, "--max-sessions-per-ip", "0", "--ws-listen", "127.0.0.1:0",
+			"--http-listen", "127.0.0.1:0"},
 			common...)...)
 		p.name = "potok signal " + id
-		sigs = append(sigs, &signalNode{p: p})
-	}
-	for _, s := range sigs {
+		s := &signalNode{p: p}
 		s.wsAddr, s.httpAddr = s.p.waitAddr(t, "websocket listening"), s.p.waitAddr(t, "http listening")
 		s.ws, s.http = "ws://"+s.wsAddr, "http://"+s.httpAddr
+		sigs = append(sigs, s)
 	}
 	peerConnections := func(t *testing.T) int {
 		n := 0
