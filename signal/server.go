@@ -45,6 +45,16 @@ type Config struct {
 	HookKeepAlive    time.Duration // StreamKeepAliveEvent period; 0 = none
 	PreferMediad     string        // serve this node's players from this media daemon (relayed); "" = from the origin
 	RESTQueryTimeout time.Duration // how long a cluster-wide REST answer waits; 0 = 2 s
+
+	// Admission at the edge (admission.go): WebSocket sessions per client IP and per node
+	// (0 = unlimited), and how long a new socket may take to send connection (0 = forever).
+	MaxSessionsPerIP   int
+	MaxSessions        int
+	ConnectionDeadline time.Duration
+	// Endpoint is where clients reach this node, written into its heartbeat for the lbUrl lookup
+	// (lb.go, docs/protocol.md §H.7): the bound listener ports, and the public host or "" (the
+	// host a request names). nil = not said.
+	Endpoint *control.Endpoint
 }
 
 // Server is the WCS WebSocket endpoint of one signal node.
@@ -54,6 +64,9 @@ type Server struct {
 	m    *metrics.Signal
 	ctl  *mediactl.Client
 	rest *cluster.Cluster
+	adm  *admission
+	// refusedLog is log, sampled: refused upgrades come in floods.
+	refusedLog zerolog.Logger
 
 	mu       sync.Mutex
 	clients  map[string]*client // by session id
@@ -84,8 +97,9 @@ func New(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) (*
 		return nil, fmt.Errorf("signal: metrics: %w", err)
 	}
 	// The caller's logger carries nodeId and component (logging.Component).
-	s := &Server{cfg: cfg, log: log, m: m, clients: map[string]*client{}}
-	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, OnEvent: s.route,
+	s := &Server{cfg: cfg, log: log, m: m, clients: map[string]*client{},
+		adm: newAdmission(cfg.MaxSessionsPerIP, cfg.MaxSessions), refusedLog: log.Sample(refusedSampler())}
+	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, Endpoint: s.endpoint, OnEvent: s.route,
 		OnNodeDown: s.nodeDown, OnControlPlaneLost: s.controlPlaneLost, Directory: cfg.Directory},
 		link, m, s.log)
 	if err != nil {
@@ -175,6 +189,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	ip := clientIP(r)
+	if !s.admit(w, r, ip) {
+		return
+	}
+	defer s.adm.leave(ip)
 
 	ws, err := wsconn.Accept(w, r, s.cfg.AllowedOrigins)
 	if err != nil {
@@ -187,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		MissedPongs: s.cfg.MissedPongs}, s.m, log)
 	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), Draining: &s.draining, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
 		Origin: r.Header.Get("Origin"), Hooks: s.cfg.Hooks, Apps: s.apps(), KeepAliveInterval: s.cfg.HookKeepAlive, PreferMediad: s.cfg.PreferMediad,
-		MaxFrameBytes: s.cfg.MaxFrameBytes}, s.ctl, conn, s.m, s.log)
+		MaxFrameBytes: s.cfg.MaxFrameBytes, ConnectionDeadline: s.cfg.ConnectionDeadline}, s.ctl, conn, s.m, s.log)
 	s.m.Connections.Inc()
 	defer s.m.Connections.Dec()
 	log.Info().Str("remote", r.RemoteAddr).Str("origin", r.Header.Get("Origin")).Msg("client connected")

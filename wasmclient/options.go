@@ -35,6 +35,9 @@ type SessionOptions struct {
 	Extra map[string]any
 	// Header is sent with the WebSocket upgrade (e.g. Origin).
 	Header http.Header
+	// HTTPClient makes the upgrade request (nil: http.DefaultClient); e.g. one that trusts a
+	// self-signed wss:// certificate. Ignored in the browser.
+	HTTPClient *http.Client
 	// WriteTimeout bounds every WebSocket write (default 10 s).
 	WriteTimeout time.Duration
 	Network      Network

@@ -45,7 +45,7 @@ func TestReadableCredentialsFileRefused(t *testing.T) {
 	}
 	var out bytes.Buffer
 	code := run([]string{"--nats-listen", "127.0.0.1:0", "--nats-listen-credentials", path, "--ws-listen", "127.0.0.1:0",
-		"--http-listen", "127.0.0.1:0", "--media-udp-port", "0", "--media-tcp-port", "0"}, &out, &out)
+		"--http-listen", "127.0.0.1:0", "--wss-listen", "", "--https-listen", "", "--media-udp-port", "0", "--media-tcp-port", "0"}, &out, &out)
 	if code != 1 || !strings.Contains(out.String(), "chmod 600") {
 		t.Fatalf("exit %d, output:\n%s\nwant exit 1 and the chmod advice", code, out.String())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -102,7 +103,7 @@ func newRegistry() *prometheus.Registry {
 }
 
 func (p *process) connect(c config.NATS, r role) error {
-	p.failed = make(chan error, 4)
+	p.failed = make(chan error, 8) // one per server at most
 	lc := bus.LinkConfig{Grace: c.Grace, Registerer: p.reg}
 	p.dir = bus.DirectoryConfig{Replicas: c.KVReplicas}
 	if c.Storage() == "file" {
@@ -235,26 +236,48 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 		}
 		auth = users
 	}
+	var tlsCfg *tls.Config
+	if c.WSSListen != "" || c.HTTPSListen != "" {
+		var err error
+		if tlsCfg, err = p.tlsConfig(c); err != nil {
+			return err
+		}
+	}
+	lns, err := bindSignal(c)
+	if err != nil {
+		return err
+	}
 	h := c.Hooks
 	s, err := signal.StartNode(ctx, signal.NodeConfig{
 		Signal: signal.Config{
 			NodeID: id, MaxFrameBytes: c.MaxFrameBytes, PingInterval: c.PingInterval, MissedPongs: c.MissedPongs,
 			AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.reg,
 			Directory: p.dir, HookKeepAlive: h.KeepAliveInterval, RESTQueryTimeout: c.REST.QueryTimeout,
+			MaxSessionsPerIP: c.MaxSessionsPerIP, MaxSessions: c.MaxSessions, ConnectionDeadline: c.ConnectionDeadline,
+			Endpoint: lns.endpoint(c.PublicHost), PreferMediad: c.PreferMediad,
 		},
 		Hooks: hooks.Options{Timeout: h.Timeout, Retries: h.Retries, SecretKey: h.SecretKey, Disabled: h.Disabled},
 		Apps:  c.Apps,
 	}, p.link, logging.Component(p.log, "signal", id))
 	if err != nil {
+		lns.close()
 		return fmt.Errorf("signal: %w", err)
 	}
 	p.signal = s
 	p.restOpts = restapi.Options{Auth: auth, AllowOrigin: c.REST.AllowOrigin, Timeout: c.REST.QueryTimeout + 5*time.Second,
 		Log: logging.Component(p.log, "restapi", id), Registerer: p.reg}
-	if err := p.listen("websocket", c.WSListen, s); err != nil {
-		return err
+	// One handler per kind for plain and TLS ports: wss:// is the same endpoint as ws://, https://
+	// the same REST API, metrics and stats page as http:// (WCS's 8443 and 8444).
+	ops := p.opsHandler()
+	p.serve("websocket", lns.ws, s)
+	p.serve("http", lns.http, ops)
+	if lns.wss != nil {
+		p.serve("wss", tls.NewListener(lns.wss, tlsCfg), s)
 	}
-	return p.listen("http", c.HTTPListen, p.opsHandler())
+	if lns.https != nil {
+		p.serve("https", tls.NewListener(lns.https, tlsCfg), ops)
+	}
+	return nil
 }
 
 // opsHandler serves /metrics, /health and /ready on every process, and the REST API namespace
@@ -272,6 +295,8 @@ func (p *process) opsHandler() http.Handler {
 		if err := p.signal.RegisterREST(mux, p.restOpts); err != nil {
 			p.log.Error().Err(err).Msg("rest api not served")
 		}
+		// The WebSDK's lbUrl lookup, without auth: the SDK sends no credentials (§H.7).
+		mux.Handle(signal.LBPath, p.signal.LoadBalancer())
 	}
 	return mux
 }
@@ -281,6 +306,13 @@ func (p *process) listen(what, addr string, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("%s listen %s: %w", what, addr, err)
 	}
+	p.serve(what, ln, h)
+	return nil
+}
+
+// serve runs an HTTP server on ln until stop. ReadHeaderTimeout also bounds a TLS handshake and
+// a socket that never sends its upgrade request.
+func (p *process) serve(what string, ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	p.servers = append(p.servers, srv)
 	p.log.Info().Str("addr", ln.Addr().String()).Msgf("%s listening", what)
@@ -289,7 +321,6 @@ func (p *process) listen(what, addr string, h http.Handler) error {
 			p.failed <- fmt.Errorf("%s server: %w", what, err)
 		}
 	}()
-	return nil
 }
 
 func (p *process) stop() {

@@ -16,6 +16,15 @@ const (
 	NameErrors           = "potok_signal_ws_errors_total"
 	NameMediaSessions    = "potok_signal_media_sessions"
 	NameMediadRPC        = "potok_signal_mediad_rpc_seconds"
+	NameRefused          = "potok_signal_ws_refused_total"
+)
+
+// Refusal reasons (the reason label of potok_signal_ws_refused_total): admission control at the
+// edge of signal (README "Limits that protect the server").
+const (
+	RefusedIPLimit   = "ip_limit"            // the client IP holds --max-sessions-per-ip sockets
+	RefusedNodeLimit = "node_limit"          // the node holds --max-sessions sockets
+	RefusedDeadline  = "connection_deadline" // no connection message within --connection-deadline
 )
 
 // Error reasons (the reason label of potok_signal_ws_errors_total).
@@ -46,6 +55,7 @@ type Signal struct {
 	Errors           *prometheus.CounterVec
 	MediaSessions    *prometheus.GaugeVec
 	MediadRPC        *prometheus.HistogramVec
+	Refused          *prometheus.CounterVec
 }
 
 // New creates the instruments and registers them with reg (nil = not registered, e.g. several
@@ -72,10 +82,16 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 			Help:    "Duration of signal to mediad control requests, by operation.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"op"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameRefused, Help: "WebSocket sessions refused or closed by admission control, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{RefusedIPLimit, RefusedNodeLimit, RefusedDeadline} {
+		m.Refused.WithLabelValues(r) // exported at 0, so that a rate() has a start
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.Connections, m.MessagesReceived, m.MessagesSent,
-			m.Errors, m.MediaSessions, m.MediadRPC} {
+			m.Errors, m.MediaSessions, m.MediadRPC, m.Refused} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -111,3 +127,6 @@ func (m *Signal) Received(name string) { m.MessagesReceived.WithLabelValues(Mess
 
 // Error counts one error.
 func (m *Signal) Error(reason string) { m.Errors.WithLabelValues(reason).Inc() }
+
+// Refuse counts one session refused by admission control (a Refused* reason).
+func (m *Signal) Refuse(reason string) { m.Refused.WithLabelValues(reason).Inc() }

@@ -71,6 +71,9 @@ type Config struct {
 	// stream from its origin) while it is alive: a signal node placed beside a media daemon keeps
 	// its players' media local.
 	PreferMediad string
+	// ConnectionDeadline closes a socket that has not established the session by then
+	// (deadline.go); 0 = none.
+	ConnectionDeadline time.Duration
 }
 
 const (
@@ -307,6 +310,12 @@ func (s *Session) Run() {
 		defer t.Stop()
 		keepAlive = t.C
 	}
+	var connDeadline <-chan time.Time
+	if s.cfg.ConnectionDeadline > 0 {
+		t := time.NewTimer(s.cfg.ConnectionDeadline)
+		defer t.Stop()
+		connDeadline = t.C
+	}
 	for {
 		s.armWatchdog(watchdog)
 		select {
@@ -316,6 +325,8 @@ func (s *Session) Run() {
 			return
 		case <-keepAlive:
 			s.keepAlive()
+		case <-connDeadline:
+			s.connectionDeadline()
 		case in := <-s.frames:
 			if in.tooLarge != nil {
 				s.handleTooLarge(*in.tooLarge)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -150,7 +151,14 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		c.Mediads = append(c.Mediads, d)
 	}
 	for i := range o.Signals {
-		cfg := signal.Config{NodeID: fmt.Sprintf("signal-%d", i), Registerer: c.registerer(i)}
+		// The ports are bound first, so that the node's heartbeat says where it is (the lbUrl
+		// lookup, served on the REST port).
+		wsLn, restLn, err := listenPair()
+		if err != nil {
+			return nil, fmt.Errorf("signal %d: %w", i, err)
+		}
+		cfg := signal.Config{NodeID: fmt.Sprintf("signal-%d", i), Registerer: c.registerer(i),
+			Endpoint: &control.Endpoint{Host: "127.0.0.1", WS: portOf(wsLn), HTTP: portOf(restLn)}}
 		if o.Signal != nil {
 			o.Signal(&cfg)
 		}
@@ -161,10 +169,12 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		nlog := log.With().Str("nodeId", cfg.NodeID).Logger()
 		s, err := signal.StartNode(ctx, signal.NodeConfig{Signal: cfg, Hooks: o.Hooks, Apps: o.Apps}, link, nlog)
 		if err != nil {
+			wsLn.Close()
+			restLn.Close()
 			return nil, fmt.Errorf("signal %d: %w", i, err)
 		}
 		c.Signals = append(c.Signals, s)
-		srv := httptest.NewServer(s)
+		srv := startOn(wsLn, s)
 		c.servers = append(c.servers, srv)
 		c.WSURLs = append(c.WSURLs, "ws"+strings.TrimPrefix(srv.URL, "http"))
 		mux := http.NewServeMux()
@@ -173,7 +183,8 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 		if err := s.RegisterREST(mux, ropts); err != nil {
 			return nil, fmt.Errorf("signal %d: REST API: %w", i, err)
 		}
-		rsrv := httptest.NewServer(mux)
+		mux.Handle(signal.LBPath, s.LoadBalancer())
+		rsrv := startOn(restLn, mux)
 		c.servers = append(c.servers, rsrv)
 		c.RESTURLs = append(c.RESTURLs, rsrv.URL)
 	}
@@ -339,3 +350,26 @@ func (c *Cluster) PeerConnections() int {
 }
 
 var _ http.Handler = (*signal.Server)(nil)
+
+// listenPair binds a WebSocket and a REST port on loopback.
+func listenPair() (ws, rest net.Listener, err error) {
+	if ws, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, nil, err
+	}
+	if rest, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	return ws, rest, nil
+}
+
+func portOf(ln net.Listener) int { return ln.Addr().(*net.TCPAddr).Port }
+
+// startOn is httptest.NewServer on a listener bound before.
+func startOn(ln net.Listener, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	return srv
+}

@@ -189,13 +189,27 @@ type process struct {
 	err   error
 }
 
+// startProcess runs `potok sub args…` until the test ends. A signal tier starts with its TLS
+// listeners off (WCS's 8443 and 8444 would collide between processes and tests) unless args turn
+// them on, and every process gets its own state directory: nothing is written to the home of
+// whoever runs the tests.
 func startProcess(t *testing.T, bin, sub string, args ...string) *process {
 	t.Helper()
+	return startProcessEnv(t, []string{"STATE_DIRECTORY=" + t.TempDir()}, bin, sub, args...)
+}
+
+// startProcessEnv is startProcess with env added to the test's environment.
+func startProcessEnv(t *testing.T, env []string, bin, sub string, args ...string) *process {
+	t.Helper()
+	if sub == "" || sub == "signal" {
+		args = append([]string{"--wss-listen=", "--https-listen="}, args...) // flags given later win
+	}
 	if sub != "" {
 		args = append([]string{sub}, args...)
 	}
 	args = append(args, "--log-level", "debug")
 	p := &process{name: "potok " + sub, cmd: exec.Command(bin, args...), addrs: map[string]string{}, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
