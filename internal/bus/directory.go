@@ -96,7 +96,7 @@ func (d *Directory) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (j
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		kv, err := d.bindOrCreate(actx, cfg)
 		cancel()
-		if err == nil || !Unanswered(err) || ctx.Err() != nil {
+		if err == nil || !(Unanswered(err) || justCreated(err)) || ctx.Err() != nil {
 			return kv, err
 		}
 		select {
@@ -153,6 +153,16 @@ func createdMeanwhile(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.Is(err, jetstream.ErrBucketExists) ||
 		errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeSubjectOverlap
+}
+
+// justCreated reports a "stream not found" (10059) about a bucket that the lookup before found
+// absent and the creation just made, or that another node's creation is making: a replicated
+// stream is not known to every server at once on nats-server 2.9, so the request after a
+// creation race can miss it (two signal nodes started together against a fresh cluster, one
+// exited). The next attempt finds it.
+func justCreated(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamNotFound
 }
 
 // jsErrCodeSubjectOverlap is JetStream's "subjects overlap with an existing stream".

@@ -190,6 +190,15 @@ func (r *Registry) unseen(apps []rest.App) []rest.App {
 func (r *Registry) plant(ctx context.Context, apps []rest.App) error {
 	for _, a := range apps {
 		err := r.create(ctx, a)
+		// A bucket just created on a JetStream cluster answers no write until its replicas
+		// have elected a leader: try again within ctx rather than fail the node's start.
+		for errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			err = r.create(ctx, a)
+		}
 		if err != nil && !errors.Is(err, rest.ErrConflict) {
 			return err
 		}

@@ -69,9 +69,9 @@ func TestDeployLoadBalanced(t *testing.T) {
 		ws, http, wsAddr string
 		httpAddr         string
 	}
-	// The signal nodes start one after the other: two started at once on a fresh cluster may race
-	// to create and seed the R3 application registry (potok_apps), and the loser exits ("stream
-	// not found", "no response from stream"; see the report of issue 8's deployment work).
+	// Both signal nodes start at once, as a fleet does: they race to create and seed the R3
+	// application registry (potok_apps) on the fresh cluster, and neither may lose (one exited,
+	// "stream not found" or "no response from stream", before internal/bus retried them).
 	var sigs []*signalNode
 	for _, id := range []string{"signal-a", "signal-b"} {
 		p := startProcess(t, bin, "signal", append([]string{"--signal-node-id", id, "--nats-user", creds.Signal.User,
@@ -79,10 +79,11 @@ func TestDeployLoadBalanced(t *testing.T) {
 			"--http-listen", "127.0.0.1:0"},
 			common...)...)
 		p.name = "potok signal " + id
-		s := &signalNode{p: p}
+		sigs = append(sigs, &signalNode{p: p})
+	}
+	for _, s := range sigs {
 		s.wsAddr, s.httpAddr = s.p.waitAddr(t, "websocket listening"), s.p.waitAddr(t, "http listening")
 		s.ws, s.http = "ws://"+s.wsAddr, "http://"+s.httpAddr
-		sigs = append(sigs, s)
 	}
 	peerConnections := func(t *testing.T) int {
 		n := 0
