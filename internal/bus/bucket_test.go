@@ -55,7 +55,9 @@ func TestAppsBucketUnderSignalPermissions(t *testing.T) {
 				}
 			}
 		case <-ctx.Done():
-			t.Fatalf("watch saw %d of 3 updates", seen)
+			// A stalled watch under permissions is most often one they refuse (a consumer
+			// re-created after a missed heartbeat): say which.
+			t.Fatalf("watch saw %d of 3 updates; permission violations: %q", seen, sigErrs.violations())
 		}
 	}
 	if v := sigErrs.violations(); len(v) > 0 {
