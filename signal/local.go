@@ -12,6 +12,7 @@ import (
 
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/signal/cluster"
+	"github.com/potok-media/potok/signal/wsconn"
 )
 
 // This node's answers to the management REST API (signal/cluster.Local). Every session is asked
@@ -53,12 +54,21 @@ func (s *Server) Connections(ctx context.Context, f rest.ConnectionFilter) []res
 // TerminateConnection closes a session's socket: the session then ends as on any disconnect
 // (docs/protocol.md §E.8).
 func (s *Server) TerminateConnection(_ context.Context, sessionID string) bool {
-	c := s.client(sessionID)
+	s.mu.Lock()
+	c := s.clients[sessionID]
+	var conn *wsconn.Conn
+	if c != nil {
+		conn = c.conn
+	}
+	s.mu.Unlock()
 	if c == nil {
 		return false
 	}
 	s.log.Info().Str("sessionId", sessionID).Msg("connection terminated by the REST API")
-	c.conn.Close(websocket.StatusNormalClosure, ReasonTerminated)
+	if conn != nil {
+		conn.Close(websocket.StatusNormalClosure, ReasonTerminated)
+	}
+	c.sess.Disconnect() // ended, not kept for a keepAlive re-attach
 	return true
 }
 

@@ -5,6 +5,7 @@ package signal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,6 +45,7 @@ type Config struct {
 	Apps             cluster.Apps
 	HookKeepAlive    time.Duration // StreamKeepAliveEvent period; 0 = none
 	PreferMediad     string        // serve this node's players from this media daemon (relayed); "" = from the origin
+	KeepAliveGrace   time.Duration // how long a keepAlive session outlives its socket (docs/protocol.md §H.8); 0 = never
 	RESTQueryTimeout time.Duration // how long a cluster-wide REST answer waits; 0 = 2 s
 
 	// Admission at the edge (admission.go): WebSocket sessions per client IP and per node
@@ -202,28 +204,82 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id := uuid.NewString()
 	log := s.log.With().Str("sessionId", id).Logger()
+	rt := &router{}
 	conn := wsconn.New(ws, wsconn.Config{MaxFrameBytes: s.cfg.MaxFrameBytes, PingInterval: s.cfg.PingInterval,
 		MissedPongs: s.cfg.MissedPongs}, s.m, log)
 	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), Draining: &s.draining, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
 		Origin: r.Header.Get("Origin"), Hooks: s.cfg.Hooks, Apps: s.apps(), KeepAliveInterval: s.cfg.HookKeepAlive, PreferMediad: s.cfg.PreferMediad,
-		MaxFrameBytes: s.cfg.MaxFrameBytes, ConnectionDeadline: s.cfg.ConnectionDeadline}, s.ctl, conn, s.m, s.log)
+		MaxFrameBytes: s.cfg.MaxFrameBytes, ConnectionDeadline: s.cfg.ConnectionDeadline,
+		KeepAliveGrace: s.cfg.KeepAliveGrace, Reattach: func(token string, raw map[string]json.RawMessage) bool {
+			return s.reattach(token, raw, id, conn, rt)
+		}}, s.ctl, conn, s.m, s.log)
+	rt.cur.Store(sess)
 	s.m.Connections.Inc()
 	defer s.m.Connections.Dec()
 	log.Info().Str("remote", r.RemoteAddr).Str("origin", r.Header.Get("Origin")).Msg("client connected")
 
-	sessDone := make(chan struct{})
+	// The session's goroutine is the server's, not this request's: a keepAlive session outlives
+	// its socket (docs/protocol.md §H.8).
+	s.wg.Add(1)
 	go func() {
-		defer close(sessDone)
+		defer s.wg.Done()
 		sess.Run()
-		// After a shutdown teardown the terminal statuses are queued: flush them, then close.
-		conn.Close(websocket.StatusGoingAway, wsconn.ReasonShutdown)
+		// After a shutdown teardown the terminal statuses are queued: flush them, then close
+		// the connection the session has now (none when detached or handed over).
+		if c := s.unregister(id); c != nil && c.conn != nil {
+			c.conn.Close(websocket.StatusGoingAway, wsconn.ReasonShutdown)
+		}
 	}()
 	s.register(id, &client{conn: conn, sess: sess})
-	conn.Run(sess)
-	sess.Disconnect()
-	<-sessDone
-	s.unregister(id)
+	conn.Run(rt)
+	target := rt.cur.Load() // this socket's session, or the one it re-attached
+	if target.Detach() {
+		s.setConn(target.ID(), nil)
+		log.Info().Str("target", target.ID()).Msg("client socket gone, keepAlive session kept")
+		return
+	}
+	target.Disconnect()
+	<-target.Done()
+	<-sess.Done()
 	log.Info().Msg("client disconnected")
+}
+
+// router hands a socket's frames to the session that serves it: the one made for it, or the
+// detached keepAlive session it re-attached (swapped on the first session's goroutine, before
+// the connection's next frame is read).
+type router struct {
+	cur atomic.Pointer[session.Session]
+}
+
+func (r *router) Frame(b []byte)                  { r.cur.Load().Frame(b) }
+func (r *router) FrameTooLarge(f wsconn.TooLarge) { r.cur.Load().FrameTooLarge(f) }
+
+// reattach gives conn, whose session fresh has just received a connection carrying token, to the
+// detached keepAlive session of that token on this node (docs/protocol.md §H.8). A token of
+// another node, or of no session waiting, is a new session: false.
+func (s *Server) reattach(token string, raw map[string]json.RawMessage, fresh string, conn *wsconn.Conn, rt *router) bool {
+	old := s.client(token)
+	if old == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if !old.sess.Attach(ctx, conn, raw) {
+		return false
+	}
+	rt.cur.Store(old.sess)
+	s.setConn(token, conn)
+	s.setConn(fresh, nil)
+	return true
+}
+
+// setConn records which connection a session sends to (nil: none).
+func (s *Server) setConn(id string, conn *wsconn.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[id]; c != nil {
+		c.conn = conn
+	}
 }
 
 func (s *Server) register(id string, c *client) {
@@ -236,10 +292,13 @@ func (s *Server) register(id string, c *client) {
 	}
 }
 
-func (s *Server) unregister(id string) {
+// unregister forgets a session and returns its entry.
+func (s *Server) unregister(id string) *client {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clients[id]
 	delete(s.clients, id)
-	s.mu.Unlock()
+	return c
 }
 
 func (s *Server) snapshot() []*client {
@@ -279,7 +338,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 			for _, c := range s.snapshot() {
-				c.conn.Abort()
+				if c.conn != nil {
+					c.conn.Abort()
+				}
 			}
 			<-done
 		}

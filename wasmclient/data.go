@@ -98,3 +98,14 @@ func (st *Stream) SendEvent(ctx context.Context, typ string, payload json.RawMes
 	return st.s.send(ctx, wcs.MsgSendStreamEvent, map[string]any{"mediaSessionId": st.id, "type": typ,
 		"payload": payload})
 }
+
+// DropSocket cuts the WebSocket without a close handshake and leaves the streams' peer
+// connections running, as a network cut does: a keepAlive session (SessionOptions.Extra
+// "keepAlive": true) then waits on the server for a re-attach by its authToken
+// (docs/protocol.md §H.8). The session is lost here; Close still releases its streams.
+func (s *Session) DropSocket() {
+	s.mu.Lock()
+	s.dropped = true
+	s.mu.Unlock()
+	_ = s.conn.CloseNow()
+}

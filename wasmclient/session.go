@@ -55,6 +55,7 @@ type Session struct {
 	streams   map[string]*Stream
 	dataWaits map[string]chan wcs.DataStatus // SendData by operationId
 	data      []DataEvent
+	dropped   bool // DropSocket: the socket was cut on purpose, the streams go on
 	timeline  SessionTimeline
 	err       error
 }
@@ -194,10 +195,12 @@ func (s *Session) lost() {
 	s.status = status
 	s.timeline.Closed = time.Now()
 	streams := make([]*Stream, 0, len(s.streams))
-	for _, st := range s.streams {
-		streams = append(streams, st)
+	if !s.dropped {
+		for _, st := range s.streams {
+			streams = append(streams, st)
+		}
+		s.streams = map[string]*Stream{}
 	}
-	s.streams = map[string]*Stream{}
 	s.mu.Unlock()
 	for _, st := range streams {
 		st.localEnd(wcs.StatusFailed, "Session closed")
@@ -234,6 +237,17 @@ func (s *Session) Close() error {
 		}
 		s.cancel()
 		<-closed
+		// The streams a DropSocket left running (the socket loss ended the others).
+		s.mu.Lock()
+		left := make([]*Stream, 0, len(s.streams))
+		for _, st := range s.streams {
+			left = append(left, st)
+		}
+		s.streams = map[string]*Stream{}
+		s.mu.Unlock()
+		for _, st := range left {
+			st.closePeer()
+		}
 		s.group.Wait()
 	})
 	return nil

@@ -88,12 +88,13 @@ type process struct {
 	link     *bus.Link
 	dir      bus.DirectoryConfig
 	mediad   *mediad.Daemon
+	signal   *signal.Node
+	restOpts restapi.Options // the REST API of the signal node
+	servers  []*http.Server
+	failed   chan error
+
 	// drainGrace is how long a stopping media daemon lets its sessions go on (--drain-grace).
 	drainGrace time.Duration
-	signal     *signal.Node
-	restOpts   restapi.Options // the REST API of the signal node
-	servers    []*http.Server
-	failed     chan error
 }
 
 func newRegistry() *prometheus.Registry {
@@ -254,7 +255,7 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 			AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.reg,
 			Directory: p.dir, HookKeepAlive: h.KeepAliveInterval, RESTQueryTimeout: c.REST.QueryTimeout,
 			MaxSessionsPerIP: c.MaxSessionsPerIP, MaxSessions: c.MaxSessions, ConnectionDeadline: c.ConnectionDeadline,
-			Endpoint: lns.endpoint(c.PublicHost), PreferMediad: c.PreferMediad,
+			Endpoint: lns.endpoint(c.PublicHost), PreferMediad: c.PreferMediad, KeepAliveGrace: c.KeepAliveGrace,
 		},
 		Hooks: hooks.Options{Timeout: h.Timeout, Retries: h.Retries, SecretKey: h.SecretKey, Disabled: h.Disabled},
 		Apps:  c.Apps,
@@ -331,11 +332,17 @@ func (p *process) stop() {
 			p.log.Warn().Err(err).Msg("signal shutdown")
 		}
 	}
+	if p.mediad != nil {
+		// Drained while /ready (503 now) and /metrics still answer; the budget counts after it.
+		p.drainMediad()
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), shutdownBudget)
+		defer cancel()
+	}
 	for _, s := range p.servers {
 		_ = s.Shutdown(ctx)
 	}
 	if p.mediad != nil {
-		p.drainMediad()
 		p.closeMediad(ctx)
 	}
 	if p.link != nil {

@@ -238,8 +238,8 @@ func (s *Session) sendClient(message, method string, obj any) {
 	s.send(message, json.RawMessage(b))
 }
 
-// keepAlive sends StreamKeepAliveEvent for every live stream (§F.4), when the app enables it.
-func (s *Session) keepAlive() {
+// keepAliveHooks sends StreamKeepAliveEvent for every live stream (§F.4), when the app enables it.
+func (s *Session) keepAliveHooks() {
 	if s.queue == nil || !hooks.Enabled(s.app.Methods, hooks.StreamKeepAliveEvent) {
 		return
 	}

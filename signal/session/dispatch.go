@@ -142,6 +142,9 @@ func (s *Session) onConnection(env wcs.Envelope) {
 	if v, ok := raw["appKey"]; ok {
 		_ = json.Unmarshal(v, &appKey)
 	}
+	if s.reattach(raw) {
+		return
+	}
 	s.appKey = string(appKey)
 	if s.appKey == "" && s.cfg.Apps != nil {
 		s.appKey = rest.DefaultApp // what the WebSDK sends when the page names none
@@ -150,6 +153,9 @@ func (s *Session) onConnection(env wcs.Envelope) {
 		return
 	}
 	s.connected, s.fields = true, raw
+	var keep wcs.Bool
+	_ = json.Unmarshal(raw["keepAlive"], &keep)
+	s.keepAlive = bool(keep)
 	// getUserData echoes every received field (sipLogin in particular, §0 rule 2), then getVersion.
 	s.sendClient(wcs.MsgGetUserData, hooks.ConnectionStatusEvent, wcs.UserData(raw, s.cfg.SessionID))
 	s.send(wcs.MsgGetVersion, wcs.Version)

@@ -74,6 +74,12 @@ type Config struct {
 	// ConnectionDeadline closes a socket that has not established the session by then
 	// (deadline.go); 0 = none.
 	ConnectionDeadline time.Duration
+	// KeepAliveGrace: a session whose connection asked keepAlive outlives its socket this long
+	// (docs/protocol.md §H.8); 0 = never.
+	KeepAliveGrace time.Duration
+	// Reattach hands this session's socket to the detached session of authToken, which then
+	// serves it (nil = no re-attach); false when there is none.
+	Reattach func(authToken string, raw map[string]json.RawMessage) bool
 }
 
 const (
@@ -86,7 +92,7 @@ const (
 type Session struct {
 	cfg   Config
 	media Media
-	out   Outbox
+	out   *switchOut // the connection's Outbox; swapped by a keepAlive re-attach (reattach.go)
 	m     *metrics.Signal
 	log   zerolog.Logger // baseLog, at a session's own level while its client log is on
 	// baseLog is the session's logger at the server's level.
@@ -104,10 +110,15 @@ type Session struct {
 	cancel  context.CancelFunc
 	endOnce sync.Once
 
+	handedOver atomic.Bool // this session gave its socket to a re-attached one
+
 	// Owned by the Run goroutine.
 	connected bool
 	appKey    string
 	fields    map[string]json.RawMessage // the connection object as received
+	keepAlive bool                       // the connection asked keepAlive (§H.8)
+	detached  bool                       // kept after its socket went, waiting for a re-attach
+	grace     *time.Timer                // while detached
 	streams   map[string]*mediaSession
 	app       rest.App     // the client's application (§F.2)
 	queue     *hooks.Queue // the session's hook events; nil without hooks
@@ -128,7 +139,7 @@ func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Log
 	ctx, cancel := context.WithCancel(context.Background())
 	log = log.With().Str("sessionId", cfg.SessionID).Logger()
 	return &Session{
-		cfg: cfg, media: media, out: out, m: m,
+		cfg: cfg, media: media, out: &switchOut{cur: out}, m: m,
 		log: log, baseLog: log,
 		frames: make(chan inbound, frameQueue),
 		calls:  make(chan call),
@@ -302,6 +313,7 @@ func (s *Session) end(notify bool) {
 func (s *Session) Run() {
 	defer close(s.done)
 	defer s.cancel()
+	defer s.stopGrace()
 	watchdog := time.NewTimer(time.Hour)
 	defer watchdog.Stop()
 	var keepAlive <-chan time.Time
@@ -324,7 +336,9 @@ func (s *Session) Run() {
 			s.closeHooks()
 			return
 		case <-keepAlive:
-			s.keepAlive()
+			s.keepAliveHooks()
+		case <-s.graceC():
+			s.graceOver()
 		case <-connDeadline:
 			s.connectionDeadline()
 		case in := <-s.frames:

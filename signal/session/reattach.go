@@ -1,0 +1,145 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/hooks"
+)
+
+// keepAlive sessions (docs/protocol.md §H.8): a session whose connection asked keepAlive:true
+// outlives its socket for the grace, media included; a new connection to this node carrying its
+// authToken and keepAlive:true takes it over. The session's Outbox is a switchOut, so a
+// re-attach is a swap of where frames go, done on the session's goroutine.
+
+// switchOut is the session's Outbox: the connection it sends to, none while detached (frames are
+// dropped; the client is told the current state when it comes back).
+type switchOut struct {
+	mu  sync.Mutex
+	cur Outbox
+}
+
+func (o *switchOut) Send(frame []byte) bool {
+	o.mu.Lock()
+	c := o.cur
+	o.mu.Unlock()
+	return c != nil && c.Send(frame)
+}
+
+func (o *switchOut) Close(code websocket.StatusCode, reason string) {
+	o.mu.Lock()
+	c := o.cur
+	o.mu.Unlock()
+	if c != nil {
+		c.Close(code, reason)
+	}
+}
+
+func (o *switchOut) set(c Outbox) {
+	o.mu.Lock()
+	o.cur = c
+	o.mu.Unlock()
+}
+
+// Detach keeps the session after its socket has gone, when its connection asked keepAlive and
+// the node has a grace: true means it waits for a re-attach until the grace ends (then it ends
+// as disconnected). False: the caller ends it (Disconnect).
+func (s *Session) Detach() bool {
+	kept := false
+	ctx, cancel := context.WithTimeout(context.Background(), stopBudget)
+	defer cancel()
+	s.Do(ctx, func() {
+		if !s.connected || !s.keepAlive || s.cfg.KeepAliveGrace <= 0 || s.detached {
+			return
+		}
+		s.out.set(nil)
+		s.detached = true
+		s.grace = time.NewTimer(s.cfg.KeepAliveGrace)
+		kept = true
+		s.log.Info().Dur("grace", s.cfg.KeepAliveGrace).Int("mediaSessions", len(s.streams)).
+			Msg("socket gone: keepAlive session kept for a re-attach")
+	})
+	return kept
+}
+
+// Attach gives a detached session the socket of a new connection carrying its authToken: the
+// client gets getUserData with the same token and the current status of every media session.
+// False when the session is not waiting for one (not keepAlive, attached, ended).
+func (s *Session) Attach(ctx context.Context, out Outbox, raw map[string]json.RawMessage) bool {
+	attached := false
+	s.Do(ctx, func() {
+		if !s.detached {
+			return
+		}
+		s.detached = false
+		s.stopGrace()
+		s.out.set(out)
+		for k, v := range raw { // the new connection's fields, as a connection would be echoed
+			if k != "appKey" {
+				s.fields[k] = v
+			}
+		}
+		s.sendClient(wcs.MsgGetUserData, hooks.ConnectionStatusEvent, wcs.UserData(s.fields, s.cfg.SessionID))
+		s.send(wcs.MsgGetVersion, wcs.Version)
+		for _, ms := range s.sorted() {
+			s.sendClient(wcs.MsgNotifyStreamStatusEvent, hooks.StreamStatusEvent, ms.stream(ms.status, ""))
+		}
+		attached = true
+		s.log.Info().Int("mediaSessions", len(s.streams)).Msg("keepAlive session re-attached")
+	})
+	return attached
+}
+
+// graceC is the detached session's grace timer, nil while attached.
+func (s *Session) graceC() <-chan time.Time {
+	if s.grace == nil {
+		return nil
+	}
+	return s.grace.C
+}
+
+func (s *Session) stopGrace() {
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+}
+
+// graceOver ends a detached session nobody re-attached: as a disconnect (§E.8).
+func (s *Session) graceOver() {
+	s.grace = nil
+	s.log.Info().Msg("keepAlive grace over: session ends")
+	s.end(false)
+}
+
+// HandedOver reports whether this session gave its socket to a detached session it re-attached
+// (its connection carried that session's authToken): it then ends without closing the socket.
+func (s *Session) HandedOver() bool { return s.handedOver.Load() }
+
+// reattach offers a connection with keepAlive and an authToken to the node (Config.Reattach); on
+// success this session has handed its socket over and ends.
+func (s *Session) reattach(raw map[string]json.RawMessage) bool {
+	if s.cfg.Reattach == nil {
+		return false
+	}
+	var token wcs.String
+	var keep wcs.Bool
+	_ = json.Unmarshal(raw["authToken"], &token)
+	_ = json.Unmarshal(raw["keepAlive"], &keep)
+	if token == "" || !keep || string(token) == s.cfg.SessionID {
+		return false
+	}
+	if !s.cfg.Reattach(string(token), raw) {
+		s.log.Info().Str("authToken", string(token)).Msg("no detached session of that authToken: a new session")
+		return false
+	}
+	s.handedOver.Store(true)
+	s.out.set(nil) // the socket is the re-attached session's now
+	s.end(false)
+	return true
+}
