@@ -233,7 +233,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.register(id, &client{conn: conn, sess: sess})
 	conn.Run(rt)
 	target := rt.cur.Load() // this socket's session, or the one it re-attached
-	if target.Detach() {
+	// A socket lost, not closed by its page, leaves a keepAlive session waiting for a re-attach.
+	if !conn.ClosedByPeer() && target.Detach() {
 		s.setConn(target.ID(), nil)
 		log.Info().Str("target", target.ID()).Msg("client socket gone, keepAlive session kept")
 		return

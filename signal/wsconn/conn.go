@@ -123,7 +123,8 @@ type Conn struct {
 	closeBy closeReq      // set before the nil entry is queued
 	written chan struct{} // closed when the writer has ended
 
-	lastRead atomic.Int64 // unix nanos of the last client frame (liveness)
+	lastRead   atomic.Int64 // unix nanos of the last client frame (liveness)
+	peerClosed atomic.Bool  // the client sent a close frame (ClosedByPeer)
 	// sendMu orders Send against Close: a frame is either queued before the close marker (and
 	// written) or refused, never queued behind it and silently lost.
 	sendMu  sync.Mutex
@@ -217,6 +218,11 @@ func (c *Conn) Kill(code websocket.StatusCode, reason string) {
 // Gone is closed once the reader has ended (the client is gone or the connection was closed).
 func (c *Conn) Gone() <-chan struct{} { return c.gone }
 
+// ClosedByPeer reports whether the client ended the connection with a close frame (a page that
+// disconnects), rather than the socket being lost (a network cut): a keepAlive session outlives
+// only the second (docs/protocol.md §H.8).
+func (c *Conn) ClosedByPeer() bool { return c.peerClosed.Load() }
+
 func (c *Conn) readLoop(h Handler) {
 	// Cancelling ctx during a read closes the socket (the library's read timeout): the only way to
 	// stop a client that keeps sending one frame.
@@ -225,6 +231,9 @@ func (c *Conn) readLoop(h Handler) {
 	for {
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
+			if websocket.CloseStatus(err) != -1 {
+				c.peerClosed.Store(true)
+			}
 			c.logReadEnd(err)
 			return
 		}

@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -62,7 +63,17 @@ func TestKeepAliveReattach(t *testing.T) {
 	if other.AuthToken() == "no-such-session" || other.AuthToken() == token {
 		t.Errorf("an unknown authToken re-attached: %q", other.AuthToken())
 	}
+	// A page that disconnects (a close frame) ends its keepAlive session at once: only a lost
+	// socket is waited for.
+	closed := time.Now()
 	_ = other.Close()
+	testwait.Until(t, grace, "a keepAlive session closed by its page gone", func() bool {
+		var conns []rest.Connection
+		return restPost(t, c.RESTURLs[0]+"/rest-api/connection/find", `{"sessionId":"`+other.AuthToken()+`"}`, &conns) == http.StatusNotFound
+	})
+	if d := time.Since(closed); d >= grace {
+		t.Errorf("the closed keepAlive session lasted %v", d)
+	}
 
 	cut := time.Now()
 	back.DropSocket()
