@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,8 +18,10 @@ import (
 const writeTimeout = 5 * time.Second
 
 // updateAttempts bounds Update's retries on a concurrent change: each lost race means another
-// writer succeeded, so running out takes that many writers at once on one app.
-const updateAttempts = 16
+// writer succeeded, so running out takes that many writers at once on one app (the REST API and
+// potok apps of a whole operations team would not come near). A lost race waits a jittered
+// moment before the next read, so that many writers spread instead of colliding again.
+const updateAttempts = 64
 
 // Add puts a new app into the registry. An app of that key is rest.ErrConflict; an invalid one
 // wraps rest.ErrInvalid with the reason.
@@ -90,7 +93,13 @@ func (r *Registry) Update(ctx context.Context, key string, change func(*rest.App
 		}
 		rev, err := r.kv.Update(ctx, key, b, e.Revision())
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue // changed by someone else since the read: again, on their value
+			// Changed by someone else since the read: again, on their value.
+			select {
+			case <-ctx.Done():
+				return r.failed("update", key, ctx.Err())
+			case <-time.After(time.Duration(rand.IntN(5)+1) * time.Millisecond):
+			}
+			continue
 		}
 		if err != nil {
 			return r.failed("update", key, err)
