@@ -215,3 +215,45 @@ func restPost(t *testing.T, url, body string, out any) int {
 	}
 	return resp.StatusCode
 }
+
+// TestRelayOriginKilled: kill -9 of a stream's origin, with one player on it and one relayed by
+// the other daemon: both players end "Media server lost" — the direct one told by the signal
+// node, the relayed one by its edge, which judges the origin dead after the same 5 s of silence
+// (control.NodeDownAfter) and drops the relay (issue 8, item 6).
+func TestRelayOriginKilled(t *testing.T) {
+	t.Parallel()
+	c := startProcCluster(t, 2, "--max-players-per-stream", "1")
+	tg := Target{WSURL: c.wsURL}
+	name := streamName("origin-killed")
+	publishSynthetic(t, connect(t, tg), name, wcs.StatusPublishing)
+	direct := play(t, connect(t, tg), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	relayed := play(t, connect(t, tg), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	waitReceived(t, relayed, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 }, "video through the relay")
+	origin, edge := -1, -1
+	for i := range c.mediads {
+		switch c.mediadPeers(t, i) {
+		case 3: // publisher, direct player, relay
+			origin = i
+		case 2: // relay, relayed player
+			edge = i
+		}
+	}
+	if origin < 0 || edge < 0 {
+		t.Fatalf("peer connections %d and %d, want 3 on the origin and 2 on the edge", c.mediadPeers(t, 0), c.mediadPeers(t, 1))
+	}
+	killed := time.Now()
+	if err := c.mediads[origin].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*wasmclient.Stream{direct, relayed} {
+		obj, err := st.WaitStatus(ctx(t), wcs.StatusFailed)
+		if err != nil || obj.Info != wcs.InfoMediaNodeLost {
+			t.Fatalf("player: %s %q (%v), want FAILED %q", obj.Status, obj.Info, err, wcs.InfoMediaNodeLost)
+		}
+	}
+	t.Logf("MEASURED origin killed: direct player FAILED after %v, relayed player after %v",
+		direct.Timeline().Ended.Sub(killed).Round(time.Millisecond), relayed.Timeline().Ended.Sub(killed).Round(time.Millisecond))
+	testwait.Until(t, 10*time.Second, "the edge without relay or peer connection", func() bool {
+		return scrapeGauge(t, c.mdHTTP[edge]+"/metrics", "potok_mediad_relays") == 0 && c.mediadPeers(t, edge) == 0
+	})
+}
