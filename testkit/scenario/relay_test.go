@@ -257,3 +257,43 @@ func TestRelayOriginKilled(t *testing.T) {
 		return scrapeGauge(t, c.mdHTTP[edge]+"/metrics", "potok_mediad_relays") == 0 && c.mediadPeers(t, edge) == 0
 	})
 }
+
+// TestRelayTwentyPlayers: real processes, three media daemons taking 4 players per stream on its
+// origin: 20 players of one stream all receive video — 4 from the origin, the other 16 from the
+// two other daemons, each through its one relay of the stream (issue 8, "20 players spread past
+// the origin's limit").
+func TestRelayTwentyPlayers(t *testing.T) {
+	t.Parallel()
+	c := startProcCluster(t, 3, "--max-players-per-stream", "4")
+	tg := Target{WSURL: c.wsURL}
+	name := streamName("twenty")
+	publishSynthetic(t, connect(t, tg), name, wcs.StatusPublishing)
+	players := make([]*wasmclient.Stream, 20)
+	for i := range players {
+		players[i] = play(t, connect(t, tg), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	}
+	for _, p := range players {
+		waitReceived(t, p, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 30 }, "video at every player")
+	}
+	var relays []int
+	origin := -1
+	for i := range c.mediads {
+		r := int(scrapeGauge(t, c.mdHTTP[i]+"/metrics", "potok_mediad_relays"))
+		relays = append(relays, r)
+		if r == 0 {
+			origin = i
+		}
+	}
+	if origin < 0 {
+		t.Fatalf("relays per daemon %v: want the origin without any", relays)
+	}
+	for i, r := range relays {
+		if i != origin && r != 1 {
+			t.Errorf("%s holds %d relays of the one stream, want 1 shared by its players (relays per daemon %v)", c.mediadID[i], r, relays)
+		}
+	}
+	// The origin: the publisher, its 4 players and one relay per other daemon.
+	if n := c.mediadPeers(t, origin); n != 1+4+2 {
+		t.Errorf("the origin has %d peer connections, want 7 (publisher, 4 players, 2 relays)", n)
+	}
+}
