@@ -23,6 +23,7 @@ import (
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/testkit/nginx"
 	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient"
 	"github.com/potok-media/potok/wasmclient/media"
@@ -95,13 +96,14 @@ func TestDeployLoadBalanced(t *testing.T) {
 	for _, s := range sigs {
 		waitPublishable(t, s.ws, func() int { return peerConnections(t) })
 	}
-	lb := startNginx(t, deploy, []string{sigs[0].wsAddr, sigs[1].wsAddr}, []string{sigs[0].httpAddr, sigs[1].httpAddr})
+	lb := nginx.Start(t, nginx.Options{Deploy: deploy, WS: []string{sigs[0].wsAddr, sigs[1].wsAddr},
+		HTTP: []string{sigs[0].httpAddr, sigs[1].httpAddr}})
 	t.Logf("3 nats-server, 2 mediad, 2 signal and nginx up in %v", time.Since(start).Round(time.Millisecond))
 
 	// The directory is replicated on all three servers.
 	checkReplicated(t, nc3.client(t, creds))
 
-	tgA, tgB, tgLB := Target{WSURL: sigs[0].ws}, Target{WSURL: sigs[1].ws}, Target{WSURL: lb.ws}
+	tgA, tgB, tgLB := Target{WSURL: sigs[0].ws}, Target{WSURL: sigs[1].ws}, Target{WSURL: lb.WS}
 	t.Run("PublishOnAPlayOnBAndThroughNginx", func(t *testing.T) {
 		name := streamName("lb")
 		pub := publishSynthetic(t, connect(t, tgA), name, wcs.StatusPublishing)
@@ -116,7 +118,7 @@ func TestDeployLoadBalanced(t *testing.T) {
 		// The REST API through nginx sees the publisher and both players, whichever node answers.
 		for range 4 {
 			var streams []rest.Stream
-			if code := lbGet(t, lb.http+"/rest-api/stream/find_all", &streams); code != http.StatusOK || len(streams) != 3 {
+			if code := lbGet(t, lb.HTTP+"/rest-api/stream/find_all", &streams); code != http.StatusOK || len(streams) != 3 {
 				t.Fatalf("REST stream/find_all through nginx: %d %+v, want the publisher and two players of %s", code, streams, name)
 			}
 			for _, s := range streams {
@@ -125,13 +127,13 @@ func TestDeployLoadBalanced(t *testing.T) {
 				}
 			}
 		}
-		if code := lbGet(t, lb.http+"/?action=stat", nil); code != http.StatusOK {
+		if code := lbGet(t, lb.HTTP+"/?action=stat", nil); code != http.StatusOK {
 			t.Errorf("statistics page through nginx: %d", code)
 		}
-		if code := lbGet(t, lb.http+"/ready", nil); code != http.StatusOK {
+		if code := lbGet(t, lb.HTTP+"/ready", nil); code != http.StatusOK {
 			t.Errorf("/ready through nginx: %d", code)
 		}
-		if code := lbGet(t, lb.http+"/metrics", nil); code != http.StatusNotFound {
+		if code := lbGet(t, lb.HTTP+"/metrics", nil); code != http.StatusNotFound {
 			t.Errorf("/metrics through nginx: %d, want 404 (scraped on each node)", code)
 		}
 
@@ -199,7 +201,7 @@ func TestDeployLoadBalanced(t *testing.T) {
 		// Every new client lands on signal A: a refused connection to B is retried on A
 		// (proxy_next_upstream), then B is left out for fail_timeout.
 		for i := range 4 {
-			s, err := wasmclient.Connect(ctx(t), lb.ws, wasmclient.SessionOptions{})
+			s, err := wasmclient.Connect(ctx(t), lb.WS, wasmclient.SessionOptions{})
 			if err != nil {
 				t.Fatalf("connect %d through nginx with signal B stopped: %v", i, err)
 			}
@@ -211,7 +213,7 @@ func TestDeployLoadBalanced(t *testing.T) {
 		waitReceived(t, player, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 },
 			"video through nginx with signal B stopped")
 		var streams []rest.Stream
-		if code := lbGet(t, lb.http+"/rest-api/stream/find_all", &streams); code != http.StatusOK || len(streams) != 2 {
+		if code := lbGet(t, lb.HTTP+"/rest-api/stream/find_all", &streams); code != http.StatusOK || len(streams) != 2 {
 			t.Errorf("REST stream/find_all through nginx with signal B stopped: %d %+v", code, streams)
 		}
 		stop(t, pub, wcs.StatusUnpublished)
@@ -224,7 +226,7 @@ func TestDeployLoadBalanced(t *testing.T) {
 			t.Errorf("%s hit a permission violation:\n%s", p.name, p.tail(40))
 		}
 	}
-	lb.stop(t)
+	lb.Stop(t)
 	sigs[0].p.terminate(t)
 	for _, md := range mds {
 		md.terminate(t)
@@ -473,133 +475,6 @@ func stripConfComments(s string) string {
 	return s
 }
 
-// --- nginx ---
-
-type nginxProc struct {
-	cmd      *exec.Cmd
-	done     chan struct{}
-	out      *syncBuffer
-	ws, http string
-}
-
-// startNginx runs Debian's nginx as a foreground process on free loopback ports with the shipped
-// deploy/nginx/potok.conf, included from a minimal main configuration in a temporary prefix
-// (pid, logs and temp files inside it). The site part that potok.conf includes, potok.d/, is
-// written there: the upstream servers and the listen addresses, nothing else.
-func startNginx(t *testing.T, deploy string, wsAddrs, httpAddrs []string) *nginxProc {
-	t.Helper()
-	bin := nginxBinary(t)
-	prefix := t.TempDir()
-	// The workers run as nobody when the test is root: they must reach the temp paths.
-	if err := os.Chmod(prefix, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ports := freePorts(t, 2)
-	write := func(name, s string) {
-		t.Helper()
-		p := filepath.Join(prefix, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var ups strings.Builder
-	ups.WriteString("upstream potok_ws {\n    least_conn;\n")
-	for _, a := range wsAddrs {
-		fmt.Fprintf(&ups, "    server %s max_fails=2 fail_timeout=10s;\n", a)
-	}
-	ups.WriteString("}\nupstream potok_rest {\n")
-	for _, a := range httpAddrs {
-		fmt.Fprintf(&ups, "    server %s max_fails=2 fail_timeout=10s;\n", a)
-	}
-	ups.WriteString("    keepalive 4;\n}\n")
-	write("potok.d/upstreams.conf", ups.String())
-	write("potok.d/listen-ws.conf", fmt.Sprintf("listen 127.0.0.1:%d;\n", ports[0]))
-	write("potok.d/listen-http.conf", fmt.Sprintf("listen 127.0.0.1:%d;\n", ports[1]))
-	write("nginx.conf", fmt.Sprintf(`worker_processes 1;
-worker_shutdown_timeout 5s;
-pid nginx.pid;
-error_log stderr notice;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
-    include %s;
-}
-`, filepath.Join(deploy, "nginx", "potok.conf")))
-	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	n := &nginxProc{done: make(chan struct{}), out: &syncBuffer{},
-		ws: fmt.Sprintf("ws://127.0.0.1:%d", ports[0]), http: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
-	// -e stderr: the compiled-in error log (/var/log/nginx) is never opened.
-	n.cmd = exec.Command(bin, "-p", prefix+"/", "-c", filepath.Join(prefix, "nginx.conf"), "-e", "stderr",
-		"-g", "daemon off;")
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = n.cmd.Wait(); close(n.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-n.done:
-		default:
-			_ = n.cmd.Process.Signal(syscall.SIGTERM)
-			<-n.done
-		}
-		if t.Failed() {
-			t.Logf("nginx output (last 4 kB):\n%s", lastBytes(n.out.String(), 4096))
-		}
-	})
-	// Ready when a signal node answers /health through it.
-	testwait.UntilOK(t, stepTimeout, "nginx to proxy /health", func() error {
-		select {
-		case <-n.done:
-			t.Fatalf("nginx exited: %v\n%s", n.cmd.ProcessState, n.out.String())
-		default:
-		}
-		resp, err := http.Get(n.http + "/health")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/health through nginx: %s", resp.Status)
-		}
-		return nil
-	})
-	return n
-}
-
-// stop ends nginx with SIGTERM (fast shutdown: open WebSockets are closed) within 10 s.
-func (n *nginxProc) stop(t *testing.T) {
-	t.Helper()
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-	case <-time.After(10 * time.Second):
-		t.Errorf("nginx still running 10 s after SIGTERM:\n%s", lastBytes(n.out.String(), 4096))
-	}
-}
-
-// nginxBinary is Debian's nginx (in /usr/sbin, which a non-root PATH may lack).
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	return tool(t, "nginx")
-}
-
 // TestDeployLocalScript runs the shipped deploy/local/potok-cluster.sh: `up` starts the same
 // topology as plain processes and returns once nginx answers; a stream published through nginx
 // plays through signal B directly; `down` stops every process it started with SIGTERM.
@@ -616,7 +491,7 @@ func TestDeployLocalScript(t *testing.T) {
 		c, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(c, "bash", append([]string{script}, args...)...)
-		cmd.Env = append(os.Environ(), "POTOK_BIN="+bin, "NGINX="+nginxBinary(t), fmt.Sprintf("PORT_BASE=%d", base))
+		cmd.Env = append(os.Environ(), "POTOK_BIN="+bin, "NGINX="+nginx.Binary(t), fmt.Sprintf("PORT_BASE=%d", base))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("potok-cluster.sh %v: %v\n%s", args, err, out)
