@@ -71,9 +71,14 @@ func chromiumFlags(dataDir string) []chromedp.ExecAllocatorOption {
 	)
 }
 
+// IgnoreCertificateErrors makes Chromium accept any TLS certificate, e.g. a signal node's self-signed
+// one on wss:// (README "TLS"). Only for the tests that need it: pass it to LaunchBrowser.
+var IgnoreCertificateErrors = chromedp.Flag("ignore-certificate-errors", true)
+
 // LaunchBrowser starts Chromium and opens its tab. parent bounds the whole browser's life: do not give it
 // a short deadline (chromedp.Run docs); bound single steps with contexts derived from Browser.Context.
-func LaunchBrowser(parent context.Context) (*Browser, error) {
+// extra options (e.g. IgnoreCertificateErrors) come after the verified flags.
+func LaunchBrowser(parent context.Context, extra ...chromedp.ExecAllocatorOption) (*Browser, error) {
 	if !ChromiumAvailable() {
 		return nil, fmt.Errorf("launch browser: %s not found (run scripts/deps.sh)", ChromiumPath)
 	}
@@ -81,7 +86,7 @@ func LaunchBrowser(parent context.Context) (*Browser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch browser: profile dir: %w", err)
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, chromiumFlags(dataDir)...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, append(chromiumFlags(dataDir), extra...)...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
 	b := &Browser{
 		ctx:         tabCtx,

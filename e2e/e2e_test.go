@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/potok-media/potok/testkit/testwait"
 )
 
@@ -84,14 +86,15 @@ func serveAssets(t *testing.T) string {
 	return srv.URL
 }
 
-// launch starts Chromium for one test, bounded by timeout. Cleanup closes it, checks that the launcher
+// launch starts Chromium for one test, bounded by timeout, with extra allocator options (e.g.
+// IgnoreCertificateErrors). Cleanup closes it, checks that the launcher
 // left no goroutine behind, and prints the page's console when the test failed (or POTOK_E2E_CONSOLE=1).
-func launch(t *testing.T, timeout time.Duration) (*Browser, context.Context) {
+func launch(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) (*Browser, context.Context) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	start := time.Now()
-	b, err := LaunchBrowser(ctx)
+	b, err := LaunchBrowser(ctx, extra...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

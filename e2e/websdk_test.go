@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
@@ -30,6 +31,9 @@ type publishPlayResult struct {
 	BytesReceived int         `json:"bytesReceived"`
 	Codec         string      `json:"codec"`
 	StatsPolls    int         `json:"statsPolls"`
+	ServerURL     string      `json:"serverUrl"`     // where the publisher's session connected
+	PlayServerURL string      `json:"playServerUrl"` // where the player's session connected
+	AuthToken     string      `json:"authToken"`     // the publisher's session (getUserData)
 	Pair          *struct {
 		Local  string `json:"local"`
 		Remote string `json:"remote"`
@@ -71,12 +75,24 @@ func runPublishPlay(t *testing.T, ws, playWs string) {
 	t.Helper()
 	base := serveAssets(t)
 	b, ctx := launch(t, 2*time.Minute)
-
-	name := "e2e-" + randomHex(4)
-	q := url.Values{"ws": {ws}, "name": {name}}
+	q := url.Values{"ws": {ws}}
 	if playWs != "" {
 		q.Set("playWs", playWs)
 	}
+	publishPlayPage(t, b, ctx, base, q)
+}
+
+// publishPlayPage drives web/publish_play.html in b with query q (ws, and optionally playWs and
+// lbUrl; name, else a random one) and checks the run: PUBLISHING, PLAYING, decoded frames,
+// STOPPED, UNPUBLISHED, the player's pair on loopback. It returns what the page reported.
+func publishPlayPage(t *testing.T, b *Browser, ctx context.Context, base string, q url.Values) publishPlayResult {
+	t.Helper()
+	name := q.Get("name")
+	if name == "" {
+		name = "e2e-" + randomHex(4)
+		q.Set("name", name)
+	}
+	playWs := q.Get("playWs")
 	start := time.Now()
 	if err := b.Navigate(ctx, base+"/publish_play.html?"+pageQuery(q)); err != nil {
 		t.Fatal(err)
@@ -121,6 +137,7 @@ func runPublishPlay(t *testing.T, ws, playWs string) {
 	} else if !strings.HasPrefix(res.Pair.Local, "127.0.0.1:") || !strings.HasPrefix(res.Pair.Remote, "127.0.0.1:") {
 		t.Errorf("player pair %s <-> %s, want 127.0.0.1 on both ends", res.Pair.Local, res.Pair.Remote)
 	}
+	return res
 }
 
 // mochaTest is one entry of window.__result.tests in web/mocha.html.
