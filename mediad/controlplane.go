@@ -158,6 +158,9 @@ func (d *Daemon) reapOrphans(ctx context.Context, seen, known map[string]bool, s
 	for _, s := range d.sessions {
 		owners[s.owner.SignalNode] = true
 	}
+	for _, p := range d.pulls {
+		owners[p.req.SignalNode] = true
+	}
 	d.mu.Unlock()
 	for node := range owners {
 		e, err := d.dir.Nodes.Get(ctx, control.NodeKey(node))
@@ -185,6 +188,11 @@ func (d *Daemon) reapPreviousLives(node string, started int64) {
 	n := 0
 	for _, s := range d.sessions {
 		if stale(s.owner) {
+			n++
+		}
+	}
+	for _, p := range d.pulls {
+		if stale(p.req.Owner) {
 			n++
 		}
 	}

@@ -81,6 +81,7 @@ type Daemon struct {
 	sessions map[string]*session // by owner key (control.Owner.Key)
 	streams  map[string]*stream  // by stream name: the ones published here
 	relays   map[string]*relay   // by stream name: the ones relayed here from their origin
+	pulls    map[string]*pull    // by owner key: streams pulled here from other servers (pull.go)
 }
 
 // Start opens the media ports, registers the node and serves the control RPCs. ctx bounds the
@@ -117,7 +118,8 @@ func Start(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) 
 	}
 	d := &Daemon{cfg: cfg, link: link, nc: link.Conn, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
 		sessions: map[string]*session{}, streams: map[string]*stream{}, relays: map[string]*relay{},
-		idle: make(chan struct{}, 1)}
+		pulls: map[string]*pull{},
+		idle:  make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if err := d.heartbeat(ctx); err != nil {
 		_ = tr.Close()
@@ -251,6 +253,9 @@ func (d *Daemon) serve() error {
 		control.OpRelay:       d.handleRelay,
 		control.OpRelayStop:   d.handleRelayStop,
 		control.OpRoutes:      d.handleRoutes,
+		control.OpPull:        d.handlePull,
+		control.OpPullStop:    d.handlePullStop,
+		control.OpPulls:       d.handlePulls,
 	}
 	for op, h := range ops {
 		h := refuseWhileDraining(d, op, h)
@@ -288,7 +293,7 @@ func (d *Daemon) serve() error {
 // sessions (publish, play) with InfoMediaNodeDraining; stops and stream events go on. The reply
 // is a StopReply: its only field, error, is the one publish and play replies carry too.
 func refuseWhileDraining(d *Daemon, op string, h func(*nats.Msg) any) func(*nats.Msg) any {
-	if op != control.OpPublish && op != control.OpPlay {
+	if op != control.OpPublish && op != control.OpPlay && op != control.OpPull {
 		return h
 	}
 	return func(m *nats.Msg) any {
@@ -383,7 +388,7 @@ func (d *Daemon) endOwnedBy(match func(control.Owner) bool) int {
 	for _, s := range gone {
 		d.end(s, "", "", false)
 	}
-	return len(gone)
+	return len(gone) + d.endPullsOwnedBy(match)
 }
 
 func (d *Daemon) handleStop(m *nats.Msg) any {

@@ -80,4 +80,9 @@ type PlayOptions struct {
 	// RecordFile, when set, writes the received video to this path: IVF for VP8, Annex-B for
 	// H.264, so tests can decode it with ffmpeg.
 	RecordFile string
+	// OnTrack, when set, takes every remote track over: it is called on a goroutine of the
+	// session, which Close waits for, and reads the track itself (the receiver's transport
+	// carries RTCP back, e.g. a key frame request). The stream's receive statistics then stay
+	// empty. A media daemon pulling a stream from another server feeds its forwarder this way.
+	OnTrack TrackFunc
 }

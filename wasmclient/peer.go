@@ -125,7 +125,11 @@ func newPlayPeer(st *Stream, o PlayOptions) (peer, error) {
 			return nil, fmt.Errorf("wasmclient: add %s transceiver: %w", k, err)
 		}
 	}
-	p.pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	p.pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		if o.OnTrack != nil {
+			st.s.group.Go(func() { o.OnTrack(t, r) })
+			return
+		}
 		st.s.group.Go(func() { p.recv.run(t) })
 	})
 	p.pc.OnConnectionStateChange(p.onState(false))

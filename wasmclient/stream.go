@@ -59,6 +59,7 @@ type Stream struct {
 	streamEvts  []wcs.StreamEvent
 	rates       []RateSample
 	dropped     uint64
+	remoteSDP   string
 }
 
 func newStream(s *Session, name string, published bool) *Stream {
@@ -276,7 +277,16 @@ func (st *Stream) onRemoteSDP(sdp string) {
 	}
 	st.mu.Lock()
 	st.timeline.RemoteSDP = time.Now()
+	st.remoteSDP = sdp
 	st.mu.Unlock()
+}
+
+// RemoteSDP is the server's SDP answer as applied, "" before it came: what a caller taking the
+// tracks over (PlayOptions.OnTrack) learns the negotiated codecs from.
+func (st *Stream) RemoteSDP() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.remoteSDP
 }
 
 // deprecatedStatuses do not change the SDK's stream status (docs/protocol.md §C.6, §H.4).

@@ -22,11 +22,15 @@ type Apps interface {
 }
 
 // Media is what the REST API needs of the media tier: a stream's publisher and a fan-out at its
-// media daemon (/stream/event/send), the relays (/cdn/*).
+// media daemon (/stream/event/send), the relays (/cdn/*), the pulls (/pull/*).
 type Media interface {
 	LookupStream(ctx context.Context, name string) (control.StreamRecord, error)
 	StreamEvent(ctx context.Context, node string, req control.StreamEventRequest) error
 	Routes(ctx context.Context) []control.Route
+	// Pulls of streams from other servers (/pull/*): pull.go.
+	Pull(ctx context.Context, uri, remoteName, localName string) error
+	Pulls(ctx context.Context) []control.Pull
+	TerminatePull(ctx context.Context, localName string) error
 }
 
 // Routes lists every relay of the cluster, by stream then edge.

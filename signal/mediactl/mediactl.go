@@ -62,6 +62,7 @@ type Client struct {
 	nodes  *nodeView
 	claims *claims
 	stops  stops // stops the control plane could not deliver, sent again once it can
+	pulls  pulls // the pulls this node owns (pulls.go)
 	sub    *nats.Subscription
 	dirOK  atomic.Bool // the last heartbeat reached the directory (readiness)
 	// assertedFor is the link's UpSince (UnixNano) for which the directory was made whole again
@@ -123,6 +124,7 @@ func (c *Client) Close() {
 	_ = c.sub.Unsubscribe()
 	c.cancel()
 	c.wg.Wait()
+	c.pulls.close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := c.dir.Nodes.Delete(ctx, control.NodeKey(c.cfg.NodeID)); err != nil {
@@ -154,6 +156,10 @@ func (c *Client) onEventMsg(msg *nats.Msg) {
 	var ev control.MediaEvent
 	if err := json.Unmarshal(msg.Data, &ev); err != nil {
 		c.log.Warn().Err(err).Msg("malformed media event")
+		return
+	}
+	if ev.SessionID == control.PullSession { // about a pull of this node, no client's
+		c.onPullEvent(ev)
 		return
 	}
 	if c.cfg.OnEvent != nil {
@@ -383,6 +389,7 @@ func (c *Client) Ready() error {
 
 func (c *Client) nodeDown(id string) {
 	c.log.Warn().Str("mediaNode", id).Msg("media node down")
+	c.pullsNodeDown(id)
 	if c.cfg.OnNodeDown != nil {
 		c.cfg.OnNodeDown(id)
 	}
@@ -417,26 +424,9 @@ func (c *Client) PickRelayNode(origin string) (string, error) {
 // Routes asks every live media daemon for the relays it holds (the REST API's
 // /cdn/show_routes), within ctx; a daemon that does not answer is left out.
 func (c *Client) Routes(ctx context.Context) []control.Route {
-	if c.assertErr() != nil {
-		return nil
-	}
-	recs := c.nodes.liveRecords(control.KindMediad, time.Now())
-	parts := make([][]control.Route, len(recs))
-	var wg sync.WaitGroup
-	for i, rec := range recs {
-		wg.Go(func() {
-			var reply control.RoutesReply
-			if err := c.rpc(ctx, rec.ID, control.OpRoutes, struct{}{}, &reply); err != nil {
-				c.log.Debug().Err(err).Str("mediaNode", rec.ID).Msg("routes")
-				return
-			}
-			parts[i] = reply.Relays
-		})
-	}
-	wg.Wait()
 	var out []control.Route
-	for _, p := range parts {
-		out = append(out, p...)
+	for _, r := range askMediads[control.RoutesReply](ctx, c, control.OpRoutes) {
+		out = append(out, r.Relays...)
 	}
 	return out
 }

@@ -33,6 +33,13 @@ type Backend interface {
 	// Routes are the relays between media daemons, every one of the cluster (/cdn/show_routes).
 	Routes(ctx context.Context) ([]rest.Route, error)
 
+	// Pull starts pulling a stream from another server (/pull/pull); the local name in use is
+	// rest.ErrConflict. Pulls lists every pull of the cluster, TerminatePull stops one (named by
+	// LocalStreamName or LocalMediaSessionID).
+	Pull(ctx context.Context, a rest.PullAgent) error
+	Pulls(ctx context.Context) ([]rest.PullAgent, error)
+	TerminatePull(ctx context.Context, a rest.PullAgent) error
+
 	// Stats is the figures of GET /?action=stat, grouped: group → key → value, WCS key names.
 	Stats(ctx context.Context) (map[string]map[string]any, error)
 }

@@ -24,6 +24,7 @@ type fakeBackend struct {
 	apps       map[string]rest.App
 	terminated int
 	stats      map[string]map[string]any
+	pulls      []rest.PullAgent
 	err        error
 }
 
@@ -33,6 +34,8 @@ func newFakeBackend() *fakeBackend {
 		conns:      []rest.Connection{{"sessionId": "s1", "appKey": "defaultApp"}},
 		apps:       map[string]rest.App{"defaultApp": {Key: "defaultApp", Methods: []string{"connect"}}},
 		terminated: 1,
+		pulls: []rest.PullAgent{{URI: "ws://wcs:8080", LocalMediaSessionID: "m", RemoteMediaSessionID: "rm",
+			LocalStreamName: "l", RemoteStreamName: "r", Status: "PLAYING"}},
 		stats: map[string]map[string]any{
 			"connection": {"connections": 2, "connections_websocket": 2},
 			"streams":    {"streams_published": 1, "streams_rate": 1.5e6},
@@ -166,6 +169,26 @@ func (f *fakeBackend) Routes(context.Context) ([]rest.Route, error) {
 	}
 	return []rest.Route{{StreamName: "stream1", Origin: "md-a", Edge: "md-b", Players: 3},
 		{StreamName: "stream2", Origin: "md-a", Edge: "md-b", Players: 1}}, nil
+}
+
+func (f *fakeBackend) Pull(_ context.Context, a rest.PullAgent) error {
+	return f.record("Pull", a)
+}
+
+func (f *fakeBackend) Pulls(context.Context) ([]rest.PullAgent, error) {
+	if err := f.record("Pulls", nil); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pulls == nil {
+		return []rest.PullAgent{}, nil
+	}
+	return f.pulls, nil
+}
+
+func (f *fakeBackend) TerminatePull(_ context.Context, a rest.PullAgent) error {
+	return f.record("TerminatePull", a)
 }
 
 func (f *fakeBackend) Stats(context.Context) (map[string]map[string]any, error) {

@@ -65,6 +65,13 @@ func TestEndpointsPassRequestsToTheBackend(t *testing.T) {
 		{"app remove", "POST", "/app/remove", `{"appKey":"defaultApp"}`, call{"RemoveApp", "defaultApp"}, ""},
 		{"app method add", "POST", "/app/method/add", `{"appKey":"defaultApp","methods":["publishStream"]}`, call{"UpdateApp", "defaultApp"}, ""},
 		{"app method remove", "POST", "/app/method/remove", `{"appKey":"defaultApp","methods":"connect"}`, call{"UpdateApp", "defaultApp"}, ""},
+		{"pull", "POST", "/pull/pull", `{"uri":"ws://wcs:8080","remoteStreamName":"r","localStreamName":"l"}`,
+			call{"Pull", rest.PullAgent{URI: "ws://wcs:8080", RemoteStreamName: "r", LocalStreamName: "l"}}, ""},
+		{"pull find_all", "GET", "/pull/find_all", "", call{"Pulls", nil}, `"localStreamName":"l"`},
+		{"pull terminate", "POST", "/pull/terminate",
+			`{"uri":"ws://wcs:8080","localMediaSessionId":"m","remoteMediaSessionId":"rm","localStreamName":"l","remoteStreamName":"r","status":"PLAYING"}`,
+			call{"TerminatePull", rest.PullAgent{URI: "ws://wcs:8080", LocalMediaSessionID: "m", RemoteMediaSessionID: "rm",
+				LocalStreamName: "l", RemoteStreamName: "r", Status: "PLAYING"}}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,6 +169,10 @@ func TestEmptyResults(t *testing.T) {
 	if a := do(t, mux, "GET", "/rest-api/app/find_all", ""); a.code != 200 || string(a.body) != "[]" {
 		t.Errorf("app/find_all: got %d %s, want 200 []", a.code, a.body)
 	}
+	b.pulls = nil
+	if a := do(t, mux, "GET", "/rest-api/pull/find_all", ""); a.code != 200 || string(a.body) != "[]" {
+		t.Errorf("pull/find_all: got %d %s, want 200 []", a.code, a.body)
+	}
 }
 
 // The Backend's sentinel errors map to status codes, with the error's text as the reason.
@@ -204,6 +215,8 @@ func validBody(path string) string {
 		return `{"appKey":"a1"}`
 	case path == "/stream/event/send", path == "/cdn/stream/show_routes":
 		return `{"streamName":"s"}`
+	case strings.HasPrefix(path, "/pull/"):
+		return `{"uri":"ws://wcs:8080","remoteStreamName":"r","localStreamName":"l"}`
 	}
 	return `{"sessionId":"s1"}`
 }

@@ -28,7 +28,7 @@ const (
 	noCalls       = "SIP calls are not implemented yet"
 	noRTSP        = "RTSP capture is not implemented yet"
 	noPush        = "RTMP republishing is not implemented yet"
-	noPull        = "Pulling streams from other servers is not implemented yet"
+	noPull        = "This pull method is not implemented yet"
 	noMixer       = "Mixers are not implemented yet"
 	noTranscoder  = "Transcoding is not implemented yet"
 	noVOD         = "VOD is not implemented yet"
@@ -92,10 +92,10 @@ var routes = []route{
 	{path: "/push/sound_on", notYet: noPush},
 	{path: "/push/sound_off", notYet: noPush},
 
-	{path: "/pull/pull", notYet: noPull},
+	{path: "/pull/pull", serve: pullPull},
 	{path: "/pull/push", notYet: noPull},
-	{path: "/pull/find_all", notYet: noPull},
-	{path: "/pull/terminate", notYet: noPull},
+	{path: "/pull/find_all", serve: pullFindAll},
+	{path: "/pull/terminate", serve: pullTerminate},
 	{path: "/pull/rtmp/pull", notYet: noPull},
 	{path: "/pull/rtmp/find_all", notYet: noPull},
 	{path: "/pull/rtmp/terminate", notYet: noPull},
