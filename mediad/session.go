@@ -173,6 +173,13 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 		if !s.publisher {
 			s.attach()
 		}
+	case webrtc.PeerConnectionStateClosed:
+		// The peer closed it (a DTLS close_notify: the WebSDK closes its peer connections when
+		// its WebSocket is lost, a keepAlive session included): no media will come or go any
+		// more, so the media session ends now rather than staying PUBLISHING/PLAYING without
+		// media. Our own close happens only after the session has ended (teardown).
+		s.log.Info().Msg("peer closed the connection")
+		s.d.end(s, control.StateFailed, wcs.InfoStoppedBySessionDisconn, true)
 	case webrtc.PeerConnectionStateFailed:
 		// docs/protocol.md §E.2: ICE that never connected timed out (pion's own checking deadline may
 		// come before ICETimeout); ICE up without a connection is a DTLS failure; a connection that

@@ -213,6 +213,9 @@ func streamFields(st wcs.Stream) map[string]any {
 // fields the backend's clientExclude removes) and the backend StreamStatusEvent.
 func (s *Session) sendStatus(ms *mediaSession, status, info string) {
 	st := ms.stream(status, info)
+	if s.detached {
+		s.keepMissed(st) // replayed on a re-attach (reattach.go)
+	}
 	s.sendClient(wcs.MsgNotifyStreamStatusEvent, hooks.StreamStatusEvent, st)
 	if s.queue != nil {
 		s.post(hooks.StreamStatusEvent, streamFields(st))

@@ -86,6 +86,12 @@ func (s *Session) Attach(ctx context.Context, out Outbox, raw map[string]json.Ra
 		}
 		s.sendClient(wcs.MsgGetUserData, hooks.ConnectionStatusEvent, wcs.UserData(s.fields, s.cfg.SessionID))
 		s.send(wcs.MsgGetVersion, wcs.Version)
+		// What ended while the socket was gone (its publisher's peer connection closed with
+		// it, say), then what goes on.
+		for _, st := range s.missed {
+			s.sendClient(wcs.MsgNotifyStreamStatusEvent, hooks.StreamStatusEvent, st)
+		}
+		s.missed = nil
 		for _, ms := range s.sorted() {
 			s.sendClient(wcs.MsgNotifyStreamStatusEvent, hooks.StreamStatusEvent, ms.stream(ms.status, ""))
 		}
@@ -93,6 +99,17 @@ func (s *Session) Attach(ctx context.Context, out Outbox, raw map[string]json.Ra
 		s.log.Info().Int("mediaSessions", len(s.streams)).Msg("keepAlive session re-attached")
 	})
 	return attached
+}
+
+// maxMissed bounds the statuses kept for a detached session: a session has at most
+// wcs.MaxMediaSessions media sessions, each ending once.
+const maxMissed = 2 * wcs.MaxMediaSessions
+
+// keepMissed keeps a status a detached session could not send.
+func (s *Session) keepMissed(st wcs.Stream) {
+	if len(s.missed) < maxMissed {
+		s.missed = append(s.missed, st)
+	}
 }
 
 // graceC is the detached session's grace timer, nil while attached.

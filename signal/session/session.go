@@ -119,6 +119,7 @@ type Session struct {
 	keepAlive bool                       // the connection asked keepAlive (§H.8)
 	detached  bool                       // kept after its socket went, waiting for a re-attach
 	grace     *time.Timer                // while detached
+	missed    []wcs.Stream               // statuses sent while detached, replayed on a re-attach
 	streams   map[string]*mediaSession
 	app       rest.App     // the client's application (§F.2)
 	queue     *hooks.Queue // the session's hook events; nil without hooks
