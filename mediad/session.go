@@ -125,6 +125,10 @@ func (s *session) start() string {
 	return ""
 }
 
+// peerClosedGrace is how long a media session whose peer closed the connection waits for the
+// stop its client may have sent just before (see onState).
+const peerClosedGrace = time.Second
+
 // run owns the session's timers: ICE timeout, the 1 s rate events, connection state changes.
 // When the session ends it tears the peer connection down.
 func (s *session) run() {
@@ -178,8 +182,13 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 		// its WebSocket is lost, a keepAlive session included): no media will come or go any
 		// more, so the media session ends now rather than staying PUBLISHING/PLAYING without
 		// media. Our own close happens only after the session has ended (teardown).
+		// A client that stops a stream sends its stop and closes at once; the stop travels through
+		// its signal node and may come a moment after the close_notify. Give it peerClosedGrace:
+		// when it comes the stream ends as stopped, with its own status (end runs once).
 		s.log.Info().Msg("peer closed the connection")
-		s.d.end(s, control.StateFailed, wcs.InfoStoppedBySessionDisconn, true)
+		time.AfterFunc(peerClosedGrace, func() {
+			s.d.end(s, control.StateFailed, wcs.InfoStoppedBySessionDisconn, true)
+		})
 	case webrtc.PeerConnectionStateFailed:
 		// docs/protocol.md §E.2: ICE that never connected timed out (pion's own checking deadline may
 		// come before ICETimeout); ICE up without a connection is a DTLS failure; a connection that
