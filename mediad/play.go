@@ -129,6 +129,9 @@ func (s *session) addDownTracks(codecs []rtc.Codec) error {
 	streamID := "potok-" + s.id // one MediaStream for audio and video (§H.3)
 	for _, c := range codecs {
 		dt := forward.NewDownTrack(s.st.tracks[c.Kind], c.Kind.String(), streamID, c.Params.RTPCodecCapability)
+		if s.relay {
+			dt.SetRelay()
+		}
 		sender, err := s.pc.AddTrack(dt)
 		if err != nil {
 			return err

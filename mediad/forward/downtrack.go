@@ -24,6 +24,9 @@ type DownTrack struct {
 	codec        webrtc.RTPCodecCapability
 
 	bound atomic.Pointer[binding]
+	// relay: the subscriber is another media daemon relaying the stream, whose key-frame
+	// requests are its players' already deduplicated there (SetRelay).
+	relay atomic.Bool
 
 	hdr     rtp.Header // owned by the writer goroutine
 	nackHdr rtp.Header // owned by the RTCP goroutine (HandleRTCP), as are nackOut and nackBuf
@@ -68,6 +71,9 @@ func (d *DownTrack) StreamID() string { return d.streamID }
 
 // Kind implements webrtc.TrackLocal.
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
+
+// SetRelay marks the subscriber as a relay to another media daemon (see Track.RequestRelayKeyframe).
+func (d *DownTrack) SetRelay() { d.relay.Store(true) }
 
 // Source is the published track this down-track copies.
 func (d *DownTrack) Source() *Track { return d.src }
@@ -153,7 +159,11 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.plis.Add(1)
 			d.src.metrics.SubscriberPLIReceived.Inc()
-			d.src.RequestKeyframe()
+			if d.relay.Load() {
+				d.src.RequestRelayKeyframe()
+			} else {
+				d.src.RequestKeyframe()
+			}
 		case *rtcp.ReceiverReport:
 			ssrc := d.SSRC()
 			for _, r := range p.Reports {

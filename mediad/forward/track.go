@@ -246,10 +246,22 @@ func (b *formatBudget) take(now time.Time) bool {
 
 // RequestKeyframe asks the publisher for a key frame unless one was asked for within
 // KeyframeMinInterval.
-func (t *Track) RequestKeyframe() {
+func (t *Track) RequestKeyframe() { t.requestKeyframe(KeyframeMinInterval) }
+
+// RelayKeyframeMinInterval is the deduplication window of a relay's key-frame requests: the
+// relaying daemon has deduplicated its players' already, and waiting out the origin's own window
+// on top (a request of the relay's setup just before) delayed its first players' first picture
+// by 400 ms.
+const RelayKeyframeMinInterval = 100 * time.Millisecond
+
+// RequestRelayKeyframe asks for a key frame for a relay to another daemon, unless one was asked
+// for within RelayKeyframeMinInterval.
+func (t *Track) RequestRelayKeyframe() { t.requestKeyframe(RelayKeyframeMinInterval) }
+
+func (t *Track) requestKeyframe(window time.Duration) {
 	now := t.now().UnixNano()
 	last := t.lastKey.Load()
-	if now-last < int64(KeyframeMinInterval) || !t.lastKey.CompareAndSwap(last, now) {
+	if now-last < int64(window) || !t.lastKey.CompareAndSwap(last, now) {
 		return
 	}
 	t.keyReqs.Add(1)
