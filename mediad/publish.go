@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 
 	"github.com/nats-io/nats.go"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/wcs"
-	"github.com/potok-media/potok/mediad/forward"
 	"github.com/potok-media/potok/mediad/rtc"
 )
 
@@ -110,19 +108,8 @@ func (s *session) answerPublish(offer string) (control.PublishReply, error) {
 }
 
 func (s *session) addTrack(kind webrtc.RTPCodecType, params webrtc.RTPCodecParameters) {
-	var ssrc uint32Box
 	st := s.st
-	st.codecs[kind] = params
-	st.ssrcs[kind] = &ssrc
-	st.tracks[kind] = forward.NewTrack(forward.TrackConfig{
-		Kind: kind, MimeType: params.MimeType, Metrics: s.d.met.forward,
-		RequestKeyframe: func() {
-			if v := ssrc.load(); v != 0 {
-				_ = s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: v}})
-			}
-		},
-		OnFormat: func(w, h int) { s.d.onFormat(st, w, h) },
-	})
+	st.addTrack(kind, params, s.d.met.forward, pliOn(s.pc), func(w, h int) { s.d.onFormat(st, w, h) })
 	s.d.met.publishedTracks.Inc()
 }
 
@@ -133,9 +120,8 @@ func (s *session) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	case <-s.ctx.Done():
 		return
 	}
-	t := s.st.tracks[remote.Kind()]
-	box := s.st.ssrcs[remote.Kind()]
-	if t == nil || box == nil || !box.store(uint32(remote.SSRC())) {
+	t := s.st.source(remote)
+	if t == nil {
 		s.log.Warn().Str("kind", remote.Kind().String()).Msg("unexpected track ignored")
 		return
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
-	"github.com/potok-media/potok/mediad/forward"
 	"github.com/potok-media/potok/mediad/rtc"
 	"github.com/potok-media/potok/wasmclient"
 )
@@ -197,14 +196,10 @@ func (p *pull) buildTracks(answer string) error {
 		params := webrtc.RTPCodecParameters{PayloadType: webrtc.PayloadType(c.PayloadType),
 			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: m.Kind.String() + "/" + c.Name,
 				ClockRate: c.ClockRate, Channels: c.Channels, SDPFmtpLine: c.Fmtp}}
-		ssrc := &uint32Box{}
 		recv := &atomic.Pointer[webrtc.RTPReceiver]{}
-		st.codecs[m.Kind], st.ssrcs[m.Kind], p.receivers[m.Kind] = params, ssrc, recv
-		st.tracks[m.Kind] = forward.NewTrack(forward.TrackConfig{
-			Kind: m.Kind, MimeType: params.MimeType, Metrics: p.d.met.forward,
-			RequestKeyframe: func() { p.requestKeyframe(recv.Load(), ssrc.load()) },
-			OnFormat:        func(w, h int) { p.d.onFormat(st, w, h) },
-		})
+		p.receivers[m.Kind] = recv
+		st.addTrack(m.Kind, params, p.d.met.forward, func(ssrc uint32) { p.requestKeyframe(recv.Load(), ssrc) },
+			func(w, h int) { p.d.onFormat(st, w, h) })
 	}
 	if len(st.tracks) == 0 {
 		return errNoMedia
@@ -232,8 +227,8 @@ func (p *pull) onTrack(remote *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		return
 	}
 	kind := remote.Kind()
-	t, box := p.st.tracks[kind], p.st.ssrcs[kind]
-	if t == nil || box == nil || !box.store(uint32(remote.SSRC())) {
+	t := p.st.source(remote)
+	if t == nil {
 		p.log.Warn().Str("kind", kind.String()).Msg("unexpected pulled track ignored")
 		return
 	}

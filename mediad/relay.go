@@ -11,14 +11,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/rs/zerolog"
 
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
-	"github.com/potok-media/potok/mediad/forward"
 	"github.com/potok-media/potok/mediad/rtc"
 )
 
@@ -174,16 +172,7 @@ func (r *relay) buildTracks(reply control.RelayReply) {
 		params := webrtc.RTPCodecParameters{PayloadType: webrtc.PayloadType(c.PayloadType),
 			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: c.MimeType, ClockRate: c.ClockRate,
 				Channels: c.Channels, SDPFmtpLine: c.SDPFmtpLine}}
-		ssrc := &uint32Box{}
-		st.codecs[kind], st.ssrcs[kind] = params, ssrc
-		st.tracks[kind] = forward.NewTrack(forward.TrackConfig{
-			Kind: kind, MimeType: params.MimeType, Metrics: r.d.met.forward,
-			RequestKeyframe: func() { // to the origin, which asks its publisher
-				if v := ssrc.load(); v != 0 {
-					_ = r.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: v}})
-				}
-			},
-		})
+		st.addTrack(kind, params, r.d.met.forward, pliOn(r.pc), nil) // the origin asks its publisher
 	}
 	st.audioMuted, st.videoMuted = reply.AudioMuted, reply.VideoMuted
 }
@@ -191,9 +180,8 @@ func (r *relay) buildTracks(reply control.RelayReply) {
 // onTrack feeds a relayed track into its local track until the origin stops sending.
 func (r *relay) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	<-r.st.ready
-	t := r.st.tracks[remote.Kind()]
-	box := r.st.ssrcs[remote.Kind()]
-	if t == nil || box == nil || !box.store(uint32(remote.SSRC())) {
+	t := r.st.source(remote)
+	if t == nil {
 		r.log.Warn().Str("kind", remote.Kind().String()).Msg("unexpected relayed track ignored")
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/potok-media/potok/api/wcs"
@@ -135,4 +136,36 @@ func (st *stream) close() {
 	for _, t := range st.tracks {
 		t.Close()
 	}
+}
+
+// addTrack gives the stream its track of kind, with the codec its players get; keyframe asks
+// the track's source for a key frame (a publisher, an origin, a remote server), given the
+// source's SSRC once its media has arrived. Called while the stream is built, before ready.
+func (st *stream) addTrack(kind webrtc.RTPCodecType, params webrtc.RTPCodecParameters, m *forward.Metrics,
+	keyframe func(ssrc uint32), onFormat func(w, h int)) {
+	ssrc := &uint32Box{}
+	st.codecs[kind], st.ssrcs[kind] = params, ssrc
+	st.tracks[kind] = forward.NewTrack(forward.TrackConfig{
+		Kind: kind, MimeType: params.MimeType, Metrics: m, OnFormat: onFormat,
+		RequestKeyframe: func() {
+			if v := ssrc.load(); v != 0 {
+				keyframe(v)
+			}
+		},
+	})
+}
+
+// source binds a remote track to the stream's track of its kind, once, and returns the track to
+// run with it; nil for a track the stream did not expect (another kind, a second one).
+func (st *stream) source(remote *webrtc.TrackRemote) *forward.Track {
+	t, box := st.tracks[remote.Kind()], st.ssrcs[remote.Kind()]
+	if t == nil || box == nil || !box.store(uint32(remote.SSRC())) {
+		return nil
+	}
+	return t
+}
+
+// pliOn asks for key frames with a PLI on pc (a publisher's or an origin's peer connection).
+func pliOn(pc *webrtc.PeerConnection) func(ssrc uint32) {
+	return func(ssrc uint32) { _ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}) }
 }
