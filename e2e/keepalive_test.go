@@ -60,7 +60,8 @@ const keepAliveGrace = 20 * time.Second
 // in front of the signal node, and publishes; a wasmclient player on the same node plays the
 // stream. The proxy then loses the page's WebSocket without a close frame, and the page reconnects
 // as the SDK's phone demo does ("Connect with token"): createSession({keepAlive:true, authToken})
-// with the token of its first getUserData.
+// with the token of its first getUserData, to the other signal node (the session stays on the
+// first, reached through the second: signal/tunnel.go).
 //
 // What the SDK (2.0.276) can do: its stream objects belong to the session object that created
 // them, and a re-attach is a new session object, which does not know them (getStreams() is
@@ -82,7 +83,7 @@ func TestWebSDKKeepAliveReattach(t *testing.T) {
 	requireOwnServer(t)
 	checkNoLeak(t)
 	b, _ := launch(t, 3*time.Minute)
-	c := cluster.Start(t, cluster.Options{Signal: func(cfg *signal.Config) { cfg.KeepAliveGrace = keepAliveGrace }})
+	c := cluster.Start(t, cluster.Options{Signals: 2, Signal: func(cfg *signal.Config) { cfg.KeepAliveGrace = keepAliveGrace }})
 	base := serveAssets(t)
 	for _, mode := range []cutMode{cutServerSide, cutBoth} {
 		t.Run(mode.String(), func(t *testing.T) { runKeepAlive(t, b, c, base, mode) })
@@ -94,7 +95,8 @@ func runKeepAlive(t *testing.T, b *Browser, c *cluster.Cluster, base string, mod
 	start := time.Now()
 	proxy := startCutProxy(t, c.WSURL)
 	name := "e2e-" + randomHex(4)
-	q := url.Values{"ws": {proxy.URL}, "reattachWs": {c.WSURL}, "name": {name}}
+	// The page comes back through the other signal node, as a balancer may send it.
+	q := url.Values{"ws": {proxy.URL}, "reattachWs": {c.WSURLs[1]}, "name": {name}}
 	if err := b.Navigate(b.Context(), base+"/keepalive.html?"+pageQuery(q)); err != nil {
 		t.Fatal(err)
 	}

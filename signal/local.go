@@ -12,7 +12,6 @@ import (
 
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/signal/cluster"
-	"github.com/potok-media/potok/signal/wsconn"
 )
 
 // This node's answers to the management REST API (signal/cluster.Local). Every session is asked
@@ -56,17 +55,17 @@ func (s *Server) Connections(ctx context.Context, f rest.ConnectionFilter) []res
 func (s *Server) TerminateConnection(_ context.Context, sessionID string) bool {
 	s.mu.Lock()
 	c := s.clients[sessionID]
-	var conn *wsconn.Conn
+	var to conn
 	if c != nil {
-		conn = c.conn
+		to = c.conn
 	}
 	s.mu.Unlock()
 	if c == nil {
 		return false
 	}
 	s.log.Info().Str("sessionId", sessionID).Msg("connection terminated by the REST API")
-	if conn != nil {
-		conn.Close(websocket.StatusNormalClosure, ReasonTerminated)
+	if to != nil {
+		to.Close(websocket.StatusNormalClosure, ReasonTerminated)
 	}
 	c.sess.Disconnect() // ended, not kept for a keepAlive re-attach
 	return true

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -70,8 +71,10 @@ type Server struct {
 	// refusedLog is log, sampled: refused upgrades come in floods.
 	refusedLog zerolog.Logger
 
+	nc       *nats.Conn // the control plane's connection, for re-attach tunnels (tunnel.go)
 	mu       sync.Mutex
-	clients  map[string]*client // by session id
+	clients  map[string]*client       // by session id
+	tunnels  map[*edgeTunnel]struct{} // sockets here re-attached to sessions of other nodes
 	closing  bool
 	draining atomic.Bool    // set before any session is told to end: see session.Config.Draining
 	wg       sync.WaitGroup // one per ServeHTTP in progress
@@ -79,8 +82,10 @@ type Server struct {
 }
 
 type client struct {
-	conn *wsconn.Conn
 	sess *session.Session
+	conn conn // where the session's frames go; nil while a keepAlive session is detached
+	// offer lets other signal nodes re-attach the session (tunnel.go).
+	offer *nats.Subscription
 }
 
 var _ session.Media = (*mediactl.Client)(nil)
@@ -99,10 +104,10 @@ func New(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) (*
 		return nil, fmt.Errorf("signal: metrics: %w", err)
 	}
 	// The caller's logger carries nodeId and component (logging.Component).
-	s := &Server{cfg: cfg, log: log, m: m, clients: map[string]*client{},
+	s := &Server{cfg: cfg, log: log, m: m, nc: link.Conn, clients: map[string]*client{}, tunnels: map[*edgeTunnel]struct{}{},
 		adm: newAdmission(cfg.MaxSessionsPerIP, cfg.MaxSessions), refusedLog: log.Sample(refusedSampler())}
 	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, Endpoint: s.endpoint, OnEvent: s.route,
-		OnNodeDown: s.nodeDown, OnControlPlaneLost: s.controlPlaneLost, Directory: cfg.Directory},
+		OnNodeDown: s.nodeDown, OnSignalDown: s.signalDown, OnControlPlaneLost: s.controlPlaneLost, Directory: cfg.Directory},
 		link, m, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("signal: %w", err)
@@ -228,44 +233,72 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// the connection the session has now (none when detached or handed over).
 		if c := s.unregister(id); c != nil && c.conn != nil {
 			c.conn.Close(websocket.StatusGoingAway, wsconn.ReasonShutdown)
+			if t, ok := c.conn.(*ownerTunnel); ok {
+				t.release()
+			}
 		}
 	}()
 	s.register(id, &client{conn: conn, sess: sess})
 	conn.Run(rt)
+	if t := rt.tun.Load(); t != nil { // re-attached to a session of another node
+		s.endTunnel(t, conn.ClosedByPeer())
+		<-sess.Done()
+		log.Info().Str("owner", t.owner).Msg("client disconnected from a session of another signal node")
+		return
+	}
 	target := rt.cur.Load() // this socket's session, or the one it re-attached
 	// A socket lost, not closed by its page, leaves a keepAlive session waiting for a re-attach.
-	if !conn.ClosedByPeer() && target.Detach() {
-		s.setConn(target.ID(), nil)
+	if !conn.ClosedByPeer() && target.Detach(conn) {
+		s.clearConn(target.ID(), conn)
 		log.Info().Str("target", target.ID()).Msg("client socket gone, keepAlive session kept")
 		return
 	}
-	target.Disconnect()
+	target.DisconnectFrom(conn)
 	<-target.Done()
 	<-sess.Done()
 	log.Info().Msg("client disconnected")
 }
 
-// router hands a socket's frames to the session that serves it: the one made for it, or the
-// detached keepAlive session it re-attached (swapped on the first session's goroutine, before
-// the connection's next frame is read).
+// router hands a socket's frames to the session that serves it: the one made for it, the
+// detached keepAlive session it re-attached, or the tunnel to such a session on another node
+// (swapped on the first session's goroutine, before the connection's next frame is read).
 type router struct {
 	cur atomic.Pointer[session.Session]
+	tun atomic.Pointer[edgeTunnel]
 }
 
-func (r *router) Frame(b []byte)                  { r.cur.Load().Frame(b) }
-func (r *router) FrameTooLarge(f wsconn.TooLarge) { r.cur.Load().FrameTooLarge(f) }
+func (r *router) Frame(b []byte) {
+	if t := r.tun.Load(); t != nil {
+		t.Frame(b)
+		return
+	}
+	r.cur.Load().Frame(b)
+}
+
+func (r *router) FrameTooLarge(f wsconn.TooLarge) {
+	if t := r.tun.Load(); t != nil {
+		t.FrameTooLarge(f)
+		return
+	}
+	r.cur.Load().FrameTooLarge(f)
+}
 
 // reattach gives conn, whose session fresh has just received a connection carrying token, to the
-// detached keepAlive session of that token on this node (docs/protocol.md §H.8). A token of
-// another node, or of no session waiting, is a new session: false.
+// detached keepAlive session of that token, on this node or through a tunnel to another
+// (docs/protocol.md §H.8). A token of no session waiting is a new session: false.
 func (s *Server) reattach(token string, raw map[string]json.RawMessage, fresh string, conn *wsconn.Conn, rt *router) bool {
 	old := s.client(token)
 	if old == nil {
-		return false
+		if !s.reattachRemote(token, raw, conn, rt) {
+			return false
+		}
+		s.setConn(fresh, nil)
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if !old.sess.Attach(ctx, conn, raw) {
+		// Not waiting (its socket is still up, say): a new session, not asked elsewhere.
 		return false
 	}
 	rt.cur.Store(old.sess)
@@ -274,18 +307,49 @@ func (s *Server) reattach(token string, raw map[string]json.RawMessage, fresh st
 	return true
 }
 
-// setConn records which connection a session sends to (nil: none).
-func (s *Server) setConn(id string, conn *wsconn.Conn) {
+// setConn records which connection a session sends to (nil: none, detached or handed over). A
+// tunnel replaced is released.
+func (s *Server) setConn(id string, to conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c := s.clients[id]; c != nil {
-		c.conn = conn
+	c := s.clients[id]
+	if c == nil {
+		return
+	}
+	if t, ok := c.conn.(*ownerTunnel); ok && c.conn != to {
+		t.release()
+	}
+	c.conn = to
+}
+
+// clearConn records that session id has no connection, if it still sends to from.
+func (s *Server) clearConn(id string, from conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[id]; c != nil && c.conn == from {
+		c.conn = nil
+	}
+}
+
+// hasConn reports whether session id sends to to now.
+func (s *Server) hasConn(id string, to conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clients[id]
+	return c != nil && c.conn == to
+}
+
+func (c *client) stopOffer() {
+	if c.offer != nil {
+		_ = c.offer.Unsubscribe()
+		c.offer = nil
 	}
 }
 
 func (s *Server) register(id string, c *client) {
 	s.mu.Lock()
 	s.clients[id] = c
+	s.offerLocked(id, c)
 	closing := s.closing
 	s.mu.Unlock()
 	if closing { // Shutdown began between the accept and now
@@ -299,6 +363,9 @@ func (s *Server) unregister(id string) *client {
 	defer s.mu.Unlock()
 	c := s.clients[id]
 	delete(s.clients, id)
+	if c != nil {
+		c.stopOffer()
+	}
 	return c
 }
 
@@ -329,6 +396,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, c := range s.snapshot() {
 			c.sess.Shutdown()
 		}
+		// Sockets here tunnelled to other nodes' sessions: closed as lost, so that their
+		// sessions wait for the pages to come back through another node.
+		for _, t := range s.edgeTunnels() {
+			t.conn.Close(websocket.StatusGoingAway, wsconn.ReasonShutdown)
+		}
 		done := make(chan struct{})
 		go func() {
 			s.wg.Wait()
@@ -343,6 +415,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 					c.conn.Abort()
 				}
 			}
+			for _, t := range s.edgeTunnels() {
+				t.conn.Abort()
+			}
 			<-done
 		}
 		s.rest.Close()
@@ -350,4 +425,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Info().Msg("signal server stopped")
 	})
 	return err
+}
+
+func (s *Server) edgeTunnels() []*edgeTunnel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*edgeTunnel, 0, len(s.tunnels))
+	for t := range s.tunnels {
+		out = append(out, t)
+	}
+	return out
 }

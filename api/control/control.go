@@ -363,3 +363,44 @@ type RESTAnswer struct {
 	Body   json.RawMessage `json:"body,omitempty"`
 	Error  string          `json:"error,omitempty"`
 }
+
+// Re-attaching a keepAlive session through another signal node (docs/protocol.md §H.8). A
+// session whose socket was lost waits on ReattachSubject(its id); a signal node given a
+// connection with that authToken asks there (a ReattachRequest; no responder means no session
+// waits) and, when the owner takes it, carries the socket's frames over a tunnel: the client's
+// frames on TunnelSubject(id, TunnelUp), the session's on TunnelSubject(id, TunnelDown). The
+// session stays where it lives; the tunnel only moves frames.
+const (
+	TunnelUp   = "up"
+	TunnelDown = "down"
+	// TunnelHeader marks a tunnel message that is not a frame: TunnelClose (down: close the
+	// socket with TunnelCodeHeader and TunnelReasonHeader), TunnelLost or TunnelClosed (up: the
+	// socket was lost, or closed by its page), TunnelTooLarge (up: a frame too large to carry,
+	// its wsconn.TooLarge as JSON).
+	TunnelHeader       = "Potok-Tunnel"
+	TunnelCodeHeader   = "Potok-Code"
+	TunnelReasonHeader = "Potok-Reason"
+	TunnelClose        = "close"
+	TunnelLost         = "lost"
+	TunnelClosed       = "closed"
+	TunnelTooLarge     = "toolarge"
+)
+
+// ReattachSubject is where a detached keepAlive session waits for its socket.
+func ReattachSubject(sessionID string) string { return "potok.reattach." + sessionID }
+
+// TunnelSubject is one direction of a re-attach tunnel.
+func TunnelSubject(tunnelID, dir string) string { return "potok.tunnel." + tunnelID + "." + dir }
+
+// ReattachRequest offers a detached session the socket a signal node holds.
+type ReattachRequest struct {
+	Node   string                     `json:"node"`   // the signal node holding the socket
+	Tunnel string                     `json:"tunnel"` // the tunnel's id (TunnelSubject)
+	Fields map[string]json.RawMessage `json:"fields"` // the new connection message
+}
+
+// ReattachReply answers a ReattachRequest: taken, by the session's node.
+type ReattachReply struct {
+	OK   bool   `json:"ok"`
+	Node string `json:"node,omitempty"`
+}

@@ -151,6 +151,7 @@ func RolePermissions(r Role) Permissions {
 		}
 		return out
 	}
+	reattach := []string{control.ReattachSubject("*"), control.TunnelSubject("*", "*")}
 	switch r {
 	case RoleSignal:
 		return Permissions{
@@ -162,9 +163,11 @@ func RolePermissions(r Role) Permissions {
 				bucketAdmin(BucketApps), read(BucketApps), []string{write(BucketApps)},
 				// The REST API's cluster-wide questions (signal/cluster), asked and answered
 				// by signal nodes only.
-				[]string{control.RESTQuerySubject}),
+				[]string{control.RESTQuerySubject},
+				// keepAlive re-attaches through another signal node (signal/tunnel.go).
+				reattach),
 			PublishDeny:    []string{"potok.signal.>"},
-			SubscribeAllow: []string{"potok.signal.*.events", control.RESTQuerySubject, r.InboxPrefix() + ".>"},
+			SubscribeAllow: cat([]string{"potok.signal.*.events", control.RESTQuerySubject, r.InboxPrefix() + ".>"}, reattach),
 			Responses:      true,
 		}
 	case RoleMediad:

@@ -44,6 +44,9 @@ type Config struct {
 	OnEvent func(control.MediaEvent)
 	// OnNodeDown is told when a media daemon leaves or its heartbeat stops; it must not block.
 	OnNodeDown func(nodeID string)
+	// OnSignalDown is told when another signal node's record expires (it was killed or cut
+	// off); it must not block.
+	OnSignalDown func(nodeID string)
 	// OnControlPlaneLost is told when the control plane has been unreachable for longer than the
 	// link's grace; it must not block.
 	OnControlPlaneLost func()

@@ -48,6 +48,9 @@ func (c *Client) signalDead(rec control.NodeRecord) {
 	if rec.ID == c.cfg.NodeID {
 		return
 	}
+	if c.cfg.OnSignalDown != nil {
+		c.cfg.OnSignalDown(rec.ID)
+	}
 	select {
 	case c.deadSignals <- rec:
 	default:

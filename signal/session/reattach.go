@@ -40,20 +40,38 @@ func (o *switchOut) Close(code websocket.StatusCode, reason string) {
 	}
 }
 
+// is reports whether the session sends to c now.
+func (o *switchOut) is(c Outbox) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cur == c
+}
+
+func (o *switchOut) get() Outbox {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cur
+}
+
 func (o *switchOut) set(c Outbox) {
 	o.mu.Lock()
 	o.cur = c
 	o.mu.Unlock()
 }
 
-// Detach keeps the session after its socket has gone, when its connection asked keepAlive and
-// the node has a grace: true means it waits for a re-attach until the grace ends (then it ends
-// as disconnected). False: the caller ends it (Disconnect).
-func (s *Session) Detach() bool {
+// Detach keeps the session after its socket from has gone, when its connection asked keepAlive
+// and the node has a grace: true means it waits for a re-attach until the grace ends (then it
+// ends as disconnected), or has another socket already (a re-attach took it over). False: the
+// caller ends it (DisconnectFrom).
+func (s *Session) Detach(from Outbox) bool {
 	kept := false
 	ctx, cancel := context.WithTimeout(context.Background(), stopBudget)
 	defer cancel()
 	s.Do(ctx, func() {
+		if !s.out.is(from) {
+			kept = true // not this socket's session any more
+			return
+		}
 		if !s.connected || !s.keepAlive || s.cfg.KeepAliveGrace <= 0 || s.detached {
 			return
 		}
@@ -67,14 +85,31 @@ func (s *Session) Detach() bool {
 	return kept
 }
 
-// Attach gives a detached session the socket of a new connection carrying its authToken: the
+// DisconnectFrom ends the session after its socket from was closed by its page, unless a
+// re-attach has given it another socket since.
+func (s *Session) DisconnectFrom(from Outbox) {
+	if s.out.is(from) || s.out.is(nil) {
+		s.end(false)
+	}
+}
+
+// Attach gives a keepAlive session the socket of a new connection carrying its authToken: the
 // client gets getUserData with the same token and the current status of every media session.
-// False when the session is not waiting for one (not keepAlive, attached, ended).
+// A session whose socket still looks open takes the new one too and closes the old: a client
+// comes back with its token when it has lost its socket, which a server learns only from
+// missed pings (a silent network cut), long after. False when the session takes no re-attach
+// (not keepAlive, no grace on this node, not connected yet, ended).
 func (s *Session) Attach(ctx context.Context, out Outbox, raw map[string]json.RawMessage) bool {
 	attached := false
 	s.Do(ctx, func() {
-		if !s.detached {
+		if !s.connected || !s.keepAlive || s.cfg.KeepAliveGrace <= 0 {
 			return
+		}
+		if !s.detached {
+			if old := s.out.get(); old != nil {
+				defer old.Close(websocket.StatusGoingAway, ReasonReattached)
+			}
+			s.log.Info().Msg("re-attach while the old socket looks open: the old one is closed")
 		}
 		s.detached = false
 		s.stopGrace()
@@ -100,6 +135,9 @@ func (s *Session) Attach(ctx context.Context, out Outbox, raw map[string]json.Ra
 	})
 	return attached
 }
+
+// ReasonReattached closes a socket whose session a new connection re-attached.
+const ReasonReattached = "Re-attached by a new connection"
 
 // maxMissed bounds the statuses kept for a detached session: a session has at most
 // wcs.MaxMediaSessions media sessions, each ending once.

@@ -223,6 +223,16 @@ func (c *Conn) Gone() <-chan struct{} { return c.gone }
 // only the second (docs/protocol.md §H.8).
 func (c *Conn) ClosedByPeer() bool { return c.peerClosed.Load() }
 
+// closedByUs reports whether this side has begun closing the connection.
+func (c *Conn) closedByUs() bool {
+	c.sendMu.Lock()
+	closing := c.closing
+	c.sendMu.Unlock()
+	c.killMu.Lock()
+	defer c.killMu.Unlock()
+	return closing || c.killed
+}
+
 func (c *Conn) readLoop(h Handler) {
 	// Cancelling ctx during a read closes the socket (the library's read timeout): the only way to
 	// stop a client that keeps sending one frame.
@@ -231,7 +241,8 @@ func (c *Conn) readLoop(h Handler) {
 	for {
 		typ, r, err := c.ws.Reader(ctx)
 		if err != nil {
-			if websocket.CloseStatus(err) != -1 {
+			// A close frame answering our own close is not the page's doing.
+			if websocket.CloseStatus(err) != -1 && !c.closedByUs() {
 				c.peerClosed.Store(true)
 			}
 			c.logReadEnd(err)
