@@ -220,7 +220,13 @@ func (d *Daemon) unindex(s *session) {
 	if s.publisher && d.streams[s.st.name] == s.st {
 		delete(d.streams, s.st.name)
 	}
-	if len(d.sessions) == 0 && d.draining.Load() {
+	d.wakeIfIdleLocked()
+}
+
+// wakeIfIdleLocked wakes Drain once the daemon holds nothing: no media session, no pull.
+// Called with d.mu held.
+func (d *Daemon) wakeIfIdleLocked() {
+	if len(d.sessions) == 0 && len(d.pulls) == 0 && d.draining.Load() {
 		select {
 		case d.idle <- struct{}{}:
 		default: // Drain has a wake-up pending already
@@ -318,14 +324,17 @@ func (d *Daemon) Drain(ctx context.Context, grace time.Duration) error {
 	cancel()
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
-	for d.sessionCount() > 0 {
+	for d.sessionCount()+d.Pulls() > 0 {
 		select {
 		case <-d.idle:
 		case <-timer.C:
 			n := d.endOwnedByNotified(wcs.InfoMediaNodeShutdown)
-			d.log.Warn().Int("mediaSessions", n).Msg("drain grace over: media sessions ended")
+			// Pulls end as a publisher does: their players are told, and so is the owner,
+			// which frees the name.
+			p := d.endPulls(wcs.InfoMediaNodeShutdown)
+			d.log.Warn().Int("mediaSessions", n).Int("pulls", p).Msg("drain grace over: media sessions and pulls ended")
 		case <-ctx.Done():
-			return fmt.Errorf("mediad: drain: %d media sessions left: %w", d.sessionCount(), ctx.Err())
+			return fmt.Errorf("mediad: drain: %d media sessions and %d pulls left: %w", d.sessionCount(), d.Pulls(), ctx.Err())
 		}
 	}
 	// The owners' events are buffered by the NATS client: out before the record goes (Close).

@@ -24,7 +24,7 @@ type loadMeter struct {
 // measure returns the daemon's load now.
 func (d *Daemon) measure() control.Load {
 	d.mu.Lock()
-	l := control.Load{Relays: len(d.relays)}
+	l := control.Load{Relays: len(d.relays), Pulls: len(d.pulls)}
 	for _, st := range d.streams {
 		l.Tracks += len(st.tracks)
 	}

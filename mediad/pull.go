@@ -257,6 +257,11 @@ func (p *pull) teardown() {
 		delete(d.streams, p.st.name)
 	}
 	d.mu.Unlock()
+	defer func() { // after close(p.done): Drain may then return and the daemon close
+		d.mu.Lock()
+		d.wakeIfIdleLocked()
+		d.mu.Unlock()
+	}()
 	info := p.info
 	if info == "" { // the daemon is closing
 		info = wcs.InfoStoppedByPublisherStop
@@ -332,6 +337,20 @@ func (d *Daemon) Pulls() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.pulls)
+}
+
+// endPulls ends every pull with info, its owner told (a drain's grace is over).
+func (d *Daemon) endPulls(info string) int {
+	d.mu.Lock()
+	all := make([]*pull, 0, len(d.pulls))
+	for _, p := range d.pulls {
+		all = append(all, p)
+	}
+	d.mu.Unlock()
+	for _, p := range all {
+		p.end(info, false)
+	}
+	return len(all)
 }
 
 // endPullsOwnedBy ends, without telling their owner, the pulls whose owner matches (a dead

@@ -2,6 +2,7 @@ package signal
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -10,7 +11,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/rest"
+	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/cluster"
 )
 
@@ -22,17 +25,40 @@ var _ cluster.Local = (*Server)(nil)
 // ReasonTerminated is the WebSocket close reason of /connection/terminate.
 const ReasonTerminated = "terminated by the REST API"
 
-// Streams lists this node's media sessions that f matches.
+// Streams lists this node's media sessions that f matches, and the streams it pulls.
 func (s *Server) Streams(ctx context.Context, f rest.StreamFilter) []rest.Stream {
-	return collect(s.snapshot(), func(c *client) []rest.Stream { return c.sess.Streams(ctx, f) })
+	out := collect(s.snapshot(), func(c *client) []rest.Stream { return c.sess.Streams(ctx, f) })
+	return append(out, s.pulledStreams(f)...)
 }
 
-// TerminateStreams ends this node's media sessions that f matches.
+// pulledStreams are the pulls this node owns (/pull/pull) that f matches, as publishers of
+// session "pull" (docs/protocol.md §G.2).
+func (s *Server) pulledStreams(f rest.StreamFilter) []rest.Stream {
+	var out []rest.Stream
+	for _, p := range s.ctl.HeldPulls() {
+		st := rest.Stream{NodeID: s.cfg.NodeID, SessionID: control.PullSession, MediaSessionID: p.ID, Name: p.Name,
+			Published: true, HasVideo: true, HasAudio: true, Status: wcs.StatusPublishing, Transport: "UDP",
+			CreateDate: p.Created, MediaType: "pull", MediaProvider: "WebRTC", Custom: json.RawMessage("{}")}
+		if f.Matches(st) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// TerminateStreams ends this node's media sessions that f matches, and the pulls it matches.
 func (s *Server) TerminateStreams(ctx context.Context, f rest.StreamFilter) int {
 	counts := collect(s.snapshot(), func(c *client) []int { return []int{c.sess.TerminateStreams(ctx, f)} })
 	n := 0
 	for _, k := range counts {
 		n += k
+	}
+	for _, st := range s.pulledStreams(f) {
+		if err := s.ctl.TerminatePull(ctx, st.Name); err != nil {
+			s.log.Warn().Err(err).Str("streamName", st.Name).Msg("terminate a pulled stream")
+			continue
+		}
+		n++
 	}
 	return n
 }

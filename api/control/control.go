@@ -290,6 +290,7 @@ type Load struct {
 	PeerConnections int     `json:"peerConnections"` // WebRTC peer connections (mediad)
 	Tracks          int     `json:"tracks"`          // published tracks (mediad)
 	Relays          int     `json:"relays"`          // relays to and from other media daemons (mediad)
+	Pulls           int     `json:"pulls"`           // streams pulled from other servers (mediad, /pull/pull)
 	PacketsIn       float64 `json:"packetsIn"`       // RTP packets per second received
 	PacketsOut      float64 `json:"packetsOut"`      // RTP packets per second sent
 	CPU             float64 `json:"cpu"`             // process CPU, cores (1.0 = one core busy)

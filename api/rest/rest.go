@@ -6,6 +6,7 @@ package rest
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 )
 
 // Stream is a media session as /stream/find* returns it (§G.3): the WS Stream object plus who
@@ -73,6 +74,20 @@ type StreamFilter struct {
 	SessionID       string   `json:"sessionId,omitempty"`
 	// Display ["metrics"] adds Stream.Metrics (find only).
 	Display []string `json:"display,omitempty"`
+}
+
+// Matches reports whether f selects st (Display aside).
+func (f StreamFilter) Matches(st Stream) bool {
+	switch {
+	case f.Name != "" && f.Name != st.Name,
+		f.MediaSessionID != "" && f.MediaSessionID != st.MediaSessionID,
+		len(f.MediaSessionIDs) > 0 && !slices.Contains(f.MediaSessionIDs, st.MediaSessionID),
+		f.Status != "" && f.Status != st.Status,
+		f.Published != nil && *f.Published != st.Published,
+		f.SessionID != "" && f.SessionID != st.SessionID:
+		return false
+	}
+	return true
 }
 
 // ConnectionFilter selects connections (/connection/find).

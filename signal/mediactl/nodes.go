@@ -229,7 +229,9 @@ func (v *nodeView) liveMediads(now, upSince time.Time) int {
 	return n
 }
 
-func load(n *nodeEntry) int { return n.rec.MediaSessions + n.placed }
+// load is what placement compares: media sessions, pulls (each a peer connection to another
+// server) and the placements made since the last heartbeat.
+func load(n *nodeEntry) int { return n.rec.MediaSessions + n.rec.Load.Pulls + n.placed }
 
 // aliveAs reports whether node heartbeats as a node of kind, in the incarnation started (0: any;
 // records written before incarnations were kept carry none). Media daemons are alive until found

@@ -27,10 +27,33 @@ type pulls struct {
 	wg     sync.WaitGroup
 }
 
-// heldPull is one pull's claim: the name, the daemon holding the pull, the claim id.
+// heldPull is one pull's claim: the name, the daemon holding the pull, the claim id, and what
+// /stream/find shows of it.
 type heldPull struct {
 	name, node string
 	claim      uint64
+	uri        string
+	created    int64 // Unix ms
+	playing    bool  // the daemon said it plays
+}
+
+// HeldPull is a pull this node owns, as the REST API's /stream/find lists it.
+type HeldPull struct {
+	ID, Name, MediaNode, URI string
+	Created                  int64 // Unix ms
+}
+
+// HeldPulls lists the pulls this node owns that play.
+func (c *Client) HeldPulls() []HeldPull {
+	c.pulls.mu.Lock()
+	defer c.pulls.mu.Unlock()
+	out := make([]HeldPull, 0, len(c.pulls.byID))
+	for id, h := range c.pulls.byID {
+		if h.playing {
+			out = append(out, HeldPull{ID: id, Name: h.name, MediaNode: h.node, URI: h.uri, Created: h.created})
+		}
+	}
+	return out
 }
 
 func (p *pulls) add(id string, h heldPull) {
@@ -40,6 +63,16 @@ func (p *pulls) add(id string, h heldPull) {
 		p.byID = map[string]heldPull{}
 	}
 	p.byID[id] = h
+}
+
+// playing marks the pull id as set up.
+func (p *pulls) playing(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h, ok := p.byID[id]; ok {
+		h.playing = true
+		p.byID[id] = h
+	}
 }
 
 // take forgets the pulls match selects and returns them.
@@ -88,12 +121,13 @@ func (c *Client) Pull(ctx context.Context, uri, remoteName, localName string) er
 	id := uuid.NewString()
 	owner := control.Owner{SignalNode: c.cfg.NodeID, SignalStarted: c.started, SessionID: control.PullSession,
 		MediaSessionID: id}
+	created := time.Now().UnixMilli()
 	claim, err := c.ClaimStream(ctx, control.StreamRecord{Name: localName, MediaNode: node, MediaSessionID: id,
-		SignalNode: c.cfg.NodeID, SessionID: control.PullSession, Created: time.Now().UnixMilli()})
+		SignalNode: c.cfg.NodeID, SessionID: control.PullSession, Created: created})
 	if err != nil {
 		return err
 	}
-	c.pulls.add(id, heldPull{name: localName, node: node, claim: claim})
+	c.pulls.add(id, heldPull{name: localName, node: node, claim: claim, uri: uri, created: created})
 	var rep control.PullReply
 	req := control.PullRequest{Owner: owner, URI: uri, RemoteStreamName: remoteName, LocalStreamName: localName}
 	err = c.rpc(ctx, node, control.OpPull, req, &rep)
@@ -107,6 +141,7 @@ func (c *Client) Pull(ctx context.Context, uri, remoteName, localName string) er
 		c.releasePulls(func(pid string, _ heldPull) bool { return pid == id })
 		return err
 	}
+	c.pulls.playing(id)
 	c.log.Info().Str("streamName", localName).Str("uri", uri).Str("mediaNode", node).Msg("pull playing")
 	return nil
 }

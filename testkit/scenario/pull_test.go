@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -153,5 +154,59 @@ func TestPullEndsWithItsMediad(t *testing.T) {
 	}
 	testwait.Until(t, 10*time.Second, "the remote play ended with the pull", func() bool {
 		return remote.PeerConnections() == 1 // the publisher's
+	})
+}
+
+// TestPullAsAStream: a pulled stream is listed by /stream/find as the publisher of session
+// "pull", /stream/terminate by its name ends it like /pull/terminate, and a draining media
+// daemon waits for its pulls, then ends them past the grace (players FAILED "Media server
+// shutdown", the name freed).
+func TestPullAsAStream(t *testing.T) {
+	t.Parallel()
+	remote := cluster.Start(t, cluster.Options{})
+	local := cluster.Start(t, cluster.Options{})
+	remoteName, localName := streamName("pull-origin"), streamName("pulled")
+	publishSynthetic(t, connect(t, Target{WSURL: remote.WSURL}), remoteName, wcs.StatusPublishing)
+	req := rest.PullAgent{URI: remote.WSURL, RemoteStreamName: remoteName, LocalStreamName: localName}
+	startPull := func() *wasmclient.Stream {
+		t.Helper()
+		if code := restVoid(t, local.RESTURLs[0]+"/rest-api/pull/pull", pullBody(t, req)); code != http.StatusOK {
+			t.Fatalf("pull/pull: %d", code)
+		}
+		player := play(t, connect(t, Target{WSURL: local.WSURL}), wasmclient.PlayOptions{Name: localName}, wcs.StatusPlaying)
+		waitReceived(t, player, func(rs wasmclient.ReceiveStats) bool { return rs.VideoPackets > 10 }, "video through the pull")
+		return player
+	}
+	player := startPull()
+	yes := true
+	got := restFindStreams(t, local, rest.StreamFilter{Name: localName, Published: &yes})
+	if len(got) != 1 || got[0].SessionID != "pull" || got[0].Status != wcs.StatusPublishing || got[0].MediaType != "pull" {
+		t.Errorf("stream/find of the pulled %s = %+v, want its publisher, session \"pull\", PUBLISHING", localName, got)
+	}
+	if code := restVoid(t, local.RESTURLs[0]+"/rest-api/stream/terminate", `{"name":"`+localName+`","published":true}`); code != http.StatusOK {
+		t.Fatalf("stream/terminate of the pulled stream: %d", code)
+	}
+	waitTerminal(t, player, wcs.StatusFailed, wcs.InfoStoppedByPublisherStop)
+	testwait.Until(t, 10*time.Second, "the terminated pull gone", func() bool {
+		return len(pulls(t, local)) == 0 && len(restFindStreams(t, local, rest.StreamFilter{Name: localName})) == 0
+	})
+
+	player = startPull()
+	const grace = time.Second
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	began := time.Now()
+	if err := local.Mediads[0].Drain(dctx, grace); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	if took := time.Since(began); took < grace {
+		t.Errorf("the drain returned after %v, before its %v grace, with a pull playing", took, grace)
+	}
+	waitTerminal(t, player, wcs.StatusFailed, wcs.InfoMediaNodeShutdown)
+	if n := local.Mediads[0].Pulls(); n != 0 {
+		t.Errorf("%d pulls left on the drained daemon", n)
+	}
+	testwait.Until(t, 10*time.Second, "the drained pull's name free", func() bool {
+		return len(pulls(t, local)) == 0 && len(restFindStreams(t, local, rest.StreamFilter{Name: localName})) == 0
 	})
 }
