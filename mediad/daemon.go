@@ -255,6 +255,7 @@ func (d *Daemon) serve() error {
 		control.OpPublish:     d.handlePublish,
 		control.OpPlay:        d.handlePlay,
 		control.OpStop:        d.handleStop,
+		control.OpOwned:       d.handleOwned,
 		control.OpStreamEvent: d.handleStreamEvent,
 		control.OpRelay:       d.handleRelay,
 		control.OpRelayStop:   d.handleRelayStop,
@@ -448,4 +449,23 @@ func (d *Daemon) Relays() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.relays)
+}
+
+// handleOwned lists the media sessions a signal node owns here (not the origin's side of relays,
+// which the edges own): a signal node that judged this daemon down and then hears it again stops
+// the ones it ended meanwhile (signal reconcile.go).
+func (d *Daemon) handleOwned(m *nats.Msg) any {
+	var req control.OwnedRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil || req.SignalNode == "" {
+		return control.OwnedReply{Error: "bad request: signalNode is required"}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := control.OwnedReply{Owners: []control.Owner{}}
+	for _, s := range d.sessions {
+		if !s.relay && s.owner.SignalNode == req.SignalNode {
+			out.Owners = append(out.Owners, s.owner)
+		}
+	}
+	return out
 }

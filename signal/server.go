@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) (*
 	s := &Server{cfg: cfg, log: log, m: m, nc: link.Conn, clients: map[string]*client{}, tunnels: map[*edgeTunnel]struct{}{},
 		adm: newAdmission(cfg.MaxSessionsPerIP, cfg.MaxSessions), refusedLog: log.Sample(refusedSampler())}
 	s.ctl, err = mediactl.New(ctx, mediactl.Config{NodeID: cfg.NodeID, Sessions: s.Sessions, Endpoint: s.endpoint, OnEvent: s.route,
-		OnNodeDown: s.nodeDown, OnSignalDown: s.signalDown, OnControlPlaneLost: s.controlPlaneLost, Directory: cfg.Directory},
+		OnNodeDown: s.nodeDown, OnNodeBack: s.nodeBack, OnSignalDown: s.signalDown, OnControlPlaneLost: s.controlPlaneLost, Directory: cfg.Directory},
 		link, m, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("signal: %w", err)

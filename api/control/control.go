@@ -15,6 +15,7 @@ import (
 // Operations a mediad serves on MediaSubject(nodeID, op).
 const (
 	OpPublish     = "publish"     // PublishRequest → PublishReply
+	OpOwned       = "owned"       // OwnedRequest → OwnedReply: the media sessions a signal node owns there
 	OpPlay        = "play"        // PlayRequest → PlayReply
 	OpStop        = "stop"        // StopRequest → StopReply
 	OpStreamEvent = "streamEvent" // StreamEventRequest → StopReply (fan-out to subscribers)
@@ -181,6 +182,19 @@ type RelayEvent struct {
 type StopRequest struct {
 	Owner
 	Info string `json:"info,omitempty"`
+}
+
+// OwnedRequest asks a media daemon for the media sessions a signal node owns there: a node
+// judged down and then heard again (it stalled, or was cut off) still holds what the signal node
+// ended meanwhile, and the signal node stops what it no longer knows.
+type OwnedRequest struct {
+	SignalNode string `json:"signalNode"`
+}
+
+// OwnedReply lists the owners of those media sessions.
+type OwnedReply struct {
+	Owners []Owner `json:"owners"`
+	Error  string  `json:"error,omitempty"`
 }
 
 // StopReply is the generic acknowledgement.

@@ -178,7 +178,7 @@ func RolePermissions(r Role) Permissions {
 			PublishAllow: cat([]string{"potok.signal.*.events", "potok.media.*." + control.OpRelay,
 				"potok.media.*." + control.OpRelayStop, "potok.media.*." + control.OpRelayEvent}, admin,
 				read(nodes), []string{write(nodes)}),
-			PublishDeny: []string{"potok.media.*." + control.OpPublish, "potok.media.*." + control.OpPlay,
+			PublishDeny: []string{"potok.media.*." + control.OpPublish, "potok.media.*." + control.OpPlay, "potok.media.*." + control.OpOwned,
 				"potok.media.*." + control.OpStop, "potok.media.*." + control.OpStreamEvent, write(streams)},
 			SubscribeAllow: []string{"potok.media.*.*", r.InboxPrefix() + ".>"},
 			Responses:      true,

@@ -44,6 +44,9 @@ type Config struct {
 	OnEvent func(control.MediaEvent)
 	// OnNodeDown is told when a media daemon leaves or its heartbeat stops; it must not block.
 	OnNodeDown func(nodeID string)
+	// OnNodeBack is told when a media daemon judged down is heard again in the same life (it
+	// stalled or was cut off); it must not block.
+	OnNodeBack func(nodeID string)
 	// OnSignalDown is told when another signal node's record expires (it was killed or cut
 	// off); it must not block.
 	OnSignalDown func(nodeID string)
@@ -151,7 +154,7 @@ func (c *Client) watchNodes(ctx context.Context, rewatch <-chan struct{}) {
 			}
 			continue
 		}
-		c.nodes.watch(ctx, w, rewatch, c.log, c.nodeDown)
+		c.nodes.watch(ctx, w, rewatch, c.log, c.nodeDown, c.cfg.OnNodeBack)
 	}
 }
 
@@ -630,4 +633,16 @@ func (c *Client) rpc(ctx context.Context, node, op string, in, out any) error {
 		return fmt.Errorf("mediactl: %s at %s: %w", op, node, err)
 	}
 	return nil
+}
+
+// Owned asks node for the media sessions this signal node owns there.
+func (c *Client) Owned(ctx context.Context, node string) ([]control.Owner, error) {
+	var rep control.OwnedReply
+	if err := c.rpc(ctx, node, control.OpOwned, control.OwnedRequest{SignalNode: c.cfg.NodeID}, &rep); err != nil {
+		return nil, err
+	}
+	if rep.Error != "" {
+		return nil, fmt.Errorf("mediactl: owned at %s: %s", node, rep.Error)
+	}
+	return rep.Owners, nil
 }

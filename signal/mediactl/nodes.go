@@ -47,7 +47,7 @@ func newNodeView() *nodeView {
 
 // watch applies bucket updates until ctx ends, the watcher fails or rewatch asks for a new
 // watcher; a media daemon whose record is deleted is reported to down at once.
-func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, rewatch <-chan struct{}, log zerolog.Logger, down func(string)) {
+func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, rewatch <-chan struct{}, log zerolog.Logger, down, back func(string)) {
 	defer func() { _ = w.Stop() }()
 	initial := true
 	for {
@@ -68,8 +68,12 @@ func (v *nodeView) watch(ctx context.Context, w jetstream.KeyWatcher, rewatch <-
 				}
 				continue
 			}
-			if gone := v.apply(e, log); gone != "" && down != nil {
+			gone, again := v.apply(e, log)
+			if gone != "" && down != nil {
 				down(gone)
+			}
+			if again != "" && back != nil {
+				back(again)
 			}
 		}
 	}
@@ -102,21 +106,21 @@ func (v *nodeView) from(now, upSince time.Time) time.Time {
 }
 
 // apply records one update and returns the id of a live media daemon it removed, if any.
-func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) string {
+func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) (gone, back string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		old := v.nodes[e.Key()]
 		delete(v.nodes, e.Key())
 		if old != nil && old.rec.Kind == control.KindMediad && !old.down {
-			return old.rec.ID
+			return old.rec.ID, ""
 		}
-		return ""
+		return "", ""
 	}
 	var rec control.NodeRecord
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
 		log.Warn().Err(err).Str("key", e.Key()).Msg("malformed node record")
-		return ""
+		return "", ""
 	}
 	old := v.nodes[e.Key()]
 	v.nodes[e.Key()] = &nodeEntry{rec: rec, seen: e.Created()}
@@ -124,9 +128,15 @@ func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) string {
 	// forgotten every session of its previous life.
 	if old != nil && old.rec.Kind == control.KindMediad && !old.down && old.rec.Started != rec.Started {
 		log.Warn().Str("mediaNode", rec.ID).Msg("media node restarted")
-		return old.rec.ID
+		return old.rec.ID, ""
 	}
-	return ""
+	// Judged down, then heard again in the same life: it stalled or was cut off, and still holds
+	// what this node ended when it judged it.
+	if old != nil && old.rec.Kind == control.KindMediad && old.down && old.rec.Started == rec.Started {
+		log.Warn().Str("mediaNode", rec.ID).Msg("media node judged down is back")
+		return "", rec.ID
+	}
+	return "", ""
 }
 
 // heard is when n was last heard from, as far as judging it goes: a node cannot be blamed for

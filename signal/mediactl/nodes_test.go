@@ -29,7 +29,7 @@ func (e entry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
 func record(v *nodeView, node, kind string, at time.Time) {
 	body, _ := json.Marshal(control.NodeRecord{ID: node, Kind: kind, Started: 1})
 	v.heard(at)
-	v.apply(entry{key: control.NodeKey(node), value: body, created: at}, zerolog.Nop())
+	_, _ = v.apply(entry{key: control.NodeKey(node), value: body, created: at}, zerolog.Nop())
 }
 
 // A media daemon that stops heartbeating is down NodeDownAfter later while the watcher keeps
@@ -111,7 +111,7 @@ func TestDrainingMediadNotPlacedNotDown(t *testing.T) {
 	v := newNodeView()
 	body, _ := json.Marshal(control.NodeRecord{ID: "md", Kind: control.KindMediad, Started: 1, Draining: true})
 	v.heard(t0)
-	v.apply(entry{key: control.NodeKey("md"), value: body, created: t0}, zerolog.Nop())
+	_, _ = v.apply(entry{key: control.NodeKey("md"), value: body, created: t0}, zerolog.Nop())
 	if id, ok := v.pick(t0, t0, ""); ok {
 		t.Fatalf("picked draining %q", id)
 	}
@@ -120,5 +120,47 @@ func TestDrainingMediadNotPlacedNotDown(t *testing.T) {
 	}
 	if !v.aliveAs("md", control.KindMediad, 1, t0, t0) || len(v.sweep(t0, t0)) != 0 {
 		t.Fatal("a draining daemon counts as down")
+	}
+}
+
+// A media daemon judged down and heard again in the same life is reported back (its stale media
+// sessions are then reconciled), once, and is placeable again; one back in a new life is not
+// (it remembers nothing).
+func TestMediadBackAfterJudgedDown(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	v := newNodeView()
+	put := func(started int64, at time.Time) (gone, back string) {
+		body, _ := json.Marshal(control.NodeRecord{ID: "md", Kind: control.KindMediad, Started: started})
+		v.heard(at)
+		return v.apply(entry{key: control.NodeKey("md"), value: body, created: at}, zerolog.Nop())
+	}
+	if _, back := put(1, t0); back != "" {
+		t.Fatalf("a first record reported back: %q", back)
+	}
+	late := t0.Add(control.NodeDownAfter + time.Second)
+	for at := t0; !at.After(late); at = at.Add(250 * time.Millisecond) {
+		record(v, "other", control.KindSignal, at) // the watcher delivers meanwhile
+	}
+	if down := v.sweep(late, t0); len(down) != 1 || down[0] != "md" {
+		t.Fatalf("sweep = %v, want md down", down)
+	}
+	if _, back := put(1, late); back != "md" {
+		t.Fatalf("heard again after judged down: back = %q, want md", back)
+	}
+	if id, ok := v.pick(late, t0, ""); !ok || id != "md" {
+		t.Fatalf("pick = %q %v, want md placeable again", id, ok)
+	}
+	if _, back := put(1, late.Add(time.Second)); back != "" {
+		t.Fatalf("reported back twice: %q", back)
+	}
+	later := late.Add(2 * control.NodeDownAfter)
+	for at := late; !at.After(later); at = at.Add(250 * time.Millisecond) {
+		record(v, "other", control.KindSignal, at)
+	}
+	if down := v.sweep(later, t0); len(down) != 1 {
+		t.Fatalf("sweep = %v, want md down again", down)
+	}
+	if _, back := put(2, later); back != "" {
+		t.Fatalf("a restarted daemon reported back: %q", back)
 	}
 }

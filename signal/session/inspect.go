@@ -57,6 +57,20 @@ func (s *Session) Streams(ctx context.Context, f rest.StreamFilter) []rest.Strea
 	return out
 }
 
+// Holds reports whether the session has media session id on the media daemon node. A session too
+// busy to answer within ctx is taken to hold it: a wrong yes leaves a stale media session for
+// the daemon's own checks, a wrong no would stop a live one.
+func (s *Session) Holds(ctx context.Context, id, node string) bool {
+	held := false
+	if !s.Do(ctx, func() {
+		ms := s.streams[id]
+		held = ms != nil && ms.node == node
+	}) {
+		return ctx.Err() != nil
+	}
+	return held
+}
+
 // TerminateStreams ends the media sessions f matches, each with its terminal status and "Stopped
 // by rest /terminate" (§G.2), and returns how many.
 func (s *Session) TerminateStreams(ctx context.Context, f rest.StreamFilter) int {

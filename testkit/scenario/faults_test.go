@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
@@ -400,4 +401,74 @@ func streamKind(st *wasmclient.Stream) string {
 		return "publisher"
 	}
 	return "player"
+}
+
+// TestMediadStalled (issue 8 item 2): a media daemon that stalls (SIGSTOP: alive, its sockets
+// open, nothing answered and no heartbeat) is treated as down like a dead one — its clients get
+// FAILED "Media server lost" and the name is free for a republish on the other daemon. When it
+// resumes (SIGCONT) it must not keep what the cluster gave up: its stale media sessions end and
+// it takes new ones again.
+func TestMediadStalled(t *testing.T) {
+	t.Parallel()
+	c := startProcCluster(t, 2)
+	tg := Target{WSURL: c.wsURL}
+	name := streamName("stalled")
+	pubSess := connect(t, tg)
+	pub := publishSynthetic(t, pubSess, name, wcs.StatusPublishing)
+	player := play(t, connect(t, tg), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	keepReceiving(t, "before the stall", player)
+	holder := 0
+	if c.mediadPeers(t, 1) == 2 {
+		holder = 1
+	}
+	if n := c.mediadPeers(t, holder); n != 2 {
+		t.Fatalf("%s has %d peer connections, want the publisher's and the player's", c.mediadID[holder], n)
+	}
+	survivor := 1 - holder
+	proc := c.mediads[holder].cmd.Process
+	stalled := time.Now()
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = proc.Signal(syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume) // a stopped process would never see the cleanup's SIGTERM
+	for _, st := range []*wasmclient.Stream{pub, player} {
+		obj, err := st.WaitStatus(ctx(t), wcs.StatusFailed)
+		if err != nil || obj.Info != wcs.InfoMediaNodeLost {
+			t.Fatalf("%s: %s %q (%v), want FAILED %q", streamKind(st), obj.Status, obj.Info, err, wcs.InfoMediaNodeLost)
+		}
+		t.Logf("MEASURED %s FAILED %q %v after SIGSTOP of its media daemon", streamKind(st), obj.Info,
+			st.Timeline().Ended.Sub(stalled).Round(time.Millisecond))
+	}
+	again := publishSynthetic(t, pubSess, name, wcs.StatusPublishing)
+	if n := c.mediadPeers(t, survivor); n != 1 {
+		t.Fatalf("%s has %d peer connections after the republish, want 1", c.mediadID[survivor], n)
+	}
+
+	resume()
+	testwait.UntilOK(t, 20*time.Second, "the resumed daemon rid of its stale media sessions", func() error {
+		if n := c.mediadPeers(t, holder); n != 0 {
+			return fmt.Errorf("%s still has %d peer connections", c.mediadID[holder], n)
+		}
+		return nil
+	})
+	// The stream lives on the survivor; the resumed daemon serves new sessions again.
+	player = play(t, connect(t, tg), wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+	keepReceiving(t, "after the stalled daemon resumed", player)
+	testwait.UntilOK(t, 20*time.Second, "a publish placed on the resumed daemon", func() error {
+		st := publishSynthetic(t, connect(t, tg), streamName("after-stall"), wcs.StatusPublishing)
+		defer stop(t, st, wcs.StatusUnpublished)
+		if c.mediadPeers(t, holder) == 0 {
+			return fmt.Errorf("placed on %s", c.mediadID[survivor])
+		}
+		return nil
+	})
+	stop(t, again, wcs.StatusUnpublished)
+	waitTerminal(t, player, wcs.StatusFailed, wcs.InfoStoppedByPublisherStop)
 }
