@@ -95,8 +95,11 @@ func (st *Stream) SendEvent(ctx context.Context, typ string, payload json.RawMes
 	if !st.published {
 		return fmt.Errorf("%w: only a publisher sends stream events", ErrBadOptions)
 	}
-	return st.s.send(ctx, wcs.MsgSendStreamEvent, map[string]any{"mediaSessionId": st.id, "type": typ,
-		"payload": payload})
+	ev := map[string]any{"mediaSessionId": st.id, "type": typ}
+	if payload != nil { // undefined in the SDK's mute events: JSON.stringify leaves it out
+		ev["payload"] = payload
+	}
+	return st.s.send(ctx, wcs.MsgSendStreamEvent, ev)
 }
 
 // DropSocket cuts the WebSocket without a close handshake and leaves the streams' peer
@@ -107,5 +110,42 @@ func (s *Session) DropSocket() {
 	s.mu.Lock()
 	s.dropped = true
 	s.mu.Unlock()
-	_ = s.conn.CloseNow()
+	_ = s.conn.closeNow()
+}
+
+// Stream event types a publisher's mute and unmute send, as the WebSDK's STREAM_EVENT_TYPE
+// (docs/protocol.md §B.10).
+const (
+	EventAudioMuted   = "audioMuted"
+	EventAudioUnmuted = "audioUnmuted"
+	EventVideoMuted   = "videoMuted"
+	EventVideoUnmuted = "videoUnmuted"
+)
+
+// MuteAudio stops sending audio and tells the players (sendStreamEvent audioMuted), as the
+// WebSDK's stream.muteAudio() does; UnmuteAudio, MuteVideo and UnmuteVideo likewise. The peer
+// connection stays up: a browser sends silence or black frames, the native client nothing.
+func (st *Stream) MuteAudio(ctx context.Context) error { return st.setMuted(ctx, "audio", true) }
+
+// UnmuteAudio resumes sending audio (sendStreamEvent audioUnmuted).
+func (st *Stream) UnmuteAudio(ctx context.Context) error { return st.setMuted(ctx, "audio", false) }
+
+// MuteVideo stops sending video (sendStreamEvent videoMuted).
+func (st *Stream) MuteVideo(ctx context.Context) error { return st.setMuted(ctx, "video", true) }
+
+// UnmuteVideo resumes sending video (sendStreamEvent videoUnmuted).
+func (st *Stream) UnmuteVideo(ctx context.Context) error { return st.setMuted(ctx, "video", false) }
+
+func (st *Stream) setMuted(ctx context.Context, kind string, muted bool) error {
+	if !st.published {
+		return fmt.Errorf("%w: only a publisher mutes what it sends", ErrBadOptions)
+	}
+	if !st.peer.mute(kind, muted) {
+		return fmt.Errorf("%w: the stream sends no %s", ErrBadOptions, kind)
+	}
+	typ := map[bool]string{true: EventAudioMuted, false: EventAudioUnmuted}[muted]
+	if kind == "video" {
+		typ = map[bool]string{true: EventVideoMuted, false: EventVideoUnmuted}[muted]
+	}
+	return st.SendEvent(ctx, typ, nil)
 }

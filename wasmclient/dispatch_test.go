@@ -19,6 +19,7 @@ func (p *nopPeer) setAnswer(string) error     { p.answers++; return nil }
 func (p *nopPeer) close()                     {}
 func (p *nopPeer) receiveStats() ReceiveStats { return ReceiveStats{} }
 func (p *nopPeer) sendStats() SendStats       { return SendStats{} }
+func (p *nopPeer) mute(string, bool) bool     { return false }
 
 // attach registers a signalling-only stream with a fixed id on s.
 func attach(s *Session, id string) *Stream {

@@ -2,13 +2,10 @@ package wasmclient
 
 import (
 	"encoding/json"
-	"net/http"
 	"runtime"
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/potok-media/potok/wasmclient/media"
 )
 
 // Network chooses which local addresses the client's ICE agent uses.
@@ -34,10 +31,10 @@ type SessionOptions struct {
 	// Extra fields merged into the connection object (e.g. sipLogin); they are echoed in getUserData.
 	Extra map[string]any
 	// Header is sent with the WebSocket upgrade (e.g. Origin).
-	Header http.Header
+	Header Header
 	// HTTPClient makes the upgrade request (nil: http.DefaultClient); e.g. one that trusts a
 	// self-signed wss:// certificate. Ignored in the browser.
-	HTTPClient *http.Client
+	HTTPClient *HTTPClient
 	// WriteTimeout bounds every WebSocket write (default 10 s).
 	WriteTimeout time.Duration
 	Network      Network
@@ -62,8 +59,8 @@ func (o *SessionOptions) defaults() {
 // PublishOptions configure Session.Publish (docs/protocol.md §B.4).
 type PublishOptions struct {
 	Name   string
-	Video  media.Source // nil: no video track
-	Audio  media.Source // nil: no audio track
+	Video  Source // nil: no video track
+	Audio  Source // nil: no audio track
 	Record bool
 	// MinBitrate/MaxBitrate in kbps, 0 = unlimited, sent as the WebSDK does.
 	MinBitrate, MaxBitrate int

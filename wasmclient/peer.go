@@ -185,6 +185,20 @@ func (p *pionPeer) startPumps() {
 
 func (p *pionPeer) offer() string { return p.sdp }
 
+// mute pauses a kind's pump: its frames still advance the RTP clock but are not sent, so the
+// stream resumes in time on unmute (a browser sends black frames or silence instead).
+func (p *pionPeer) mute(kind string, muted bool) bool {
+	pump := p.audio
+	if kind == "video" {
+		pump = p.video
+	}
+	if pump == nil {
+		return false
+	}
+	pump.SetMuted(muted)
+	return true
+}
+
 func (p *pionPeer) setAnswer(sdp string) error {
 	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 	if err != nil {
@@ -210,10 +224,10 @@ func (p *pionPeer) receiveStats() ReceiveStats {
 func (p *pionPeer) sendStats() SendStats {
 	var s SendStats
 	if p.video != nil {
-		s.Video = p.video.Stats()
+		s.Video = TrackSendStats(p.video.Stats())
 	}
 	if p.audio != nil {
-		s.Audio = p.audio.Stats()
+		s.Audio = TrackSendStats(p.audio.Stats())
 	}
 	return s
 }

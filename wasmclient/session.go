@@ -3,6 +3,7 @@ package wasmclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/potok-media/potok/api/wcs"
@@ -25,6 +25,19 @@ const (
 	SessionFailed       = wcs.SessionFailed
 )
 
+// socket is the signalling WebSocket: coder/websocket natively (dial.go), the browser's own in
+// the js build (dial_js.go).
+type socket interface {
+	// read returns the next text frame; errNormalClosure after a normal closure (1000).
+	read(ctx context.Context) ([]byte, error)
+	write(ctx context.Context, frame []byte) error
+	close() error    // a normal close; waits for the server's close frame
+	closeNow() error // no close handshake (natively a cut, as a network cut)
+}
+
+// errNormalClosure is what socket.read returns after a normal closure (1000) by either side.
+var errNormalClosure = errors.New("wasmclient: websocket closed normally")
+
 // maxFails bounds the list of unrouted fail messages a session keeps.
 const maxFails = 64
 
@@ -33,7 +46,7 @@ const maxFails = 64
 type Session struct {
 	opts     SessionOptions
 	log      zerolog.Logger
-	conn     *websocket.Conn
+	conn     socket
 	loopback bool // ICE restricted to loopback
 
 	ctx    context.Context // session lifetime, cancelled by Close
@@ -81,7 +94,6 @@ func Connect(ctx context.Context, rawURL string, opts SessionOptions) (*Session,
 	if err != nil {
 		return nil, fmt.Errorf("wasmclient: dial %s: %w", rawURL, err)
 	}
-	conn.SetReadLimit(wcs.MaxFrameBytes)
 	s.conn = conn
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.setStatus(SessionConnected, func() { s.timeline.SocketOpen = time.Now() })
@@ -148,7 +160,7 @@ func (s *Session) send(ctx context.Context, msg string, arg any) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
 	defer cancel()
-	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
+	if err := s.conn.write(ctx, frame); err != nil {
 		return fmt.Errorf("wasmclient: send %s: %w", msg, err)
 	}
 	return nil
@@ -157,17 +169,14 @@ func (s *Session) send(ctx context.Context, msg string, arg any) error {
 func (s *Session) readLoop() {
 	defer s.lost()
 	for {
-		typ, frame, err := s.conn.Read(s.ctx)
+		frame, err := s.conn.read(s.ctx)
 		if err != nil {
 			s.mu.Lock()
-			if !s.closing && websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+			if !s.closing && !errors.Is(err, errNormalClosure) {
 				s.err = fmt.Errorf("wasmclient: connection lost: %w", err)
 			}
 			s.mu.Unlock()
 			return
-		}
-		if typ != websocket.MessageText {
-			continue // the server must not send binary on the signalling socket (§A.4)
 		}
 		env, err := wcs.Decode(frame, wcs.MaxFrameBytes)
 		if err != nil {
@@ -228,7 +237,7 @@ func (s *Session) Close() error {
 		go func() {
 			// A normal close waits for the server's close frame; bound it so a dead server
 			// cannot hold Close.
-			_ = s.conn.Close(websocket.StatusNormalClosure, "")
+			_ = s.conn.close()
 			close(closed)
 		}()
 		select {

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/potok-media/potok/api/wcs"
-	"github.com/potok-media/potok/wasmclient/media"
 )
 
 // ReceiveStats describe what a player received.
@@ -20,12 +19,24 @@ type ReceiveStats struct {
 	FirstPacket   time.Time // first RTP packet of any track
 	FirstKeyframe time.Time // first video key frame start: when a decoder could show a picture
 	RecordErrors  uint64    // packets the RecordFile writer refused
+	// FramesDecoded is the browser's inbound-rtp framesDecoded (the js build decodes; the
+	// native client does not, so there it stays 0).
+	FramesDecoded uint64
 }
 
 // SendStats describe what a publisher sent.
 type SendStats struct {
-	Video media.PumpStats
-	Audio media.PumpStats
+	Video TrackSendStats
+	Audio TrackSendStats
+}
+
+// TrackSendStats are one sent track's counters: natively the pump's (media.PumpStats, the same
+// fields), in the browser outbound-rtp's (Frames framesEncoded, Keyframes keyFramesEncoded,
+// Bytes bytesSent, KeyframeRequests pliCount+firCount; WriteErrors stays 0).
+type TrackSendStats struct {
+	Frames, Keyframes, Packets, Bytes, WriteErrors uint64
+	KeyframeRequests                               uint64    // PLI/FIR received for this track
+	FirstPacket                                    time.Time // zero until the first packet is written
 }
 
 // RateSample is one inboundVideoRate / outboundVideoRate message and when it arrived (§C.18).

@@ -30,14 +30,16 @@ type StreamEvent struct {
 	Fail        wcs.Fail        // fail with apiMethod StreamStatusEvent (Stream then holds the FAILED object)
 }
 
-// peer is the media side of a stream; peer.go implements it with pion, a _js.go twin would wrap
-// the browser's RTCPeerConnection.
+// peer is the media side of a stream: peer.go implements it with pion, peer_js.go with the
+// browser's RTCPeerConnection.
 type peer interface {
 	offer() string
 	setAnswer(sdp string) error
 	close()
 	receiveStats() ReceiveStats
 	sendStats() SendStats
+	// mute stops or resumes sending kind ("audio", "video"); false when there is no such track.
+	mute(kind string, muted bool) bool
 }
 
 // Stream is one publish or play (a media session keyed by its client-generated mediaSessionId).

@@ -2,6 +2,7 @@
 
 package wasmclient
 
-// TrackFunc stands for the native build's track hook: the js build plays no media yet
-// (ErrNoBrowserMedia), so it is never called.
+// TrackFunc stands for the native build's remote-track hook (PlayOptions.OnTrack), which takes
+// RTP packets over. The browser decodes its tracks itself and gives Go none, so the js build
+// never calls it: show Stream.MediaStream in a <video> instead.
 type TrackFunc func()

@@ -44,6 +44,7 @@ type Pump struct {
 	frames, keyframes, packets, bytes, writeErrors atomic.Uint64
 	keyframeRequests                               atomic.Uint64
 	firstPacket                                    atomic.Int64 // unix nanoseconds
+	muted                                          atomic.Bool
 }
 
 // NewPump builds a pump for src writing to w.
@@ -112,7 +113,7 @@ func (p *Pump) send(f Frame) {
 	total := ticks(p.elapsed, p.clockRate)
 	samples := uint32(total - p.samples)
 	p.samples = total
-	if len(f.Data) == 0 {
+	if len(f.Data) == 0 || p.muted.Load() {
 		p.packetizer.SkipSamples(samples)
 		return
 	}
@@ -137,6 +138,17 @@ func (p *Pump) Stats() PumpStats {
 		s.FirstPacket = time.Unix(0, ns)
 	}
 	return s
+}
+
+// SetMuted stops (true) or resumes sending: muted frames advance the RTP clock without packets,
+// as an empty frame does.
+// Unmuting asks the source for a key frame, so that players show a picture at once.
+func (p *Pump) SetMuted(muted bool) {
+	if p.muted.Swap(muted) && !muted {
+		if k, ok := p.src.(KeyframeRequester); ok {
+			k.RequestKeyframe()
+		}
+	}
 }
 
 // RequestKeyframe forwards a keyframe request to the source if it can honour one.
