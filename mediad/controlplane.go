@@ -92,6 +92,9 @@ func (d *Daemon) beat(ctx context.Context) {
 		}
 	}
 	d.dirOK.Store(err == nil)
+	if err == nil {
+		d.met.heartbeat.Store(time.Now().UnixNano())
+	}
 	if err != nil && d.ctx.Err() == nil && d.link.Up() {
 		d.log.Warn().Err(err).Msg("heartbeat")
 	}

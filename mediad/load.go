@@ -5,9 +5,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/potok-media/potok/api/control"
 )
 
@@ -30,7 +27,8 @@ func (d *Daemon) measure() control.Load {
 	}
 	d.mu.Unlock()
 	l.PeerConnections = int(d.pcs.Load())
-	in, out, cpu := counterValue(d.met.forward.ReceivedPackets), counterValue(d.met.forward.ForwardedPackets), processCPU()
+	in, out := d.met.forward.Packets()
+	cpu := processCPU()
 	m := &d.load
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -42,15 +40,6 @@ func (d *Daemon) measure() control.Load {
 	}
 	m.at, m.packetsIn, m.pktOut, m.cpu = now, in, out, cpu
 	return l
-}
-
-// counterValue reads a Prometheus counter's current value.
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if c.Write(&m) != nil || m.Counter == nil {
-		return 0
-	}
-	return m.Counter.GetValue()
 }
 
 // processCPU is the CPU time the process has used, user and system.

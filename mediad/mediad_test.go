@@ -111,13 +111,13 @@ func TestPublishPlayForward(t *testing.T) {
 	// NACK from player 0 for a packet it has: the daemon resends it from its cache.
 	p0 := players[0]
 	seq := uint16(p0.lastSeq.Load())
-	retransmittedBefore := counter(t, e.reg, "potok_mediad_retransmitted_packets_total")
+	retransmittedBefore := counter(t, e.reg, "potok_mediad_rtp_retransmitted_packets_total")
 	if err := p0.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: p0.ssrc.Load(),
 		Nacks: []rtcp.NackPair{{PacketID: seq}}}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "retransmission of the NACKed packet", func() bool { return p0.seen(seq) >= 2 })
-	if counter(t, e.reg, "potok_mediad_retransmitted_packets_total") <= retransmittedBefore {
+	if counter(t, e.reg, "potok_mediad_rtp_retransmitted_packets_total") <= retransmittedBefore {
 		t.Fatal("retransmission not counted")
 	}
 	eventually(t, "nack in the player's rate", func() bool {
@@ -158,8 +158,8 @@ func TestPublishPlayForward(t *testing.T) {
 	if sr.Error != "" {
 		t.Fatalf("stop of an unknown id: %q", sr.Error)
 	}
-	for _, m := range []string{"potok_mediad_received_packets_total", "potok_mediad_forwarded_packets_total",
-		"potok_mediad_forwarded_bytes_total", "potok_mediad_nacks_received_total", "potok_mediad_keyframe_requests_total"} {
+	for _, m := range []string{"potok_mediad_rtp_received_packets_total", "potok_mediad_rtp_sent_packets_total",
+		"potok_mediad_rtp_sent_bytes_total", "potok_mediad_rtcp_feedback_received_total", "potok_mediad_keyframe_requests_sent_total"} {
 		if counter(t, e.reg, m) == 0 {
 			t.Errorf("%s is 0", m)
 		}

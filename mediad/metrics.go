@@ -2,38 +2,72 @@ package mediad
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/potok-media/potok/mediad/forward"
 )
 
-// metrics of one daemon (design.md "Observability": units, _total counters, no per-stream labels).
+// Causes of a media session that never connected or lost its connection (the cause label of
+// potok_mediad_ice_failures_total; docs/protocol.md §E.2).
+const (
+	causeICETimeout = "ice_timeout" // ICE found no working pair in time
+	causeDTLS       = "dtls"        // ICE up, the DTLS handshake did not complete
+	causeICELost    = "ice_lost"    // connected, then ICE failed
+)
+
+// metrics of one daemon (README "Monitoring": units, _total counters, no per-stream labels).
 type metrics struct {
-	peerConnections prometheus.Gauge
+	peerConnections *prometheus.GaugeVec // state = pion's peer connection state
 	publishedTracks prometheus.Gauge
-	mediaSessions   *prometheus.GaugeVec // role = publish|play
-	iceFailures     prometheus.Counter
-	iceTimeouts     prometheus.Counter
-	relays          prometheus.Gauge // streams this daemon relays from their origin
+	mediaSessions   *prometheus.GaugeVec   // role = publish|play|relay
+	sessionsStarted *prometheus.CounterVec // role
+	iceFailures     *prometheus.CounterVec // cause
+	relays          prometheus.Gauge       // streams this daemon relays from their origin
 	forward         *forward.Metrics
+
+	heartbeat atomic.Int64 // unix nanos of the last heartbeat that reached the directory
 }
+
+// peerStates are the state label values of potok_mediad_peer_connections.
+var peerStates = []webrtc.PeerConnectionState{webrtc.PeerConnectionStateNew, webrtc.PeerConnectionStateConnecting,
+	webrtc.PeerConnectionStateConnected, webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed,
+	webrtc.PeerConnectionStateClosed}
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		peerConnections: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "potok", Subsystem: "mediad",
-			Name: "peer_connections", Help: "Live pion peer connections."}),
+		peerConnections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "potok", Subsystem: "mediad",
+			Name: "peer_connections", Help: "Live pion peer connections (players, publishers, relays), by state."}, []string{"state"}),
 		publishedTracks: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "potok", Subsystem: "mediad",
 			Name: "published_tracks", Help: "Tracks being received from publishers."}),
 		mediaSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "potok", Subsystem: "mediad",
-			Name: "media_sessions", Help: "Live media sessions by role (publish, play)."}, []string{"role"}),
-		iceFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
-			Name: "ice_failures_total", Help: "Media sessions failed by ICE or DTLS error or ICE timeout."}),
-		iceTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
-			Name: "ice_timeouts_total", Help: "Media sessions not connected within the ICE timeout."}),
+			Name: "media_sessions", Help: "Live media sessions by role (publish, play, relay)."}, []string{"role"}),
+		sessionsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
+			Name: "media_sessions_started_total", Help: "Media sessions started, by role (publish, play, relay)."}, []string{"role"}),
+		iceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
+			Name: "ice_failures_total", Help: "Media sessions failed by ICE or DTLS, by cause (ice_timeout, dtls, ice_lost)."}, []string{"cause"}),
 		relays: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "potok", Subsystem: "mediad",
 			Name: "relays", Help: "Streams relayed to this daemon from their origin (one per stream, shared by its players here)."}),
 	}
+	for _, st := range peerStates {
+		m.peerConnections.WithLabelValues(st.String())
+	}
+	for _, r := range []string{"publish", "play", "relay"} {
+		m.mediaSessions.WithLabelValues(r)
+		m.sessionsStarted.WithLabelValues(r)
+	}
+	for _, c := range []string{causeICETimeout, causeDTLS, causeICELost} {
+		m.iceFailures.WithLabelValues(c)
+	}
+	m.heartbeat.Store(time.Now().UnixNano())
+	heartbeatAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "potok", Name: "heartbeat_age_seconds",
+		Help:        "Seconds since this node's heartbeat last reached the directory.",
+		ConstLabels: prometheus.Labels{"tier": "mediad"},
+	}, func() float64 { return time.Since(time.Unix(0, m.heartbeat.Load())).Seconds() })
 	fm, err := forward.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -41,11 +75,48 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.forward = fm
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.peerConnections, m.publishedTracks, m.mediaSessions,
-			m.iceFailures, m.iceTimeouts, m.relays} {
+			m.sessionsStarted, m.iceFailures, m.relays, heartbeatAge} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("mediad: register metrics: %w", err)
 			}
 		}
 	}
 	return m, nil
+}
+
+// peerState follows one peer connection in potok_mediad_peer_connections{state}: counted in
+// "new" when made, moved with pion's state changes, removed when torn down.
+type peerState struct {
+	g   *prometheus.GaugeVec
+	mu  sync.Mutex
+	cur string // "" once removed
+}
+
+func (m *metrics) newPeerState() *peerState {
+	p := &peerState{g: m.peerConnections, cur: webrtc.PeerConnectionStateNew.String()}
+	p.g.WithLabelValues(p.cur).Inc()
+	return p
+}
+
+// set moves the peer connection to st (pion's callback goroutine).
+func (p *peerState) set(st webrtc.PeerConnectionState) {
+	label := st.String()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur == "" || p.cur == label {
+		return
+	}
+	p.g.WithLabelValues(p.cur).Dec()
+	p.g.WithLabelValues(label).Inc()
+	p.cur = label
+}
+
+// remove takes the peer connection out of the gauge; later calls do nothing.
+func (p *peerState) remove() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != "" {
+		p.g.WithLabelValues(p.cur).Dec()
+		p.cur = ""
+	}
 }

@@ -36,6 +36,7 @@ type relay struct {
 	err   error
 
 	pc            *webrtc.PeerConnection
+	pcState       *peerState // pc in potok_mediad_peer_connections{state}
 	originStarted int64
 	ctx           context.Context // cancelled by end
 	cancel        context.CancelFunc
@@ -125,7 +126,7 @@ func (r *relay) setup() error {
 	}
 	r.pc = pc
 	r.d.pcs.Add(1)
-	r.d.met.peerConnections.Inc()
+	r.pcState = r.d.met.newPeerState()
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			return fmt.Errorf("relay transceiver: %w", err)
@@ -133,6 +134,7 @@ func (r *relay) setup() error {
 	}
 	pc.OnTrack(r.onTrack)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		r.pcState.set(s)
 		switch s {
 		case webrtc.PeerConnectionStateFailed: // the origin stopped answering
 			r.end(wcs.InfoMediaNodeLost, false)
@@ -248,7 +250,7 @@ func (r *relay) teardown() {
 	if r.pc != nil {
 		_ = r.pc.Close()
 		d.pcs.Add(-1)
-		d.met.peerConnections.Dec()
+		r.pcState.remove()
 	}
 	r.wg.Wait()
 	r.st.close()

@@ -27,6 +27,7 @@ type session struct {
 	st        *stream
 	log       zerolog.Logger
 	pc        *webrtc.PeerConnection
+	pcState   *peerState // pc in potok_mediad_peer_connections{state}
 
 	ctx     context.Context // cancelled when the session ends
 	cancel  context.CancelFunc
@@ -84,13 +85,14 @@ func (s *session) newPeer(opts rtc.PeerOptions) error {
 	}
 	s.pc = pc
 	s.d.pcs.Add(1)
-	s.d.met.peerConnections.Inc()
+	s.pcState = s.d.met.newPeerState()
 	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
 		if st == webrtc.ICEConnectionStateConnected {
 			s.iceUp.Store(true)
 		}
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		s.pcState.set(st)
 		select {
 		case s.states <- st:
 		default: // run is behind; the state it needs (connected/failed) is already queued
@@ -118,6 +120,7 @@ func (s *session) start() string {
 		}
 	}
 	d.met.mediaSessions.WithLabelValues(s.role()).Inc()
+	d.met.sessionsStarted.WithLabelValues(s.role()).Inc()
 	go func() {
 		defer d.wg.Done()
 		s.run()
@@ -146,14 +149,12 @@ func (s *session) run() {
 		case <-timeout.C:
 			if !s.connected {
 				// ICE up but no connection by now: the DTLS handshake is what failed.
-				info := wcs.InfoICETimeout
+				info, cause := wcs.InfoICETimeout, causeICETimeout
 				if s.iceUp.Load() {
-					info = wcs.InfoDTLSError
-				} else {
-					s.d.met.iceTimeouts.Inc()
+					info, cause = wcs.InfoDTLSError, causeDTLS
 				}
 				s.log.Info().Dur("timeout", s.d.cfg.ICETimeout).Str("info", info).Msg("media session not connected in time")
-				s.d.met.iceFailures.Inc()
+				s.d.met.iceFailures.WithLabelValues(cause).Inc()
 				s.d.end(s, control.StateFailed, info, true)
 			}
 		case <-tick.C:
@@ -193,15 +194,15 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 		// docs/protocol.md §E.2: ICE that never connected timed out (pion's own checking deadline may
 		// come before ICETimeout); ICE up without a connection is a DTLS failure; a connection that
 		// was up and failed lost ICE.
-		info := wcs.InfoICEError
+		info, cause := wcs.InfoICEError, causeICELost
 		switch {
 		case !s.connected && !s.iceUp.Load():
-			info = wcs.InfoICETimeout
+			info, cause = wcs.InfoICETimeout, causeICETimeout
 		case !s.connected:
-			info = wcs.InfoDTLSError
+			info, cause = wcs.InfoDTLSError, causeDTLS
 		}
 		s.log.Info().Str("info", info).Msg("media failed")
-		s.d.met.iceFailures.Inc()
+		s.d.met.iceFailures.WithLabelValues(cause).Inc()
 		s.d.end(s, control.StateFailed, info, true)
 	}
 }
@@ -241,7 +242,7 @@ func (s *session) teardown() {
 	s.closeTracks()
 	if s.pc != nil {
 		s.d.pcs.Add(-1)
-		s.d.met.peerConnections.Dec()
+		s.pcState.remove()
 	}
 	s.d.met.mediaSessions.WithLabelValues(s.role()).Dec()
 	s.log.Debug().Msg("media session closed")
@@ -264,7 +265,7 @@ func (s *session) discard() {
 	if s.pc != nil {
 		_ = s.pc.Close()
 		s.d.pcs.Add(-1)
-		s.d.met.peerConnections.Dec()
+		s.pcState.remove()
 	}
 	s.wg.Wait()
 	s.closeTracks()

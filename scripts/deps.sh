@@ -3,7 +3,9 @@
 #   - Debian packages: chromium (browser end-to-end tests in e2e/, driven by chromedp), ffmpeg (test
 #     media and decoding checks), nats-server (the separate-process tests against an external NATS)
 #     and nginx (the load-balanced deployment test runs deploy/nginx in front of the signal nodes,
-#     as its own unprivileged foreground process: the system's nginx service is never started);
+#     as its own unprivileged foreground process: the system's nginx service is never started) and
+#     prometheus (promtool checks /metrics and dashboards/rules.yml; the dashboards test scrapes a live
+#     cluster with it, as its own foreground process);
 #   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile.
 # It never downloads a browser build of its own: Chromium comes from Debian (docs/protocol.md §P.9).
 # Usage: scripts/deps.sh   (root, or sudo available, for apt-get)
@@ -21,7 +23,7 @@ installed() { # installed PKG: true when dpkg says the package is fully installe
 
 apt_packages() {
 	local missing=() p
-	for p in chromium ffmpeg nats-server nginx; do
+	for p in chromium ffmpeg nats-server nginx prometheus; do
 		if installed "$p"; then
 			log "apt: $p already installed"
 		else
@@ -41,7 +43,7 @@ apt_packages() {
 	local wait=(-o DPkg::Lock::Timeout=300)
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" update -qq ||
 		die "apt-get update failed"
-	# The tests run nginx and nats-server themselves: keep apt from starting them as services (on
+	# The tests run nginx, nats-server and prometheus themselves: keep apt from starting them as services (on
 	# their default ports) where the image has no policy-rc.d of its own saying so.
 	local policy=/usr/sbin/policy-rc.d added=
 	if [ ! -e "$policy" ]; then

@@ -220,7 +220,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}}, s.ctl, conn, s.m, s.log)
 	rt.cur.Store(sess)
 	s.m.Connections.Inc()
+	s.m.ConnectionsOpened.Inc()
 	defer s.m.Connections.Dec()
+	defer func() { s.m.Closed(conn.EndReason()) }()
 	log.Info().Str("remote", r.RemoteAddr).Str("origin", r.Header.Get("Origin")).Msg("client connected")
 
 	// The session's goroutine is the server's, not this request's: a keepAlive session outlives

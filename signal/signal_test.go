@@ -48,7 +48,9 @@ func TestConnectionEchoesUserData(t *testing.T) {
 		t.Errorf("messages_received{connection} = %v", n)
 	}
 	// The writer counts a frame after writing it, so the client may read it first.
-	eventually(t, "messages_sent >= 2", func() bool { return e.metric(metrics.NameMessagesSent, "") >= 2 })
+	eventually(t, "messages_sent{getUserData} and {getVersion}", func() bool {
+		return e.metric(metrics.NameMessagesSent, wcs.MsgGetUserData) == 1 && e.metric(metrics.NameMessagesSent, wcs.MsgGetVersion) == 1
+	})
 
 	// A second connection on the same socket is refused and changes nothing.
 	c.send(wcs.MsgConnection, map[string]any{"appKey": "other"})

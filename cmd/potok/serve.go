@@ -56,6 +56,22 @@ func serve(ctx context.Context, name string, args []string, r role, stderr io.Wr
 	}
 	p := &process{log: log, reg: newRegistry()}
 	defer p.stop()
+	// The node ids are known before anything starts: they label every metric of their tier,
+	// the NATS connection's included (README "Monitoring").
+	var nodes []prometheus.Registerer
+	if r == roleAll || r == roleMediad {
+		if cfg.Mediad.NodeID == "" {
+			cfg.Mediad.NodeID = nodeID("mediad")
+		}
+		nodes = append(nodes, p.nodeRegisterer("mediad", cfg.Mediad.NodeID))
+	}
+	if r == roleAll || r == roleSignal {
+		if cfg.Signal.NodeID == "" {
+			cfg.Signal.NodeID = nodeID("signal")
+		}
+		nodes = append(nodes, p.nodeRegisterer("signal", cfg.Signal.NodeID))
+	}
+	p.linkReg = ops.Tee(nodes...)
 	if err := p.connect(cfg.NATS, r); err != nil {
 		return err
 	}
@@ -84,6 +100,8 @@ func serve(ctx context.Context, name string, args []string, r role, stderr io.Wr
 type process struct {
 	log      zerolog.Logger
 	reg      *prometheus.Registry
+	nodeRegs map[string]prometheus.Registerer // by tier: reg with the node's label
+	linkReg  prometheus.Registerer            // the NATS link's metrics, once per node
 	embedded *bus.Embedded
 	link     *bus.Link
 	dir      bus.DirectoryConfig
@@ -103,9 +121,21 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
+// nodeRegisterer is the registerer of one node's metrics (its id as the node label), with the
+// build it runs.
+func (p *process) nodeRegisterer(tier, id string) prometheus.Registerer {
+	reg := ops.ForNode(p.reg, id)
+	reg.MustRegister(ops.BuildInfo(tier, version))
+	if p.nodeRegs == nil {
+		p.nodeRegs = map[string]prometheus.Registerer{}
+	}
+	p.nodeRegs[tier] = reg
+	return reg
+}
+
 func (p *process) connect(c config.NATS, r role) error {
 	p.failed = make(chan error, 8) // one per server at most
-	lc := bus.LinkConfig{Grace: c.Grace, Registerer: p.reg}
+	lc := bus.LinkConfig{Grace: c.Grace, Registerer: p.linkReg}
 	p.dir = bus.DirectoryConfig{Replicas: c.KVReplicas}
 	if c.Storage() == "file" {
 		p.dir.Storage = jetstream.FileStorage
@@ -199,12 +229,9 @@ func (p *process) natsErrors() func(error) {
 
 func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone bool) error {
 	id := c.NodeID
-	if id == "" {
-		id = nodeID("mediad")
-	}
 	d, err := mediad.Start(ctx, mediad.Config{
 		NodeID: id, ListenIP: c.ListenIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort,
-		PublicIPs: c.PublicIPs, LoopbackOnly: c.Loopback, ICETimeout: c.ICETimeout, Registerer: p.reg,
+		PublicIPs: c.PublicIPs, LoopbackOnly: c.Loopback, ICETimeout: c.ICETimeout, Registerer: p.nodeRegs["mediad"],
 		Directory: p.dir, MaxPlayersPerStream: c.MaxPlayersPerStream,
 	}, p.link, logging.Component(p.log, "mediad", id))
 	if err != nil {
@@ -224,9 +251,6 @@ func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone b
 
 func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	id := c.NodeID
-	if id == "" {
-		id = nodeID("signal")
-	}
 	// Production mode needs its users before anything listens: refusing to start beats a REST
 	// API that nobody can use (docs/protocol.md §G.1).
 	var auth restapi.Authenticator
@@ -252,7 +276,7 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	s, err := signal.StartNode(ctx, signal.NodeConfig{
 		Signal: signal.Config{
 			NodeID: id, MaxFrameBytes: c.MaxFrameBytes, PingInterval: c.PingInterval, MissedPongs: c.MissedPongs,
-			AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.reg,
+			AllowedOrigins: c.AllowedOrigins, MediaTimeout: c.MediaTimeout, Registerer: p.nodeRegs["signal"],
 			Directory: p.dir, HookKeepAlive: h.KeepAliveInterval, RESTQueryTimeout: c.REST.QueryTimeout,
 			MaxSessionsPerIP: c.MaxSessionsPerIP, MaxSessions: c.MaxSessions, ConnectionDeadline: c.ConnectionDeadline,
 			Endpoint: lns.endpoint(c.PublicHost), PreferMediad: c.PreferMediad, KeepAliveGrace: c.KeepAliveGrace,
@@ -266,7 +290,7 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	}
 	p.signal = s
 	p.restOpts = restapi.Options{Auth: auth, AllowOrigin: c.REST.AllowOrigin, Timeout: c.REST.QueryTimeout + 5*time.Second,
-		Log: logging.Component(p.log, "restapi", id), Registerer: p.reg}
+		Log: logging.Component(p.log, "restapi", id), Registerer: p.nodeRegs["signal"]}
 	// One handler per kind for plain and TLS ports: wss:// is the same endpoint as ws://, https://
 	// the same REST API, metrics and stats page as http:// (WCS's 8443 and 8444).
 	ops := p.opsHandler()

@@ -29,4 +29,16 @@ type subscription struct {
 	down    Down
 	writer  *writer     // guarded by Track.mu
 	waitKey atomic.Bool // set when added (video); cleared by the writer at the first key frame
+	// requested (unix nanos, 0 = not timed) starts the time to the first packet and key frame;
+	// started is set by the writer at the first packet written (writer-owned).
+	requested int64
+	started   bool
+}
+
+// requestedAt is when a Down's player asked for the stream, for Downs that say (DownTrack).
+func requestedAt(d Down) int64 {
+	if r, ok := d.(interface{ RequestedAt() int64 }); ok {
+		return r.RequestedAt()
+	}
+	return 0
 }

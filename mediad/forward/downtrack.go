@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -33,6 +34,10 @@ type DownTrack struct {
 	nackOut rtp.Header
 	nackBuf [MaxPacketSize]byte
 
+	// requested is when the player asked for the stream (unix nanos), for the time to its first
+	// packet and key frame; 0 for a relay, whose waits are not a player's.
+	requested atomic.Int64
+
 	packets, bytes, frames   atomic.Int64
 	nacks, plis, retransmits atomic.Int64
 	nackMisses, lost         atomic.Int64
@@ -57,7 +62,9 @@ type DownStats struct {
 // streamID so the browser puts audio and video in one MediaStream (docs/protocol.md §H.3). It receives
 // packets once added to src (src.AddDown).
 func NewDownTrack(src *Track, id, streamID string, c webrtc.RTPCodecCapability) *DownTrack {
-	return &DownTrack{src: src, id: id, streamID: streamID, kind: src.Kind(), codec: c}
+	d := &DownTrack{src: src, id: id, streamID: streamID, kind: src.Kind(), codec: c}
+	d.requested.Store(time.Now().UnixNano())
+	return d
 }
 
 // ID implements webrtc.TrackLocal.
@@ -73,7 +80,14 @@ func (d *DownTrack) StreamID() string { return d.streamID }
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
 
 // SetRelay marks the subscriber as a relay to another media daemon (see Track.RequestRelayKeyframe).
-func (d *DownTrack) SetRelay() { d.relay.Store(true) }
+func (d *DownTrack) SetRelay() {
+	d.relay.Store(true)
+	d.requested.Store(0)
+}
+
+// RequestedAt is when the player asked for the stream (unix nanos; 0 = not timed): the start of
+// potok_mediad_play_first_packet_seconds and potok_mediad_play_first_keyframe_seconds.
+func (d *DownTrack) RequestedAt() int64 { return d.requested.Load() }
 
 // Source is the published track this down-track copies.
 func (d *DownTrack) Source() *Track { return d.src }
@@ -158,7 +172,11 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.plis.Add(1)
-			d.src.metrics.SubscriberPLIReceived.Inc()
+			if _, fir := p.(*rtcp.FullIntraRequest); fir {
+				d.src.metrics.FIRsReceived.Inc()
+			} else {
+				d.src.metrics.PLIsReceived.Inc()
+			}
 			if d.relay.Load() {
 				d.src.RequestRelayKeyframe()
 			} else {
@@ -194,7 +212,7 @@ func (d *DownTrack) retransmit(seq uint16) {
 	}
 	if d.write(b, &d.nackOut, &d.nackHdr, d.nackBuf[hlen:n]) == nil {
 		d.retransmits.Add(1)
-		d.src.metrics.RetransmittedPackets.Inc()
+		d.src.km.RetransmittedPackets.Inc()
 	}
 }
 

@@ -72,7 +72,9 @@ type Track struct {
 	codec   string // "VP8", "H264", ... for the bitstream probes
 	cache   *PacketCache
 	metrics *Metrics
-	hdr     rtp.Header // reader-owned
+	km      *KindMetrics // metrics of the track's kind
+	sample  uint32       // reader-owned: packets since the last latency sample
+	hdr     rtp.Header   // reader-owned
 	haveSeq bool
 	lastSeq uint16
 	readBuf [MaxPacketSize]byte
@@ -110,6 +112,7 @@ func NewTrack(cfg TrackConfig) *Track {
 	if t.metrics == nil {
 		t.metrics, _ = NewMetrics(nil)
 	}
+	t.km = t.metrics.Kind(cfg.Kind)
 	size := cfg.CacheSize
 	if size == 0 {
 		size = 64
@@ -148,14 +151,15 @@ func (t *Track) Run(src PacketSource) {
 func (t *Track) Push(pkt []byte) {
 	n, err := t.hdr.Unmarshal(pkt)
 	if err != nil || len(pkt) > MaxPacketSize {
+		t.km.DroppedMalformed.Inc()
 		return
 	}
 	seq := t.hdr.SequenceNumber
 	t.cache.Store(seq, pkt)
 	t.packets.Add(1)
 	t.bytes.Add(int64(len(pkt) - n))
-	t.metrics.ReceivedPackets.Inc()
-	t.metrics.ReceivedBytes.Add(float64(len(pkt)))
+	t.km.ReceivedPackets.Inc()
+	t.km.ReceivedBytes.Add(float64(len(pkt)))
 	t.countLoss(seq)
 	key := false
 	if t.video {
@@ -168,12 +172,16 @@ func (t *Track) Push(pkt []byte) {
 		}
 	}
 	msg := writerMsg{op: opPacket, seq: seq, key: key}
+	if t.sample++; t.sample >= latencySampleEvery {
+		t.sample = 0
+		msg.at = time.Now().UnixNano()
+	}
 	for _, w := range *t.writers.Load() {
 		select {
 		case w.ch <- msg:
 		default: // a slow writer loses this packet; its subscribers will NACK it from the cache
 			t.dropped.Add(1)
-			t.metrics.DroppedPackets.Inc()
+			t.km.DroppedQueueFull.Inc()
 		}
 	}
 }
@@ -190,6 +198,7 @@ func (t *Track) countLoss(seq uint16) {
 	}
 	if d > 1 {
 		t.lost.Add(int64(d - 1))
+		t.km.LostPackets.Add(float64(d - 1))
 	}
 	t.lastSeq = seq
 }
@@ -304,7 +313,7 @@ func (t *Track) AddDown(d Down) error {
 	if t.subs[d] != nil {
 		return errors.New("forward: down already attached")
 	}
-	s := &subscription{down: d}
+	s := &subscription{down: d, requested: requestedAt(d)}
 	t.subs[d] = s
 	w := t.pickWriter()
 	w.subs++

@@ -15,6 +15,7 @@ type writerMsg struct {
 	op  uint8
 	key bool
 	seq uint16
+	at  int64 // arrival (unix nanos) of a packet sampled for the latency histogram, else 0
 	sub *subscription
 	ack chan struct{}
 }
@@ -39,6 +40,9 @@ func (w *writer) run() {
 		switch m.op {
 		case opPacket:
 			w.packet(m.seq, m.key)
+			if m.at != 0 && len(w.downs) > 0 {
+				observeSince(w.t.metrics.Latency, m.at)
+			}
 		case opAdd:
 			w.downs = append(w.downs, m.sub)
 		case opRemove:
@@ -63,6 +67,7 @@ func (w *writer) packet(seq uint16, key bool) {
 	}
 	n := w.t.cache.Get(seq, w.buf[:])
 	if n == 0 { // overwritten while queued: the subscribers will NACK what they miss
+		w.t.km.DroppedOverwritten.Inc()
 		return
 	}
 	hlen, err := w.hdr.Unmarshal(w.buf[:n])
@@ -76,16 +81,28 @@ func (w *writer) packet(seq uint16, key bool) {
 		if waiting && !key {
 			continue
 		}
-		if s.down.WriteRTP(&w.hdr, payload) != nil {
+		if err := s.down.WriteRTP(&w.hdr, payload); err != nil {
+			if err != errNotBound {
+				w.t.km.DroppedWriteFailed.Inc()
+			}
 			continue // a key packet that was not sent leaves the Down waiting for the next one
 		}
 		sent++
+		if !s.started {
+			s.started = true
+			if s.requested != 0 {
+				observeSince(w.t.km.FirstPacket, s.requested)
+			}
+		}
 		if waiting && s.waitKey.CompareAndSwap(true, false) {
 			w.t.waiting.Add(-1)
+			if s.requested != 0 {
+				observeSince(w.t.metrics.FirstKeyframe, s.requested)
+			}
 		}
 	}
 	if sent > 0 {
-		w.t.metrics.ForwardedPackets.Add(float64(sent))
-		w.t.metrics.ForwardedBytes.Add(float64(sent * n))
+		w.t.km.SentPackets.Add(float64(sent))
+		w.t.km.SentBytes.Add(float64(sent * n))
 	}
 }

@@ -9,12 +9,12 @@ import (
 
 // Names of the metrics, for dashboards and tests.
 const (
-	NameRequests      = "potok_hook_requests_total"
-	NameDuration      = "potok_hook_duration_seconds"
-	NameEventsDropped = "potok_hook_events_dropped_total"
+	NameRequests      = "potok_signal_hook_requests_total"
+	NameDuration      = "potok_signal_hook_duration_seconds"
+	NameEventsDropped = "potok_signal_hook_events_dropped_total"
 )
 
-// Outcomes (the outcome label of potok_hook_requests_total).
+// Outcomes (the outcome label of potok_signal_hook_requests_total).
 const (
 	OutcomeOK      = "ok"      // the backend answered 200
 	OutcomeRefused = "refused" // it answered another status

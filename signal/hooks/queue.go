@@ -57,7 +57,7 @@ func NewQueue(c *Client, app rest.App, cfg func() *Config, log zerolog.Logger) *
 }
 
 // Post queues method's event with body (see Client.Invoke) and returns at once; false means it
-// was dropped because the queue is full or closed (counted in potok_hook_events_dropped_total).
+// was dropped because the queue is full or closed (counted in potok_signal_hook_events_dropped_total).
 // body is copied, but the values in it are shared: do not change them after Post.
 //
 // then, if not nil, gets the Result on the queue's goroutine once the event was delivered (also

@@ -370,6 +370,7 @@ func (c *Client) beat(ctx context.Context) bool {
 		c.dirSince.Store(0)
 	} else {
 		c.dirSince.CompareAndSwap(0, time.Now().UnixNano())
+		c.m.Heartbeat()
 	}
 	if err != nil && ctx.Err() == nil && c.link.Up() {
 		c.log.Warn().Err(err).Msg("node heartbeat")
@@ -621,9 +622,8 @@ func (c *Client) rpc(ctx context.Context, node, op string, in, out any) error {
 	defer cancel()
 	start := time.Now()
 	err := bus.Request(ctx, c.nc, control.MediaSubject(node, op), in, out)
-	c.m.MediadRPC.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	c.m.RPC(op, time.Since(start), err)
 	if err != nil {
-		c.m.Error(metrics.ReasonRPCFailed)
 		// No responders: the daemon is not on the control plane now (not reconnected yet after
 		// a NATS restart, or dead and not yet judged so); a link that went down meanwhile is the
 		// same fault seen from here.

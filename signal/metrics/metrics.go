@@ -3,20 +3,42 @@
 package metrics
 
 import (
+	"bytes"
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/potok-media/potok/api/wcs"
 )
 
-// Names of the metrics, for dashboards and tests.
+// Names of the metrics, for dashboards and tests (README "Monitoring").
 const (
-	NameConnections      = "potok_signal_ws_connections"
-	NameMessagesReceived = "potok_signal_ws_messages_received_total"
-	NameMessagesSent     = "potok_signal_ws_messages_sent_total"
-	NameErrors           = "potok_signal_ws_errors_total"
-	NameMediaSessions    = "potok_signal_media_sessions"
-	NameMediadRPC        = "potok_signal_mediad_rpc_seconds"
-	NameRefused          = "potok_signal_ws_refused_total"
+	NameConnections       = "potok_signal_ws_connections"
+	NameConnectionsOpened = "potok_signal_ws_connections_opened_total"
+	NameConnectionsClosed = "potok_signal_ws_connections_closed_total"
+	NameMessagesReceived  = "potok_signal_ws_messages_received_total"
+	NameMessagesSent      = "potok_signal_ws_messages_sent_total"
+	NameErrors            = "potok_signal_ws_errors_total"
+	NameRefused           = "potok_signal_ws_refused_total"
+	NameSessionSetup      = "potok_signal_session_setup_duration_seconds"
+	NameStreamSetup       = "potok_signal_stream_setup_duration_seconds"
+	NameStreamStatuses    = "potok_signal_stream_statuses_total"
+	NameMediaSessions     = "potok_signal_media_sessions"
+	NameMediadRPC         = "potok_signal_mediad_rpc_duration_seconds"
+	NameMediadRPCErrors   = "potok_signal_mediad_rpc_errors_total"
+	NameHeartbeatAge      = "potok_heartbeat_age_seconds"
+)
+
+// Why a WebSocket ended (the reason label of potok_signal_ws_connections_closed_total).
+const (
+	ClosedByClient    = "client_closed"   // the page sent a close frame
+	ClosedLost        = "lost"            // the socket ended without one (network cut, process gone)
+	ClosedPingTimeout = "ping_timeout"    // no frame from the client for MissedPongs pings
+	ClosedQueueFull   = "queue_full"      // the client did not read its frames
+	ClosedTooLarge    = "frame_too_large" // a frame past the hard limit
+	ClosedShutdown    = "shutdown"        // the node stopped
+	ClosedByServer    = "server_closed"   // any other close of ours (deadline, take-over)
 )
 
 // Refusal reasons (the reason label of potok_signal_ws_refused_total): admission control at the
@@ -49,14 +71,26 @@ const (
 
 // Signal is the set of instruments of one signal server.
 type Signal struct {
-	Connections      prometheus.Gauge
-	MessagesReceived *prometheus.CounterVec
-	MessagesSent     prometheus.Counter
-	Errors           *prometheus.CounterVec
-	MediaSessions    *prometheus.GaugeVec
-	MediadRPC        *prometheus.HistogramVec
-	Refused          *prometheus.CounterVec
+	Connections       prometheus.Gauge
+	ConnectionsOpened prometheus.Counter
+	ConnectionsClosed *prometheus.CounterVec
+	MessagesReceived  *prometheus.CounterVec
+	MessagesSent      *prometheus.CounterVec
+	Errors            *prometheus.CounterVec
+	MediaSessions     *prometheus.GaugeVec
+	SessionSetup      prometheus.Histogram
+	StreamSetup       *prometheus.HistogramVec
+	StreamStatuses    *prometheus.CounterVec
+	MediadRPC         *prometheus.HistogramVec
+	MediadRPCErrors   *prometheus.CounterVec
+	Refused           *prometheus.CounterVec
+
+	heartbeat atomic.Int64 // unix nanos of the last heartbeat that reached the directory
 }
+
+// setupBuckets cover a join on loopback (milliseconds) to one held up by a hook or an ICE
+// timeout (tens of seconds).
+var setupBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
 // New creates the instruments and registers them with reg (nil = not registered, e.g. several
 // servers in one test process).
@@ -65,33 +99,78 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: NameConnections, Help: "Open WCS signalling WebSocket connections.",
 		}),
+		ConnectionsOpened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: NameConnectionsOpened, Help: "WCS signalling WebSocket connections accepted.",
+		}),
+		ConnectionsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameConnectionsClosed, Help: "WCS signalling WebSocket connections ended, by reason.",
+		}, []string{"reason"}),
 		MessagesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameMessagesReceived, Help: "WCS messages received from clients, by message name (other = unknown).",
 		}, []string{"message"}),
-		MessagesSent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: NameMessagesSent, Help: "WCS frames written to clients.",
-		}),
+		MessagesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameMessagesSent, Help: "WCS frames written to clients, by message name (other = unknown).",
+		}, []string{"message"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameErrors, Help: "Signalling errors by reason.",
 		}, []string{"reason"}),
 		MediaSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameMediaSessions, Help: "Media sessions owned by this signal node, by kind.",
 		}, []string{"kind"}),
+		SessionSetup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: NameSessionSetup, Help: "Time from a connection message to its getUserData answer (REST hook included).",
+			Buckets: setupBuckets,
+		}),
+		StreamSetup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: NameStreamSetup, Help: "Time from publishStream or playStream to PUBLISHING or PLAYING, by kind.",
+			Buckets: setupBuckets,
+		}, []string{"kind"}),
+		StreamStatuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameStreamStatuses, Help: "Stream statuses sent to clients (notifyStreamStatusEvent), by kind and status.",
+		}, []string{"kind", "status"}),
 		MediadRPC: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    NameMediadRPC,
-			Help:    "Duration of signal to mediad control requests, by operation.",
+			Help:    "Duration of signal to mediad control requests over NATS, by operation.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"op"}),
+		MediadRPCErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameMediadRPCErrors, Help: "Signal to mediad control requests that failed (no answer, no responder), by operation.",
 		}, []string{"op"}),
 		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameRefused, Help: "WebSocket sessions refused or closed by admission control, by reason.",
 		}, []string{"reason"}),
 	}
+	// Exported at 0, so that a rate() has a start and a dashboard a series before the first event.
 	for _, r := range []string{RefusedIPLimit, RefusedNodeLimit, RefusedDeadline} {
-		m.Refused.WithLabelValues(r) // exported at 0, so that a rate() has a start
+		m.Refused.WithLabelValues(r)
 	}
+	for _, r := range []string{ClosedByClient, ClosedLost, ClosedPingTimeout, ClosedQueueFull, ClosedTooLarge,
+		ClosedShutdown, ClosedByServer} {
+		m.ConnectionsClosed.WithLabelValues(r)
+	}
+	for _, r := range []string{ReasonMalformed, ReasonUnknownMessage, ReasonNotReady, ReasonFrameTooLarge,
+		ReasonBinaryFrame, ReasonQueueFull, ReasonWriteFailed, ReasonPingTimeout, ReasonEventDropped, ReasonRPCFailed} {
+		m.Errors.WithLabelValues(r)
+	}
+	for _, k := range []string{KindPublish, KindPlay} {
+		m.MediaSessions.WithLabelValues(k)
+		m.StreamSetup.WithLabelValues(k)
+		for _, st := range []string{wcs.StatusPublishing, wcs.StatusPlaying, wcs.StatusFailed} {
+			if st == wcs.StatusPublishing && k == KindPlay || st == wcs.StatusPlaying && k == KindPublish {
+				continue
+			}
+			m.StreamStatuses.WithLabelValues(k, st)
+		}
+	}
+	m.heartbeat.Store(time.Now().UnixNano())
+	heartbeatAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: NameHeartbeatAge, Help: "Seconds since this node's heartbeat last reached the directory.",
+		ConstLabels: prometheus.Labels{"tier": "signal"},
+	}, func() float64 { return time.Since(time.Unix(0, m.heartbeat.Load())).Seconds() })
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.Connections, m.MessagesReceived, m.MessagesSent,
-			m.Errors, m.MediaSessions, m.MediadRPC, m.Refused} {
+		for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpened, m.ConnectionsClosed,
+			m.MessagesReceived, m.MessagesSent, m.Errors, m.MediaSessions, m.SessionSetup, m.StreamSetup,
+			m.StreamStatuses, m.MediadRPC, m.MediadRPCErrors, m.Refused, heartbeatAge} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -112,12 +191,68 @@ func init() {
 		"webRTCMetricsClientDescription", "webRTCMetricsBatch", "connectMediaTransport"} {
 		known[n] = true
 	}
+	for _, n := range []string{wcs.MsgPing, wcs.MsgGetUserData, wcs.MsgGetVersion, wcs.MsgSetRemoteSDP,
+		wcs.MsgNotifyStreamStatusEvent, wcs.MsgNotifyVideoFormat, wcs.MsgNotifyAudioCodec, wcs.MsgNotifyStreamEvent,
+		wcs.MsgDataStatusEvent, wcs.MsgOnDataEvent, wcs.MsgFail, wcs.MsgInboundVideoRate, wcs.MsgOutboundVideoRate,
+		wcs.MsgNotifySessionDebugEvent, wcs.MsgFinish, wcs.MsgCall} {
+		knownSent[n] = n
+	}
 }
+
+// knownSent is the closed set of the message label of sent frames (name → itself, so that a
+// lookup by the frame's bytes returns the label without copying them).
+var knownSent = map[string]string{}
 
 // MessageLabel maps a client message name to its label value.
 func MessageLabel(name string) string {
 	if known[name] {
 		return name
+	}
+	return "other"
+}
+
+// sentPrefix starts every frame the server writes (wcs.Encode puts the message name first).
+var sentPrefix = []byte(`{"message":"`)
+
+// SentLabel is the message label of a frame written to a client: its message name when known.
+func SentLabel(frame []byte) string {
+	rest, ok := bytes.CutPrefix(frame, sentPrefix)
+	if !ok {
+		return "other"
+	}
+	if i := bytes.IndexByte(rest, '"'); i > 0 {
+		if n, ok := knownSent[string(rest[:i])]; ok {
+			return n
+		}
+	}
+	return "other"
+}
+
+// Sent counts one frame written to a client.
+func (m *Signal) Sent(frame []byte) { m.MessagesSent.WithLabelValues(SentLabel(frame)).Inc() }
+
+// Closed counts one WebSocket ended, for reason (a Closed* value).
+func (m *Signal) Closed(reason string) { m.ConnectionsClosed.WithLabelValues(reason).Inc() }
+
+// RPC records one control request to a media daemon: its duration and whether it failed.
+func (m *Signal) RPC(op string, d time.Duration, err error) {
+	m.MediadRPC.WithLabelValues(op).Observe(d.Seconds())
+	if err != nil {
+		m.MediadRPCErrors.WithLabelValues(op).Inc()
+		m.Error(ReasonRPCFailed)
+	}
+}
+
+// Heartbeat records that this node's heartbeat reached the directory now.
+func (m *Signal) Heartbeat() { m.heartbeat.Store(time.Now().UnixNano()) }
+
+// StatusLabel is the status label of potok_signal_stream_statuses_total: a WCS stream status, or
+// "other".
+func StatusLabel(status string) string {
+	switch status {
+	case wcs.StatusNew, wcs.StatusPending, wcs.StatusPublishing, wcs.StatusPlaying, wcs.StatusUnpublished,
+		wcs.StatusStopped, wcs.StatusFailed, wcs.StatusResize:
+		return status
 	}
 	return "other"
 }

@@ -324,15 +324,15 @@ func TestMetricsHaveBoundedEndpointLabels(t *testing.T) {
 				labels[l.GetName()] = l.GetValue()
 			}
 			switch mf.GetName() {
-			case "potok_rest_requests_total":
+			case "potok_signal_rest_requests_total":
 				got[labels["endpoint"]+" "+labels["code"]] = m.GetCounter().GetValue()
-			case "potok_rest_request_duration_seconds":
+			case "potok_signal_rest_request_duration_seconds":
 				durations++
 			}
 		}
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("potok_rest_requests_total %v, want %v", got, want)
+		t.Errorf("potok_signal_rest_requests_total %v, want %v", got, want)
 	}
 	if durations != 5 {
 		t.Errorf("%d duration series, want 5", durations)

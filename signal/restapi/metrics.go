@@ -19,11 +19,11 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "potok_rest_requests_total",
+			Name: "potok_signal_rest_requests_total",
 			Help: "REST API requests by endpoint and HTTP status code.",
 		}, []string{"endpoint", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "potok_rest_request_duration_seconds",
+			Name:    "potok_signal_rest_request_duration_seconds",
 			Help:    "Time to answer a REST API request, by endpoint.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"endpoint"}),

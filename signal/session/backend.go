@@ -10,6 +10,7 @@ import (
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/hooks"
+	"github.com/potok-media/potok/signal/metrics"
 )
 
 // The application's backend as one session sees it (docs/protocol.md §F). Hooks that gate an
@@ -217,6 +218,7 @@ func (s *Session) sendStatus(ms *mediaSession, status, info string) {
 		s.keepMissed(st) // replayed on a re-attach (reattach.go)
 	}
 	s.sendClient(wcs.MsgNotifyStreamStatusEvent, hooks.StreamStatusEvent, st)
+	s.m.StreamStatuses.WithLabelValues(ms.kind(), metrics.StatusLabel(status)).Inc()
 	if s.queue != nil {
 		s.post(hooks.StreamStatusEvent, streamFields(st))
 	}

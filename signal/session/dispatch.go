@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
@@ -121,6 +122,7 @@ func streamIDOf(env wcs.Envelope) string {
 // onConnection establishes the session (docs/protocol.md §B.1, §E.1). REST hooks are not wired yet: the
 // session behaves as WCS with hooks off (defaultApp), accepting any appKey.
 func (s *Session) onConnection(env wcs.Envelope) {
+	start := time.Now()
 	if s.connected {
 		s.log.Warn().Msg("second connection message ignored")
 		s.sendFail(wcs.APIConnectionStatusEvent, "Connection already established")
@@ -158,6 +160,7 @@ func (s *Session) onConnection(env wcs.Envelope) {
 	s.keepAlive = bool(keep)
 	// getUserData echoes every received field (sipLogin in particular, §0 rule 2), then getVersion.
 	s.sendClient(wcs.MsgGetUserData, hooks.ConnectionStatusEvent, wcs.UserData(raw, s.cfg.SessionID))
+	s.m.SessionSetup.Observe(time.Since(start).Seconds())
 	s.send(wcs.MsgGetVersion, wcs.Version)
 	s.post(hooks.ConnectionStatusEvent, s.connectionFields(wcs.SessionEstablished, ""))
 	s.log.Info().Str("appKey", s.appKey).Msg("session established")

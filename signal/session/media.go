@@ -197,6 +197,7 @@ func (s *Session) onState(ms *mediaSession, ev control.MediaEvent) {
 			ms.status = wcs.StatusPlaying
 		}
 		s.sendStatus(ms, ms.status, "")
+		s.m.StreamSetup.WithLabelValues(ms.kind()).Observe(time.Since(ms.created).Seconds())
 		s.log.Info().Str("mediaSessionId", ms.id).Str("status", ms.status).Msg("media connected")
 		if !ms.publisher {
 			s.sendResize(ms)

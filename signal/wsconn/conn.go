@@ -125,6 +125,7 @@ type Conn struct {
 
 	lastRead   atomic.Int64 // unix nanos of the last client frame (liveness)
 	peerClosed atomic.Bool  // the client sent a close frame (ClosedByPeer)
+	pingGone   atomic.Bool  // the keep-alive found the client silent (EndReason)
 	// sendMu orders Send against Close: a frame is either queued before the close marker (and
 	// written) or refused, never queued behind it and silently lost.
 	sendMu  sync.Mutex
@@ -222,6 +223,44 @@ func (c *Conn) Gone() <-chan struct{} { return c.gone }
 // disconnects), rather than the socket being lost (a network cut): a keepAlive session outlives
 // only the second (docs/protocol.md §H.8).
 func (c *Conn) ClosedByPeer() bool { return c.peerClosed.Load() }
+
+// EndReason says why the connection ended, as a metrics.Closed* label; call it after Run.
+func (c *Conn) EndReason() string {
+	if c.peerClosed.Load() {
+		return metrics.ClosedByClient
+	}
+	if c.pingGone.Load() {
+		return metrics.ClosedPingTimeout
+	}
+	c.sendMu.Lock()
+	closing, by := c.closing, c.closeBy.reason
+	c.sendMu.Unlock()
+	c.killMu.Lock()
+	killed, why := c.killed, c.killWhy.reason
+	c.killMu.Unlock()
+	switch {
+	case closing:
+		return closeLabel(by)
+	case killed:
+		return closeLabel(why)
+	}
+	return metrics.ClosedLost
+}
+
+// closeLabel maps a close reason of ours to its metrics label.
+func closeLabel(reason string) string {
+	switch reason {
+	case ReasonQueueFull:
+		return metrics.ClosedQueueFull
+	case ReasonPingTimeout:
+		return metrics.ClosedPingTimeout
+	case ReasonShutdown:
+		return metrics.ClosedShutdown
+	case ReasonFrameTooBig:
+		return metrics.ClosedTooLarge
+	}
+	return metrics.ClosedByServer
+}
 
 // closedByUs reports whether this side has begun closing the connection.
 func (c *Conn) closedByUs() bool {
@@ -364,6 +403,7 @@ func (c *Conn) keepAlive() bool {
 	silent := time.Since(time.Unix(0, c.lastRead.Load()))
 	if silent >= time.Duration(c.cfg.MissedPongs)*c.cfg.PingInterval {
 		c.m.Error(metrics.ReasonPingTimeout)
+		c.pingGone.Store(true)
 		c.log.Info().Dur("silent", silent).Msg("no frame from client, disconnecting")
 		// A silent client would not answer a close handshake either.
 		_ = c.ws.CloseNow()
@@ -384,7 +424,7 @@ func (c *Conn) write(frame []byte) error {
 	if err := c.ws.Write(ctx, websocket.MessageText, frame); err != nil {
 		return fmt.Errorf("wsconn: write: %w", err)
 	}
-	c.m.MessagesSent.Inc()
+	c.m.Sent(frame)
 	return nil
 }
 

@@ -322,7 +322,8 @@ func waitPublishable(t *testing.T, wsURL string, peerConnections func() int) {
 	waitPeerConnections(t, Target{PeerConnections: func(*testing.T) int { return peerConnections() }}, 0)
 }
 
-// scrapeGauge reads one unlabelled metric from a Prometheus text endpoint.
+// scrapeGauge reads one metric from a Prometheus text endpoint: the sum of its series (a node's
+// metrics carry its node label; potok_mediad_peer_connections has one series per state).
 func scrapeGauge(t *testing.T, url, name string) float64 {
 	t.Helper()
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -334,16 +335,24 @@ func scrapeGauge(t *testing.T, url, name string) float64 {
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
+	sum, found := 0.0, false
 	for sc.Scan() {
 		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				t.Fatalf("metric %s: %q", name, line)
-			}
-			return v
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || rest[0] != ' ' && rest[0] != '{' {
+			continue
 		}
+		if i := strings.LastIndexByte(rest, '}'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			t.Fatalf("metric %s: %q", name, line)
+		}
+		sum, found = sum+v, true
 	}
-	t.Fatalf("metric %s not exposed at %s", name, url)
-	return 0
+	if !found {
+		t.Fatalf("metric %s not exposed at %s", name, url)
+	}
+	return sum
 }
