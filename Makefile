@@ -6,8 +6,10 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 8s
 # CI has 2 cores and 90 minutes; the whole suite stays well under 25.
 TESTFLAGS ?= -count=1 -timeout 25m
-# The packages that build for GOOS=js GOARCH=wasm (the contracts and the client).
-WASM_PKGS := ./api/... ./wasmclient/ ./wasmclient/media
+# The packages that build for GOOS=js GOARCH=wasm (the contracts, the client, its browser build).
+WASM_PKGS := ./api/... ./wasmclient/ ./wasmclient/media ./wasmclient/potokjs
+# Where `make wasm` puts the browser client's build for cmd/potok to embed (webclient, /client/).
+WASM_OUT  := webclient/static
 
 .PHONY: run build test test-go fuzz deps wasm bench lint clean
 
@@ -15,8 +17,8 @@ WASM_PKGS := ./api/... ./wasmclient/ ./wasmclient/media
 run: build
 	./$(BIN) --log-format console
 
-## build: the one binary
-build:
+## build: the one binary (with the browser client's wasm, served at /client/)
+build: wasm
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/potok
 
 ## test: installs what the tests need, then runs vet, every Go test (browser ones included) and short fuzzing
@@ -32,10 +34,15 @@ test-go:
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-## wasm: the WebAssembly build of the contracts and the client (signalling works in the browser; the
-## RTCPeerConnection media twin is not written yet, see README "Not implemented yet").
+## wasm: the browser client (wasmclient/potokjs) as webclient/static/potok.wasm.gz with Go's wasm_exec.js,
+## which bin/potok embeds and serves at /client/; also checks that the js/wasm packages build.
 wasm:
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags '-s -w' -o $(WASM_OUT)/potok.wasm ./wasmclient/potokjs
+	@wc -c <$(WASM_OUT)/potok.wasm | xargs printf 'potok.wasm: %s bytes, '
+	@gzip -9 -n -f $(WASM_OUT)/potok.wasm
+	@wc -c <$(WASM_OUT)/potok.wasm.gz | xargs printf '%s gzipped\n'
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_OUT)/wasm_exec.js
 
 ## bench: Go micro-benchmarks, then a short fan-out load against a fresh all-in-one server
 bench: build

@@ -48,12 +48,13 @@ func dial(ctx context.Context, rawURL string, _ SessionOptions) (socket, error) 
 		if data.Type() != js.TypeString {
 			return // the server must not send binary on the signalling socket (§A.4)
 		}
-		if data.Length() > wcs.MaxFrameBytes { // UTF-16 length, a lower bound of the bytes
-			s.fail(1009, fmt.Errorf("wasmclient: frame of over %d bytes", wcs.MaxFrameBytes))
+		frame := []byte(data.String())
+		if len(frame) > wcs.MaxFrameBytes {
+			s.fail(1009, fmt.Errorf("wasmclient: frame of %d bytes, limit %d", len(frame), wcs.MaxFrameBytes))
 			return
 		}
 		select {
-		case s.in <- []byte(data.String()):
+		case s.in <- frame:
 		default:
 			s.fail(1008, fmt.Errorf("wasmclient: %d frames unread", socketQueue))
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/restapi"
 	"github.com/potok-media/potok/signal/restauth"
+	"github.com/potok-media/potok/webclient"
 )
 
 type role int
@@ -296,6 +297,7 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	ops := p.opsHandler()
 	p.serve("websocket", lns.ws, s)
 	p.serve("http", lns.http, ops)
+	p.log.Info().Str("url", clientURL(lns.http.Addr())).Msg("browser client and demo pages")
 	if lns.wss != nil {
 		p.serve("wss", tls.NewListener(lns.wss, tlsCfg), s)
 	}
@@ -303,6 +305,18 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 		p.serve("https", tls.NewListener(lns.https, tlsCfg), ops)
 	}
 	return nil
+}
+
+// clientURL is where a browser on this machine finds the demo pages (webclient) of the HTTP port.
+func clientURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String() + webclient.Prefix
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + webclient.Prefix
 }
 
 // opsHandler serves /metrics, /health and /ready on every process, and the REST API namespace
@@ -322,6 +336,8 @@ func (p *process) opsHandler() http.Handler {
 		}
 		// The WebSDK's lbUrl lookup, without auth: the SDK sends no credentials (§H.7).
 		mux.Handle(signal.LBPath, p.signal.LoadBalancer())
+		// The browser client and its demo pages (README "Browser client"), public as the pages are.
+		mux.Handle(webclient.Prefix, webclient.Handler(webclient.Options{}))
 	}
 	return mux
 }

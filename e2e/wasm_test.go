@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/testkit/testwait"
+	"github.com/potok-media/potok/wasmclient"
+	"github.com/potok-media/potok/webclient"
+)
+
+// wasmGzipBudget is issue 9's size budget of the served potok.wasm.
+const wasmGzipBudget = 1_500_000
+
+// buildWasm builds the browser client as `make wasm` does (wasmclient/potokjs, -trimpath -s -w)
+// into a temporary directory with Go's wasm_exec.js, gzipped as webclient serves it. It returns
+// the directory and the plain and gzipped sizes.
+func buildWasm(t *testing.T) (dir string, plain, gz int) {
+	t.Helper()
+	dir = t.TempDir()
+	out := filepath.Join(dir, "potok.wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "../wasmclient/potokjs")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build potokjs: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+	_, _ = zw.Write(raw)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, webclient.WasmGzip), z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	support, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(root)), "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, webclient.WasmExec), support, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, len(raw), z.Len()
+}
+
+// serveClient serves webclient at /client/ with the wasm of dir, on 127.0.0.1.
+func serveClient(t *testing.T, dir string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(webclient.Prefix, webclient.Handler(webclient.Options{Files: os.DirFS(dir)}))
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + webclient.Prefix
+}
+
+// newTab opens another tab of b; it closes at the end of the test, before the browser.
+func newTab(t *testing.T, b *Browser) *Browser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.Context())
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	return &Browser{ctx: ctx}
+}
+
+// demoState is the window.__demo a demo page keeps (webclient/static/demo.js).
+type demoState struct {
+	Statuses []struct {
+		Who, Status, Info string
+		Ms                int
+	} `json:"statuses"`
+	Errors       []string                 `json:"errors"`
+	FirstFrameMs int                      `json:"firstFrameMs"`
+	LoadMs       int                      `json:"loadMs"`
+	PlayStats    *wasmclient.ReceiveStats `json:"stats_playStats"`
+	StreamEvents []string                 `json:"streamEvents"`
+}
+
+func (d demoState) reached(who, status string) (int, bool) {
+	for _, s := range d.Statuses {
+		if s.Who == who && s.Status == status {
+			return s.Ms, true
+		}
+	}
+	return 0, false
+}
+
+// waitDemo polls the page's window.__demo until cond (a JS expression over d) holds.
+func waitDemo(t *testing.T, b *Browser, ctx context.Context, what, cond string) demoState {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	raw, err := b.WaitJSON(wctx, `(() => { const d = window.__demo; return d && (`+cond+`) && d; })()`, 100*time.Millisecond)
+	if err != nil {
+		partial, _ := b.EvalJSON(ctx, `window.__demo || null`)
+		t.Fatalf("%s: %v\npage state: %s", what, err, partial)
+	}
+	var d demoState
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("%s: decode %s: %v", what, raw, err)
+	}
+	return d
+}
+
+// videoSize is a <video>'s intrinsic picture size.
+func videoSize(t *testing.T, b *Browser, ctx context.Context, id string) [2]int {
+	t.Helper()
+	raw, err := b.EvalJSON(ctx, fmt.Sprintf(`[document.getElementById(%q).videoWidth, document.getElementById(%q).videoHeight]`, id, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wh [2]int
+	if err := json.Unmarshal(raw, &wh); err != nil {
+		t.Fatal(err)
+	}
+	return wh
+}
+
+// TestWasmClientPublishPlay is issue 9's browser client end to end: the two-way demo page
+// (webclient, potok.js over the wasm build of wasmclient) publishes Chromium's fake camera and
+// plays it back; the player page in a second tab and a native wasmclient play it too, each at the
+// camera's picture size; the publisher's mute reaches both players as a stream event; stop and
+// unpublish end all three. It prints the wasm's size and each page's time to first frame, and
+// fails when the gzipped wasm passes the budget.
+func TestWasmClientPublishPlay(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	ws := potokWSURL(t)
+	dir, plain, gz := buildWasm(t)
+	t.Logf("potok.wasm: %d bytes, gzip -9 %d bytes (budget %d)", plain, gz, wasmGzipBudget)
+	if gz > wasmGzipBudget {
+		t.Errorf("potok.wasm gzipped is %d bytes, over the %d budget", gz, wasmGzipBudget)
+	}
+	base := serveClient(t, dir)
+	b, ctx := launch(t, 2*time.Minute)
+	name := "wasm-" + randomHex(4)
+
+	// The two-way page: publish, then play its own stream.
+	q := url.Values{"server": {ws}, "name": {name}, "autostart": {"1"}}
+	if err := b.Navigate(ctx, base+"two_way.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	two := waitDemo(t, b, ctx, "two-way page plays its stream",
+		`d.firstFrameMs > 0 && d.stats_playStats && d.stats_playStats.FramesDecoded > 0`)
+	pubMs, _ := two.reached("publisher", "PUBLISHING")
+	playMs, _ := two.reached("player", "PLAYING")
+	t.Logf("two-way page: wasm loaded in %d ms; PUBLISHING at %d ms, PLAYING at %d ms, first remote frame at %d ms after navigation",
+		two.LoadMs, pubMs, playMs, two.FirstFrameMs)
+	camera := videoSize(t, b, ctx, "local")
+	if camera[0] == 0 {
+		t.Fatalf("no local picture: %v", camera)
+	}
+	// The size can arrive before the stats catch up with it: wait for both.
+	two = waitDemo(t, b, ctx, "two-way player at the camera's size",
+		fmt.Sprintf(`d.stats_playStats.Width === %d && d.stats_playStats.Height === %d`, camera[0], camera[1]))
+	if got := videoSize(t, b, ctx, "remote"); got != camera {
+		t.Errorf("two-way page: remote picture %v, camera %v", got, camera)
+	}
+	t.Logf("two-way player stats: %+v", *two.PlayStats)
+
+	// The player page in a second tab.
+	tab := newTab(t, b)
+	q = url.Values{"server": {ws}, "name": {name}, "autostart": {"1"}}
+	start := time.Now()
+	if err := tab.Navigate(ctx, base+"player.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	pl := waitDemo(t, tab, ctx, "player page plays the stream",
+		fmt.Sprintf(`d.firstFrameMs > 0 && d.stats_playStats && d.stats_playStats.FramesDecoded > 0 && d.stats_playStats.Width === %d && d.stats_playStats.Height === %d`, camera[0], camera[1]))
+	plMs, _ := pl.reached("player", "PLAYING")
+	t.Logf("player page: wasm loaded in %d ms, PLAYING at %d ms, first frame at %d ms after navigation (%v wall)",
+		pl.LoadMs, plMs, pl.FirstFrameMs, time.Since(start).Round(time.Millisecond))
+
+	// A native wasmclient player of the browser's stream.
+	sess, err := wasmclient.Connect(ctx, ws, wasmclient.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sess.Close() }()
+	native, err := sess.Play(ctx, wasmclient.PlayOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := native.WaitStatus(ctx, wcs.StatusPlaying); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Until(t, 20*time.Second, "native player decodes a key frame of the camera's size", func() bool {
+		r := native.ReceiveStats()
+		return r.Keyframes > 0 && r.Width == camera[0] && r.Height == camera[1]
+	})
+	t.Logf("native player: %+v", native.ReceiveStats())
+
+	// Mute: both players hear of it.
+	if _, err := b.EvalJSON(ctx, `window.__demo.actions.muteVideo()`); err != nil {
+		t.Fatal(err)
+	}
+	waitDemo(t, tab, ctx, "player page sees videoMuted", `(d.streamEvents || []).includes('videoMuted')`)
+	testwait.Until(t, 20*time.Second, "native player sees videoMuted", func() bool {
+		return slices.ContainsFunc(native.StreamEvents(), func(e wcs.StreamEvent) bool { return e.Type == wasmclient.EventVideoMuted })
+	})
+	if _, err := b.EvalJSON(ctx, `window.__demo.actions.muteVideo()`); err != nil { // unmute
+		t.Fatal(err)
+	}
+	waitDemo(t, tab, ctx, "player page sees videoUnmuted", `(d.streamEvents || []).includes('videoUnmuted')`)
+
+	// Stop the page's player, then unpublish: the other players end.
+	if _, err := b.EvalJSON(ctx, `window.__demo.actions.stopPlay()`); err != nil {
+		t.Fatal(err)
+	}
+	waitDemo(t, b, ctx, "two-way player STOPPED", `d.statuses.some(s => s.who === 'player' && s.status === 'STOPPED')`)
+	if _, err := b.EvalJSON(ctx, `window.__demo.actions.stopPublish()`); err != nil {
+		t.Fatal(err)
+	}
+	waitDemo(t, b, ctx, "publisher UNPUBLISHED", `d.statuses.some(s => s.who === 'publisher' && s.status === 'UNPUBLISHED')`)
+	end := waitDemo(t, tab, ctx, "player page ends", `d.statuses.some(s => s.who === 'player' && ['STOPPED', 'FAILED'].includes(s.status))`)
+	last := end.Statuses[len(end.Statuses)-1]
+	t.Logf("player page ended %s %q", last.Status, last.Info)
+	if obj, err := native.WaitStatus(ctx, wcs.StatusStopped, wcs.StatusFailed); err != nil {
+		t.Errorf("native player after unpublish: %v", err)
+	} else {
+		t.Logf("native player ended %s %q", obj.Status, obj.Info)
+	}
+	two = waitDemo(t, b, ctx, "two-way page state", "true")
+	if errs := append(two.Errors, end.Errors...); len(errs) > 0 {
+		t.Errorf("the pages reported errors: %s", strings.Join(errs, "; "))
+	}
+}
