@@ -1,0 +1,279 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/dashboards"
+	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/testkit/backend"
+	promproc "github.com/potok-media/potok/testkit/prometheus"
+	"github.com/potok-media/potok/testkit/testwait"
+	"github.com/potok-media/potok/wasmclient"
+)
+
+// TestMonitoringWithPrometheus proves dashboards/ against a real Prometheus (issue 10): Debian's
+// prometheus scrapes two `potok signal` and two `potok mediad` processes every second and loads
+// dashboards/rules.yml, while they carry a publisher with REST hooks to a backend, players on
+// both signal nodes, a failed play and REST API requests. Then every expr of every panel and the
+// expr of every rule (an alert's signal, without its threshold) is evaluated through the HTTP API:
+// a PromQL error or an empty result fails. Every process's /metrics passes `promtool check
+// metrics`, every potok_ series carries its node label, and no label value stored is a stream
+// name, a session id or the clients' address.
+func TestMonitoringWithPrometheus(t *testing.T) {
+	t.Parallel()
+	promtool := promproc.Tool(t, "promtool")
+	promproc.Tool(t, "prometheus")
+	bin := potokBinary(t)
+	nats, err := bus.StartEmbedded(bus.EmbeddedOptions{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nats.Shutdown)
+
+	var mdHTTP, sigHTTP, wsURLs []string
+	for _, id := range []string{"mediad-a", "mediad-b"} {
+		md := startProcess(t, bin, "mediad", "--nats", nats.ClientURL(), "--mediad-node-id", id, "--media-ip", "127.0.0.1",
+			"--media-udp-port", "0", "--media-tcp-port", "0", "--media-loopback-only", "--mediad-http-listen", "127.0.0.1:0")
+		md.name = "potok mediad " + id
+		mdHTTP = append(mdHTTP, md.waitAddr(t, "metrics listening"))
+	}
+	for _, id := range []string{"signal-a", "signal-b"} {
+		sig := startProcess(t, bin, "signal", "--nats", nats.ClientURL(), "--signal-node-id", id,
+			"--ws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+		sig.name = "potok signal " + id
+		wsURLs = append(wsURLs, "ws://"+sig.waitAddr(t, "websocket listening"))
+		sigHTTP = append(sigHTTP, sig.waitAddr(t, "http listening"))
+	}
+	for _, ws := range wsURLs {
+		waitPublishable(t, ws, func() int {
+			return int(scrapeGauge(t, "http://"+mdHTTP[0]+"/metrics", "potok_mediad_peer_connections") +
+				scrapeGauge(t, "http://"+mdHTTP[1]+"/metrics", "potok_mediad_peer_connections"))
+		})
+	}
+
+	rules, err := dashboards.Files.ReadFile(dashboards.RulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := promproc.Start(t, promproc.Options{
+		Jobs:      map[string][]string{"potok-signal": sigHTTP, "potok-mediad": mdHTTP},
+		RuleFiles: map[string][]byte{dashboards.RulesFile: rules},
+	})
+	forbidden := monitoredTraffic(t, bin, wsURLs, sigHTTP)
+
+	for _, addr := range append(append([]string(nil), sigHTTP...), mdHTTP...) {
+		promtoolCheckMetrics(t, promtool, "http://"+addr+"/metrics")
+	}
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	started := time.Now()
+	testwait.UntilOK(t, 30*time.Second, "every process scraped", func() error {
+		targets, err := prom.Targets(c)
+		if err != nil {
+			return err
+		}
+		if len(targets) != 4 {
+			return fmt.Errorf("targets %v", targets)
+		}
+		for u, h := range targets {
+			if h != "up" {
+				return fmt.Errorf("%s: %s", u, h)
+			}
+		}
+		return nil
+	})
+	// Media is flowing in what Prometheus has stored, and the recording rule has evaluated.
+	waitSeries(t, c, prom, `sum(rate(potok_mediad_rtp_sent_packets_total{kind="video"}[10s])) > 0`)
+	waitSeries(t, c, prom, `instance:potok_mediad_cpu_seconds_per_sent_packet:rate1m`)
+	t.Logf("MEASURED targets up and media in Prometheus %v after the traffic started", time.Since(started).Round(100*time.Millisecond))
+
+	queries, err := dashboards.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"node": ".*", "tier": ".*", "datasource": "prometheus",
+		"__rate_interval": "10s", "__interval": "1s", "__range": "5m"}
+	evalStart := time.Now()
+	for _, q := range queries {
+		expr := dashboards.Substitute(q.Expr, vars)
+		if q.Alert {
+			expr = dashboards.Signal(expr)
+		}
+		// Series appear within a few scrapes of the traffic; an empty answer is retried until
+		// then, an error is final.
+		testwait.UntilOK(t, 15*time.Second, q.Where+" returns series", func() error {
+			res, err := prom.Query(c, expr)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", q.Where, expr, err)
+			}
+			if len(res.Series) == 0 && !res.Scalar {
+				return fmt.Errorf("no series for %s", expr)
+			}
+			return nil
+		})
+	}
+	t.Logf("MEASURED %d panel and rule queries evaluated in %v", len(queries), time.Since(evalStart).Round(100*time.Millisecond))
+	checkRulesHealthy(t, c, prom)
+	checkStoredLabels(t, c, prom, forbidden)
+}
+
+// monitoredTraffic is what the dashboards show: an app whose REST hooks go to a backend, its
+// publisher on signal A, a player on each signal node (A's on the publisher's daemon, B's
+// through the directory), a play of a missing stream, and REST API requests on both nodes. The
+// streams go on until the test ends. It returns the values no label may take.
+func monitoredTraffic(t *testing.T, bin string, wsURLs, sigHTTP []string) []string {
+	t.Helper()
+	b := backend.Start(t)
+	if out, err := exec.Command(bin, "apps", "--rest", "http://"+sigHTTP[0], "add", "hooks", "--url", b.URL,
+		"--all-methods").CombinedOutput(); err != nil {
+		t.Fatalf("potok apps add: %v\n%s", err, out)
+	}
+	session := func(ws string) *wasmclient.Session {
+		t.Helper()
+		s, err := wasmclient.Connect(ctx(t), ws, wasmclient.SessionOptions{AppKey: "hooks"})
+		if err != nil {
+			t.Fatalf("connect %s: %v", ws, err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	name := streamName("monitored")
+	pubSess := session(wsURLs[0])
+	pub := publishSynthetic(t, pubSess, name, wcs.StatusPublishing)
+	forbidden := []string{name, name + "-missing", "127.0.0.1", pub.MediaSessionID(), sessionID(pubSess)}
+	for _, ws := range wsURLs {
+		s := session(ws)
+		player := play(t, s, wasmclient.PlayOptions{Name: name}, wcs.StatusPlaying)
+		waitReceived(t, player, func(rs wasmclient.ReceiveStats) bool { return rs.Keyframes >= 1 && rs.VideoPackets > 30 },
+			"video at the player through %s", ws)
+		forbidden = append(forbidden, player.MediaSessionID(), sessionID(s))
+	}
+	missing, err := pubSess.Play(ctx(t), wasmclient.PlayOptions{Name: name + "-missing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := missing.WaitStatus(ctx(t), wcs.StatusFailed); err != nil {
+		t.Fatalf("play of a missing stream: %v", err)
+	}
+	for _, h := range sigHTTP {
+		resp, err := http.Post("http://"+h+"/rest-api/stream/find_all", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return forbidden
+}
+
+func sessionID(s *wasmclient.Session) string {
+	var id string
+	_ = json.Unmarshal(s.UserData()["sessionId"], &id)
+	return id
+}
+
+// promtoolCheckMetrics runs `promtool check metrics` on what url serves.
+func promtoolCheckMetrics(t *testing.T, promtool, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = resp.Body
+	if out, err := cmd.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("promtool check metrics %s: %v\n%s", url, err, out)
+	}
+}
+
+func waitSeries(t *testing.T, c context.Context, prom *promproc.Proc, expr string) {
+	t.Helper()
+	testwait.UntilOK(t, 30*time.Second, expr, func() error {
+		res, err := prom.Query(c, expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if len(res.Series) == 0 {
+			return fmt.Errorf("no series")
+		}
+		return nil
+	})
+}
+
+// checkRulesHealthy: Prometheus has evaluated every rule of rules.yml without an error.
+func checkRulesHealthy(t *testing.T, c context.Context, prom *promproc.Proc) {
+	t.Helper()
+	want, err := dashboards.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.UntilOK(t, 10*time.Second, "every rule evaluated", func() error {
+		states, err := prom.Rules(c)
+		if err != nil {
+			return err
+		}
+		if len(states) != len(want) {
+			return fmt.Errorf("%d rules loaded, rules.yml has %d", len(states), len(want))
+		}
+		for _, s := range states {
+			if s.LastError != "" || s.Health == "err" {
+				t.Fatalf("rule %s: %s %s", s.Name, s.Health, s.LastError)
+			}
+			if s.Health != "ok" {
+				return fmt.Errorf("rule %s: %s", s.Name, s.Health)
+			}
+		}
+		return nil
+	})
+}
+
+// checkStoredLabels: in everything Prometheus stored, each potok_ series names its node, and no
+// label but the target's own (instance) holds an address, a stream name or a session id, or
+// more values than a closed set would.
+func checkStoredLabels(t *testing.T, c context.Context, prom *promproc.Proc, forbidden []string) {
+	t.Helper()
+	res, err := prom.Query(c, `count by (__name__) ({__name__=~"potok_.+", node=""})`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range res.Series {
+		t.Errorf("%s has series without a node label", s.Labels["__name__"])
+	}
+	names, err := prom.LabelNames(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	banned := map[string]bool{}
+	for _, f := range forbidden {
+		banned[f] = true
+	}
+	for _, ln := range names {
+		if ln == "__name__" || ln == "instance" {
+			continue
+		}
+		bounds := ln == "le" || ln == "quantile" // a histogram's buckets, a summary's quantiles
+		values, err := prom.LabelValues(c, ln)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bounds && len(values) > dashboards.MaxLabelValues {
+			t.Errorf("label %s takes %d values: %v", ln, len(values), values)
+		}
+		for _, v := range values {
+			if banned[v] || net.ParseIP(v) != nil {
+				t.Errorf("label %s=%q: a stream name, session id or address", ln, v)
+			}
+		}
+	}
+}
