@@ -22,6 +22,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/internal/bus"
 	"github.com/potok-media/potok/mediad/rtc"
+	"github.com/potok-media/potok/mediad/sipleg"
 )
 
 // Version is reported in the node record.
@@ -49,6 +50,9 @@ type Config struct {
 	// control.ErrOriginFull, so that signal places them on another daemon relaying from this one
 	// (0 = no limit).
 	MaxPlayersPerStream int
+	// RTPPortMin, RTPPortMax: the range of the SIP calls' RTP ports (an even port per call);
+	// 0, 0 = any free port.
+	RTPPortMin, RTPPortMax int
 }
 
 // Daemon is a running media daemon.
@@ -58,6 +62,8 @@ type Daemon struct {
 	nc      *nats.Conn
 	log     zerolog.Logger
 	tr      *rtc.Transport
+	// rtpPorts hands out the SIP calls' RTP ports (call.go), on the media address.
+	rtpPorts *sipleg.Ports
 	dir     *bus.Directory
 	met     *metrics
 	started time.Time
@@ -117,6 +123,7 @@ func Start(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) 
 		return nil, fmt.Errorf("mediad: %w", err)
 	}
 	d := &Daemon{cfg: cfg, link: link, nc: link.Conn, log: log, tr: tr, dir: dir, met: met, started: time.Now(),
+		rtpPorts: rtpPorts(cfg, tr),
 		sessions: map[string]*session{}, streams: map[string]*stream{}, relays: map[string]*relay{},
 		pulls: map[string]*pull{},
 		idle:  make(chan struct{}, 1)}
@@ -199,11 +206,11 @@ func (d *Daemon) index(s *session) string {
 		return wcs.InfoFailedByError
 	case d.sessions[s.key] != nil:
 		return wcs.InfoMediaSessionIDInUse
-	case s.publisher && d.streams[s.st.name] != nil:
+	case s.publisher && s.call == nil && d.streams[s.st.name] != nil:
 		return wcs.InfoStreamNameAlreadyInUse
 	}
 	d.sessions[s.key] = s
-	if s.publisher {
+	if s.publisher && s.call == nil {
 		d.streams[s.st.name] = s.st
 	}
 	d.wg.Add(1)
@@ -217,7 +224,7 @@ func (d *Daemon) unindex(s *session) {
 	if d.sessions[s.key] == s {
 		delete(d.sessions, s.key)
 	}
-	if s.publisher && d.streams[s.st.name] == s.st {
+	if s.publisher && s.call == nil && d.streams[s.st.name] == s.st {
 		delete(d.streams, s.st.name)
 	}
 	d.wakeIfIdleLocked()
@@ -256,6 +263,9 @@ func (d *Daemon) serve() error {
 		control.OpPlay:        d.handlePlay,
 		control.OpStop:        d.handleStop,
 		control.OpOwned:       d.handleOwned,
+		control.OpCall:        d.handleCall,
+		control.OpCallAnswer:  d.handleCallAnswer,
+		control.OpCallHold:    d.handleCallHold,
 		control.OpStreamEvent: d.handleStreamEvent,
 		control.OpRelay:       d.handleRelay,
 		control.OpRelayStop:   d.handleRelayStop,
@@ -300,7 +310,7 @@ func (d *Daemon) serve() error {
 // sessions (publish, play) with InfoMediaNodeDraining; stops and stream events go on. The reply
 // is a StopReply: its only field, error, is the one publish and play replies carry too.
 func refuseWhileDraining(d *Daemon, op string, h func(*nats.Msg) any) func(*nats.Msg) any {
-	if op != control.OpPublish && op != control.OpPlay && op != control.OpPull {
+	if op != control.OpPublish && op != control.OpPlay && op != control.OpPull && op != control.OpCall {
 		return h
 	}
 	return func(m *nats.Msg) any {
@@ -468,4 +478,14 @@ func (d *Daemon) handleOwned(m *nats.Msg) any {
 		}
 	}
 	return out
+}
+
+// rtpPorts is where the SIP calls' RTP legs bind: the media ports' address, advertised as the
+// first public IP when one is set.
+func rtpPorts(cfg Config, tr *rtc.Transport) *sipleg.Ports {
+	p := &sipleg.Ports{IP: tr.UDPAddr().IP, Min: cfg.RTPPortMin, Max: cfg.RTPPortMax}
+	if len(cfg.PublicIPs) > 0 {
+		p.Public = net.ParseIP(cfg.PublicIPs[0])
+	}
+	return p
 }

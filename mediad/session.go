@@ -24,6 +24,7 @@ type session struct {
 	owner     control.Owner
 	publisher bool
 	relay     bool // the origin's side of a relay to another daemon: a player whose owner is that daemon
+	call      *callLeg // a SIP call's media (call.go): a publisher whose stream is not indexed
 	st        *stream
 	log       zerolog.Logger
 	pc        *webrtc.PeerConnection
@@ -67,6 +68,8 @@ func (d *Daemon) newSession(owner control.Owner, name string, st *stream) *sessi
 
 func (s *session) role() string {
 	switch {
+	case s.call != nil:
+		return "call"
 	case s.publisher:
 		return "publish"
 	case s.relay:
@@ -137,6 +140,11 @@ const peerClosedGrace = time.Second
 func (s *session) run() {
 	timeout := time.NewTimer(s.d.cfg.ICETimeout)
 	defer timeout.Stop()
+	var armed <-chan struct{} // a call's ICE timeout starts once both legs are negotiated
+	if s.call != nil {
+		timeout.Stop()
+		armed = s.call.armed
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -146,6 +154,9 @@ func (s *session) run() {
 			return
 		case st := <-s.states:
 			s.onState(st)
+		case <-armed:
+			armed = nil
+			timeout.Reset(s.d.cfg.ICETimeout)
 		case <-timeout.C:
 			if !s.connected {
 				// ICE up but no connection by now: the DTLS handshake is what failed.
@@ -234,6 +245,9 @@ func (s *session) teardown() {
 		if err := s.pc.Close(); err != nil {
 			s.log.Debug().Err(err).Msg("close peer connection")
 		}
+	}
+	if s.call != nil {
+		_ = s.call.leg.Close() // its reader is one of the session's goroutines
 	}
 	for _, dt := range s.downs {
 		dt.Source().RemoveDown(dt)

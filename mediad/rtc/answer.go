@@ -31,6 +31,12 @@ func Answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (*Answ
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return nil, fmt.Errorf("rtc: set remote offer: %w", err)
 	}
+	return CompleteAnswer(ctx, pc)
+}
+
+// CompleteAnswer answers the offer pc holds already (a call's browser offer, answered once the
+// SIP peer has chosen the codec) and returns the complete answer, as Answer.
+func CompleteAnswer(ctx context.Context, pc *webrtc.PeerConnection) (*Answered, error) {
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return nil, fmt.Errorf("rtc: create answer: %w", err)
