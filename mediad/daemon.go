@@ -57,16 +57,16 @@ type Config struct {
 
 // Daemon is a running media daemon.
 type Daemon struct {
-	cfg     Config
-	link    *bus.Link
-	nc      *nats.Conn
-	log     zerolog.Logger
-	tr      *rtc.Transport
+	cfg  Config
+	link *bus.Link
+	nc   *nats.Conn
+	log  zerolog.Logger
+	tr   *rtc.Transport
 	// rtpPorts hands out the SIP calls' RTP ports (call.go), on the media address.
 	rtpPorts *sipleg.Ports
-	dir     *bus.Directory
-	met     *metrics
-	started time.Time
+	dir      *bus.Directory
+	met      *metrics
+	started  time.Time
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc

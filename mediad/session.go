@@ -23,7 +23,7 @@ type session struct {
 	key       string // owner.Key(): how the daemon indexes it
 	owner     control.Owner
 	publisher bool
-	relay     bool // the origin's side of a relay to another daemon: a player whose owner is that daemon
+	relay     bool     // the origin's side of a relay to another daemon: a player whose owner is that daemon
 	call      *callLeg // a SIP call's media (call.go): a publisher whose stream is not indexed
 	st        *stream
 	log       zerolog.Logger

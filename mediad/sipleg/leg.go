@@ -186,4 +186,3 @@ func (l *Leg) Stats() Stats {
 
 // Close closes the socket; Run returns.
 func (l *Leg) Close() error { return l.conn.Close() }
-
