@@ -252,3 +252,78 @@ func TestWasmClientPublishPlay(t *testing.T) {
 		t.Errorf("the pages reported errors: %s", strings.Join(errs, "; "))
 	}
 }
+
+// sdkPage is what web/websdk_wasm.html reports.
+type sdkPage struct {
+	Statuses []struct {
+		Status, Info string
+		Ms           int
+	} `json:"statuses"`
+	FramesDecoded int    `json:"framesDecoded"`
+	Width         int    `json:"width"`
+	Height        int    `json:"height"`
+	Error         string `json:"error"`
+}
+
+// waitSDK polls web/websdk_wasm.html's window.__result until cond (over r) holds.
+func waitSDK(t *testing.T, b *Browser, ctx context.Context, what, cond string) sdkPage {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	raw, err := b.WaitJSON(wctx, `(() => { const r = window.__result; return r && (`+cond+`) && r; })()`, 100*time.Millisecond)
+	if err != nil {
+		partial, _ := b.EvalJSON(ctx, `window.__result || null`)
+		t.Fatalf("%s: %v\npage state: %s", what, err, partial)
+	}
+	var r sdkPage
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("%s: decode %s: %v", what, raw, err)
+	}
+	return r
+}
+
+// TestWasmClientWebSDK: the official WebSDK and the wasm client on the two ends of a stream. A
+// flashphoner.js publisher is played by the wasm player page at the camera's size, and a wasm
+// publisher (the two-way page) by a flashphoner.js player, which decodes it at the camera's size.
+func TestWasmClientWebSDK(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	ws := potokWSURL(t)
+	dir, _, _ := buildWasm(t)
+	client := serveClient(t, dir)
+	assets := serveAssets(t)
+	b, ctx := launch(t, 2*time.Minute)
+
+	// WebSDK → wasm.
+	sdkName := "sdk-" + randomHex(4)
+	q := url.Values{"ws": {ws}, "name": {sdkName}, "mode": {"publish"}}
+	if err := b.Navigate(ctx, assets+"/websdk_wasm.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	pub := waitSDK(t, b, ctx, "WebSDK publisher PUBLISHING with a picture",
+		`r.statuses.some(s => s.status === 'PUBLISHING') && r.width > 0`)
+	tab := newTab(t, b)
+	q = url.Values{"server": {ws}, "name": {sdkName}, "autostart": {"1"}}
+	if err := tab.Navigate(ctx, client+"player.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	pl := waitDemo(t, tab, ctx, "wasm player of the WebSDK publisher decodes at the camera's size",
+		fmt.Sprintf(`d.stats_playStats && d.stats_playStats.FramesDecoded > 0 && d.stats_playStats.Width === %d && d.stats_playStats.Height === %d`, pub.Width, pub.Height))
+	t.Logf("WebSDK publisher %dx%d; wasm player first frame at %d ms: %+v", pub.Width, pub.Height, pl.FirstFrameMs, *pl.PlayStats)
+
+	// wasm → WebSDK: the two-way page publishes (and plays itself), the SDK plays.
+	wasmName := "wasm-" + randomHex(4)
+	q = url.Values{"server": {ws}, "name": {wasmName}, "autostart": {"1"}}
+	if err := tab.Navigate(ctx, client+"two_way.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	waitDemo(t, tab, ctx, "wasm publisher PUBLISHING", `d.statuses.some(s => s.who === 'publisher' && s.status === 'PUBLISHING')`)
+	camera := videoSize(t, tab, ctx, "local")
+	q = url.Values{"ws": {ws}, "name": {wasmName}, "mode": {"play"}}
+	if err := b.Navigate(ctx, assets+"/websdk_wasm.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	sdk := waitSDK(t, b, ctx, "WebSDK player of the wasm publisher decodes at the camera's size",
+		fmt.Sprintf(`r.framesDecoded > 0 && r.width === %d && r.height === %d`, camera[0], camera[1]))
+	t.Logf("wasm publisher %v; WebSDK player framesDecoded %d at %dx%d", camera, sdk.FramesDecoded, sdk.Width, sdk.Height)
+}
