@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
+	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/hooks"
+	"github.com/potok-media/potok/testkit/backend"
 	"github.com/potok-media/potok/testkit/cluster"
 	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient"
@@ -25,10 +29,11 @@ import (
 // runs), and no label carries the stream name, a session or media session id or the client's
 // address the traffic used.
 func TestMetricConventions(t *testing.T) {
-	c := cluster.Start(t, cluster.Options{})
+	b := backend.Start(t)
+	c := cluster.Start(t, cluster.Options{Apps: []rest.App{b.App("hooks", hooks.AllMethods()...)}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	forbidden := Traffic(ctx, t, c.WSURLs[0], c.RESTURLs[0])
+	forbidden := Traffic(ctx, t, c.WSURLs[0], c.RESTURLs[0], "hooks")
 
 	families, err := c.Registry.Gather()
 	if err != nil {
@@ -42,13 +47,30 @@ func TestMetricConventions(t *testing.T) {
 	for _, want := range []string{"potok_signal_ws_connections_closed_total", "potok_signal_stream_setup_duration_seconds",
 		"potok_signal_mediad_rpc_duration_seconds", "potok_signal_rest_requests_total", "potok_mediad_rtp_sent_packets_total",
 		"potok_mediad_play_first_keyframe_seconds", "potok_mediad_forwarding_latency_seconds", "potok_heartbeat_age_seconds",
-		"potok_nats_connected"} {
+		"potok_nats_connected", "potok_signal_hook_requests_total", "potok_signal_hook_duration_seconds"} {
 		if !names[want] {
 			t.Errorf("%s not registered", want)
 		}
 	}
 	for _, err := range CheckFamilies(families, forbidden) {
 		t.Error(err)
+	}
+	// The README's metric list names every family.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	if i := strings.Index(section, "\n## Monitoring\n"); i >= 0 {
+		section = section[i:]
+		if j := strings.Index(section[1:], "\n## "); j >= 0 {
+			section = section[:j+1]
+		}
+	}
+	for name := range names {
+		if strings.HasPrefix(name, "potok_") && !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("README.md \"Monitoring\" does not list %s", name)
+		}
 	}
 	problems, err := promlint.NewWithMetricFamilies(families).Lint()
 	if err != nil {
@@ -99,13 +121,14 @@ func TestCheckFamiliesCatches(t *testing.T) {
 	}
 }
 
-// Traffic drives a signal node as the dashboards expect it: a publisher and a player of one
-// stream until the player has video, a REST API request, a failed play. It returns what no label
-// may carry: the stream name, the session and media session ids, the client address.
-func Traffic(ctx context.Context, t testing.TB, wsURL, restURL string) (forbidden []string) {
+// Traffic drives a signal node as the dashboards expect it: sessions of appKey, a publisher and a
+// player of one stream until the player has video, a REST API request, a failed play. It
+// returns what no label may carry: the stream name, the session and media session ids, the
+// client address.
+func Traffic(ctx context.Context, t testing.TB, wsURL, restURL, appKey string) (forbidden []string) {
 	t.Helper()
 	name := "metrics-probe-" + strings.ReplaceAll(t.Name(), "/", "-")
-	pubSess := connect(ctx, t, wsURL, wasmclient.SessionOptions{})
+	pubSess := connect(ctx, t, wsURL, wasmclient.SessionOptions{AppKey: appKey})
 	video, err := media.NewSyntheticVP8(media.SyntheticVP8Options{Width: 320, Height: 240, Bitrate: 300_000})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +140,7 @@ func Traffic(ctx context.Context, t testing.TB, wsURL, restURL string) (forbidde
 	if _, err := pub.WaitStatus(ctx, wcs.StatusPublishing); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	playSess := connect(ctx, t, wsURL, wasmclient.SessionOptions{})
+	playSess := connect(ctx, t, wsURL, wasmclient.SessionOptions{AppKey: appKey})
 	player, err := playSess.Play(ctx, wasmclient.PlayOptions{Name: name})
 	if err != nil {
 		t.Fatal(err)
