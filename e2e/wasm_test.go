@@ -184,6 +184,7 @@ func TestWasmClientPublishPlay(t *testing.T) {
 		t.Errorf("two-way page: remote picture %v, camera %v", got, camera)
 	}
 	t.Logf("two-way player stats: %+v", *two.PlayStats)
+	screenshot(t, b, ctx, "wasm-two-way-camera.png")
 
 	// The player page in a second tab.
 	tab := newTab(t, b)
@@ -197,6 +198,7 @@ func TestWasmClientPublishPlay(t *testing.T) {
 	plMs, _ := pl.reached("player", "PLAYING")
 	t.Logf("player page: wasm loaded in %d ms, PLAYING at %d ms, first frame at %d ms after navigation (%v wall)",
 		pl.LoadMs, plMs, pl.FirstFrameMs, time.Since(start).Round(time.Millisecond))
+	screenshot(t, tab, ctx, "wasm-player.png")
 
 	// A native wasmclient player of the browser's stream.
 	sess, err := wasmclient.Connect(ctx, ws, wasmclient.SessionOptions{})
@@ -326,4 +328,56 @@ func TestWasmClientWebSDK(t *testing.T) {
 	sdk := waitSDK(t, b, ctx, "WebSDK player of the wasm publisher decodes at the camera's size",
 		fmt.Sprintf(`r.framesDecoded > 0 && r.width === %d && r.height === %d`, camera[0], camera[1]))
 	t.Logf("wasm publisher %v; WebSDK player framesDecoded %d at %dx%d", camera, sdk.FramesDecoded, sdk.Width, sdk.Height)
+}
+
+// TestWasmClientSources publishes each other source of the two-way page and plays it back at the
+// source's size: the screen (getDisplayMedia: Chromium's fake capture with the fake UI accepting
+// the picker) and a canvas (captureStream of the page's animation, video only). Each page's
+// screenshot goes to e2e/out/ (CI keeps it as an artifact).
+func TestWasmClientSources(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	ws := potokWSURL(t)
+	dir, _, _ := buildWasm(t)
+	client := serveClient(t, dir)
+	b, ctx := launch(t, 2*time.Minute)
+	for _, source := range []string{"screen", "canvas"} {
+		t.Run(source, func(t *testing.T) {
+			q := url.Values{"server": {ws}, "name": {source + "-" + randomHex(4)}, "source": {source}, "autostart": {"1"}}
+			if err := b.Navigate(ctx, client+"two_way.html?"+q.Encode()); err != nil {
+				t.Fatal(err)
+			}
+			d := waitDemo(t, b, ctx, source+" played back",
+				`d.stats_playStats && d.stats_playStats.FramesDecoded > 0 && document.getElementById('local').videoWidth > 0`)
+			local := videoSize(t, b, ctx, "local")
+			d = waitDemo(t, b, ctx, source+" played at its size",
+				fmt.Sprintf(`d.stats_playStats.Width === %d && d.stats_playStats.Height === %d`, local[0], local[1]))
+			t.Logf("%s %v: first remote frame at %d ms, %+v", source, local, d.FirstFrameMs, *d.PlayStats)
+			if len(d.Errors) > 0 {
+				t.Errorf("page errors: %v", d.Errors)
+			}
+			// Shown, not only decoded: autoplay may refuse sound, the client then plays muted.
+			waitDemo(t, b, ctx, source+" remote <video> playing", `(v => !v.paused && v.currentTime > 0)(document.getElementById('remote'))`)
+			screenshot(t, b, ctx, "wasm-two-way-"+source+".png")
+		})
+	}
+}
+
+// screenshot saves the tab's viewport under e2e/out/.
+func screenshot(t *testing.T, b *Browser, ctx context.Context, name string) {
+	t.Helper()
+	tctx, cancel := b.derive(ctx)
+	defer cancel()
+	png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.MkdirAll("out", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("out", name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot e2e/out/%s", name)
 }

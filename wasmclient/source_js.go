@@ -57,14 +57,26 @@ func (m *MediaStream) Stop() {
 	}
 }
 
-// AttachTo shows the stream in a <video> (or <audio>) element and starts it playing. A page that
-// has not been clicked yet may only autoplay muted media: mute the element for a local preview.
+// AttachTo shows the stream in a <video> (or <audio>) element and starts it playing. Where the
+// browser refuses to autoplay sound (no click on the page yet) it plays muted: a picture rather
+// than nothing; the page's controls (or element.muted = false after a click) bring the sound.
 func (m *MediaStream) AttachTo(element js.Value) {
 	element.Set("srcObject", m.v)
 	element.Set("playsInline", true)
-	if p := element.Call("play"); p.Type() == js.TypeObject {
-		p.Call("catch", js.Global().Get("console").Get("debug").Call("bind", js.Global().Get("console"))) // autoplay refused: the user starts it
+	p := element.Call("play")
+	if p.Type() != js.TypeObject {
+		return
 	}
+	var refused js.Func
+	refused = js.FuncOf(func(js.Value, []js.Value) any {
+		refused.Release()
+		if !element.Get("muted").Bool() {
+			element.Set("muted", true)
+			element.Call("play").Call("catch", js.Global().Get("console").Get("debug").Call("bind", js.Global().Get("console")))
+		}
+		return nil
+	})
+	p.Call("then", js.Global().Get("Function").New(""), refused)
 }
 
 // UserMedia opens the camera and/or microphone: navigator.mediaDevices.getUserMedia(constraints),
