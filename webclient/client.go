@@ -51,6 +51,9 @@ func Handler(o Options) http.Handler {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), strings.TrimSuffix(Prefix, "/"))
 		// The pages change with the binary: revalidate rather than run an old wasm with new pages.
 		w.Header().Set("Cache-Control", "no-cache")
+		// Public files: a page of another origin may load potok.js from here, which then fetches
+		// potok.wasm (a CORS request).
+		w.Header().Set("Access-Control-Allow-Origin", "*")
 		switch {
 		case name == "/potok.wasm":
 			serveWasm(w, r, files)

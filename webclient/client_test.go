@@ -55,6 +55,9 @@ func TestHandlerServesWasmPrecompressed(t *testing.T) {
 		res.Header.Get("Content-Type") != "application/wasm" || res.Header.Get("Vary") != "Accept-Encoding" {
 		t.Fatalf("gzip request: %d %v", res.StatusCode, res.Header)
 	}
+	if res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("potok.wasm without CORS: a page of another origin cannot fetch it")
+	}
 	if got := body(t, res); got != string(packed) {
 		t.Errorf("gzip body is not the stored file (%d bytes, want %d)", len(got), len(packed))
 	}
