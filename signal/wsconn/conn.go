@@ -126,6 +126,7 @@ type Conn struct {
 	lastRead   atomic.Int64 // unix nanos of the last client frame (liveness)
 	peerClosed atomic.Bool  // the client sent a close frame (ClosedByPeer)
 	pingGone   atomic.Bool  // the keep-alive found the client silent (EndReason)
+	endReason  string       // why the reader ended, set before gone is closed (EndReason)
 	// sendMu orders Send against Close: a frame is either queued before the close marker (and
 	// written) or refused, never queued behind it and silently lost.
 	sendMu  sync.Mutex
@@ -158,6 +159,7 @@ func (c *Conn) Run(h Handler) {
 		c.writeLoop()
 	}()
 	c.readLoop(h)
+	c.endReason = c.reasonNow()
 	close(c.gone)
 	<-c.written
 }
@@ -224,8 +226,19 @@ func (c *Conn) Gone() <-chan struct{} { return c.gone }
 // only the second (docs/protocol.md §H.8).
 func (c *Conn) ClosedByPeer() bool { return c.peerClosed.Load() }
 
-// EndReason says why the connection ended, as a metrics.Closed* label; call it after Run.
+// EndReason says why the connection ended, as a metrics.Closed* label: what had happened when
+// the reader stopped (a close of ours after that, as the session's teardown does, is not why).
+// Before the end it says what would be the reason now.
 func (c *Conn) EndReason() string {
+	select {
+	case <-c.gone:
+		return c.endReason
+	default:
+		return c.reasonNow()
+	}
+}
+
+func (c *Conn) reasonNow() string {
 	if c.peerClosed.Load() {
 		return metrics.ClosedByClient
 	}
