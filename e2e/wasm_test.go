@@ -381,3 +381,22 @@ func screenshot(t *testing.T, b *Browser, ctx context.Context, name string) {
 	}
 	t.Logf("screenshot e2e/out/%s", name)
 }
+
+// TestPotokDeclarations type-checks webclient/static/potok.d.ts against the example page script
+// webclient/example/page.ts with the TypeScript compiler of the npm lockfile (tsc --noEmit -p
+// webclient): a declaration that drifts from what a page writes fails here.
+func TestPotokDeclarations(t *testing.T) {
+	tsc := filepath.Join("node_modules", "typescript", "bin", "tsc")
+	_, err := os.Stat(tsc)
+	_, nodeErr := exec.LookPath("node")
+	if err != nil || nodeErr != nil {
+		if os.Getenv(envRequire) == "1" {
+			t.Fatalf("tsc or node missing (%v, %v): run scripts/deps.sh", err, nodeErr)
+		}
+		t.Skip("tsc or node missing: run scripts/deps.sh")
+	}
+	out, err := exec.Command("node", tsc, "--noEmit", "-p", "../webclient").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tsc: %v\n%s", err, out)
+	}
+}
