@@ -42,9 +42,20 @@ type Variable struct {
 	Name       string      `json:"name"`
 	Type       string      `json:"type"`
 	Query      any         `json:"query"` // a string (datasource type) or {query, refId}
-	Definition string      `json:"definition"`
 	AllValue   string      `json:"allValue"`
 	Datasource *Datasource `json:"datasource"`
+}
+
+// QueryText is the variable's query: the string, or the query member of a query object.
+func (v Variable) QueryText() string {
+	switch q := v.Query.(type) {
+	case string:
+		return q
+	case map[string]any:
+		s, _ := q["query"].(string)
+		return s
+	}
+	return ""
 }
 
 // Datasource names a data source, here always the datasource variable.

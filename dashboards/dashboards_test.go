@@ -64,7 +64,7 @@ func checkVariables(t *testing.T, d Dashboard) {
 		t.Errorf("no datasource variable of type prometheus: %+v", v)
 	}
 	node, ok := d.Variable("node")
-	if !ok || node.Type != "query" || !strings.Contains(node.Definition, "potok_build_info") || node.AllValue != ".*" {
+	if !ok || node.Type != "query" || !strings.Contains(node.QueryText(), "potok_build_info") || node.AllValue != ".*" {
 		t.Errorf("node variable %+v: want a query over potok_build_info with All = .*", node)
 	}
 	if node.Datasource == nil || node.Datasource.UID != "${datasource}" {

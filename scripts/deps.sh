@@ -6,7 +6,9 @@
 #     as its own unprivileged foreground process: the system's nginx service is never started) and
 #     prometheus (promtool checks /metrics and dashboards/rules.yml; the dashboards test scrapes a live
 #     cluster with it, as its own foreground process);
-#   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile.
+#   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile,
+#     and of dashboards/schema/ (Grafana's published dashboard types and TypeScript, to check the
+#     dashboards offline) from its own.
 # It never downloads a browser build of its own: Chromium comes from Debian (docs/protocol.md §P.9).
 # Usage: scripts/deps.sh   (root, or sudo available, for apt-get)
 set -euo pipefail
@@ -78,6 +80,24 @@ npm_packages() {
 	log "npm: installed e2e/node_modules"
 }
 
+# dashboard_schema: dashboards/schema/node_modules from its lockfile, as npm_packages does for e2e/.
+dashboard_schema() {
+	local dir="$root/dashboards/schema" mod="$root/dashboards/schema/node_modules"
+	[ -f "$dir/package-lock.json" ] || die "$dir/package-lock.json missing"
+	if [ -f "$mod/.package-lock.json" ] && [ ! "$dir/package-lock.json" -nt "$mod/.package-lock.json" ]; then
+		log "npm: dashboards/schema/node_modules up to date"
+		return 0
+	fi
+	command -v npm >/dev/null || die "npm not found (Node.js and npm check the dashboards)"
+	log "npm: npm ci --prefix dashboards/schema"
+	npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error ||
+		die "npm ci --prefix dashboards/schema failed"
+	[ -f "$mod/@grafana/schema/package.json" ] || die "npm: @grafana/schema not installed"
+	touch "$mod/.package-lock.json"
+	log "npm: installed dashboards/schema/node_modules"
+}
+
 apt_packages
 npm_packages
+dashboard_schema
 log "ok"
