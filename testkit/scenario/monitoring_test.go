@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,63 @@ func TestMonitoringWithPrometheus(t *testing.T) {
 	t.Logf("MEASURED %d panel and rule queries evaluated in %v", len(queries), time.Since(evalStart).Round(100*time.Millisecond))
 	checkRulesHealthy(t, c, prom)
 	checkStoredLabels(t, c, prom, forbidden)
+	checkValues(t, c, prom)
+}
+
+// checkValues: the series the panels found are not only there (many are exported at 0 from the
+// start) but count what the traffic did, as Prometheus stored it.
+func checkValues(t *testing.T, c context.Context, prom *promproc.Proc) {
+	t.Helper()
+	for _, v := range []struct {
+		expr string
+		min  float64
+	}{
+		{`count(potok_build_info)`, 4},
+		{`count(potok_heartbeat_age_seconds < 5)`, 4},
+		{`count(potok_nats_connected == 1)`, 4},
+		{`sum(potok_signal_ws_connections)`, 3},
+		{`sum(potok_signal_ws_connections_opened_total)`, 3},
+		{`sum(potok_signal_ws_messages_sent_total{message="getUserData"})`, 3},
+		{`sum(potok_signal_ws_messages_received_total{message="publishStream"})`, 1},
+		{`sum(potok_signal_session_setup_duration_seconds_count)`, 3},
+		{`sum(potok_signal_stream_setup_duration_seconds_count{kind="publish"})`, 1},
+		{`sum(potok_signal_stream_setup_duration_seconds_count{kind="play"})`, 2},
+		{`sum(potok_signal_stream_statuses_total{kind="play",status="FAILED"})`, 1},
+		{`sum(potok_signal_media_sessions{kind="play"})`, 2},
+		{`sum(potok_signal_mediad_rpc_duration_seconds_count{op="publish"})`, 1},
+		{`sum(potok_signal_hook_requests_total{method="connect",outcome="ok"})`, 3},
+		{`sum(potok_signal_hook_duration_seconds_count{method="publishStream"})`, 1},
+		{`sum(potok_signal_rest_requests_total{endpoint="/rest-api/stream/find_all",code="200"})`, 2},
+		{`sum(potok_mediad_media_sessions{role="publish"})`, 1},
+		{`sum(potok_mediad_media_sessions{role="play"})`, 2},
+		{`sum(potok_mediad_peer_connections{state="connected"})`, 3},
+		{`sum(rate(potok_mediad_rtp_received_packets_total{kind="video"}[10s]))`, 10},
+		{`sum(rate(potok_mediad_rtp_received_packets_total{kind="audio"}[10s]))`, 1},
+		{`sum(rate(potok_mediad_rtp_sent_packets_total{kind="video"}[10s]))`, 20},
+		{`sum(potok_mediad_play_first_keyframe_seconds_count)`, 2},
+		{`sum(potok_mediad_play_first_packet_seconds_count{kind="video"})`, 2},
+		{`sum(potok_mediad_forwarding_latency_seconds_count)`, 1},
+		{`count(instance:potok_mediad_cpu_seconds_per_sent_packet:rate1m > 0 < 1)`, 1},
+	} {
+		// A rate or a recorded series settles within a few scrapes and evaluations.
+		testwait.UntilOK(t, 10*time.Second, fmt.Sprintf("%s >= %v", v.expr, v.min), func() error {
+			res, err := prom.Query(c, v.expr)
+			if err != nil {
+				t.Fatalf("%s: %v", v.expr, err)
+			}
+			got := 0.0
+			if len(res.Series) == 1 {
+				got, _ = strconv.ParseFloat(res.Series[0].Value, 64)
+			}
+			if len(res.Series) != 1 || got < v.min {
+				return fmt.Errorf("%v (%d series)", got, len(res.Series))
+			}
+			return nil
+		})
+	}
+	if res, err := prom.Query(c, `instance:potok_mediad_cpu_seconds_per_sent_packet:rate1m > 0 < 1`); err == nil && len(res.Series) > 0 {
+		t.Logf("MEASURED CPU per delivered packet (recording rule, processes on a shared 2-core machine): %s s", res.Series[0].Value)
+	}
 }
 
 // monitoredTraffic is what the dashboards show: an app whose REST hooks go to a backend, its
