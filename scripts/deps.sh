@@ -5,7 +5,9 @@
 #     and nginx (the load-balanced deployment test runs deploy/nginx in front of the signal nodes,
 #     as its own unprivileged foreground process: the system's nginx service is never started) and
 #     prometheus (promtool checks /metrics and dashboards/rules.yml; the dashboards test scrapes a live
-#     cluster with it, as its own foreground process);
+#     cluster with it, as its own foreground process), and the SIP fixtures of testkit/sipfix:
+#     kamailio (registrar and proxy), sip-tester (sipp, the test phones), baresip (a phone with real
+#     audio), sipsak and sipvicious (malformed SIP and scans), each run by the tests themselves;
 #   - npm packages of e2e/ (the official Flashphoner WebSDK, mocha, chai) from the committed lockfile,
 #     and of dashboards/schema/ (Grafana's published dashboard types and TypeScript, to check the
 #     dashboards offline) from its own.
@@ -25,7 +27,7 @@ installed() { # installed PKG: true when dpkg says the package is fully installe
 
 apt_packages() {
 	local missing=() p
-	for p in chromium ffmpeg nats-server nginx prometheus; do
+	for p in chromium ffmpeg nats-server nginx prometheus kamailio sip-tester baresip sipsak sipvicious; do
 		if installed "$p"; then
 			log "apt: $p already installed"
 		else
@@ -45,7 +47,7 @@ apt_packages() {
 	local wait=(-o DPkg::Lock::Timeout=300)
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" update -qq ||
 		die "apt-get update failed"
-	# The tests run nginx, nats-server and prometheus themselves: keep apt from starting them as services (on
+	# The tests run nginx, nats-server, prometheus and kamailio themselves: keep apt from starting them as services (on
 	# their default ports) where the image has no policy-rc.d of its own saying so.
 	local policy=/usr/sbin/policy-rc.d added=
 	if [ ! -e "$policy" ]; then
