@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config, link *bus.Link, log zerolog.Logger) 
 		return nil, fmt.Errorf("mediad: %w", err)
 	}
 	tr, err := rtc.Listen(rtc.Options{ListenIP: cfg.ListenIP, UDPPort: cfg.UDPPort, TCPPort: cfg.TCPPort,
-		PublicIPs: cfg.PublicIPs, LoopbackOnly: cfg.LoopbackOnly, Logger: log})
+		PublicIPs: cfg.PublicIPs, LoopbackOnly: cfg.LoopbackOnly, Logger: log, OnUDPError: met.udpError})
 	if err != nil {
 		return nil, fmt.Errorf("mediad: %w", err)
 	}

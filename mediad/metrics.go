@@ -28,6 +28,8 @@ type metrics struct {
 	sessionsStarted *prometheus.CounterVec // role
 	iceFailures     *prometheus.CounterVec // cause
 	relays          prometheus.Gauge       // streams this daemon relays from their origin
+	udpReadErrors   prometheus.Counter     // potok_mediad_udp_socket_errors_total{op="read"}
+	udpWriteErrors  prometheus.Counter
 	forward         *forward.Metrics
 
 	heartbeat atomic.Int64 // unix nanos of the last heartbeat that reached the directory
@@ -63,6 +65,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []string{causeICETimeout, causeDTLS, causeICELost} {
 		m.iceFailures.WithLabelValues(c)
 	}
+	udpErrors := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
+		Name: "udp_socket_errors_total", Help: "Failed reads and writes on the shared ICE UDP socket, by op (read, write)."}, []string{"op"})
+	m.udpReadErrors, m.udpWriteErrors = udpErrors.WithLabelValues("read"), udpErrors.WithLabelValues("write")
 	m.heartbeat.Store(time.Now().UnixNano())
 	heartbeatAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "potok", Name: "heartbeat_age_seconds",
 		Help:        "Seconds since this node's heartbeat last reached the directory.",
@@ -75,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.forward = fm
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.peerConnections, m.publishedTracks, m.mediaSessions,
-			m.sessionsStarted, m.iceFailures, m.relays, heartbeatAge} {
+			m.sessionsStarted, m.iceFailures, m.relays, udpErrors, heartbeatAge} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("mediad: register metrics: %w", err)
 			}
@@ -118,5 +123,14 @@ func (p *peerState) remove() {
 	if p.cur != "" {
 		p.g.WithLabelValues(p.cur).Dec()
 		p.cur = ""
+	}
+}
+
+// udpError counts a failed read or write on the shared UDP socket (rtc.Options.OnUDPError).
+func (m *metrics) udpError(write bool) {
+	if write {
+		m.udpWriteErrors.Inc()
+	} else {
+		m.udpReadErrors.Inc()
 	}
 }

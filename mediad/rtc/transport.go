@@ -26,6 +26,9 @@ type Options struct {
 	PublicIPs    []string // advertised instead of the interface addresses (NAT 1:1)
 	LoopbackOnly bool     // only 127.0.0.1 candidates, only loopback peers (tests; docs/protocol.md §P.1)
 	Logger       zerolog.Logger
+	// OnUDPError is told of each failed read or write (write = true) on the shared UDP socket,
+	// from the mux's goroutines and the packet writers: it must be quick (a counter). nil = none.
+	OnUDPError func(write bool)
 }
 
 // Transport owns the shared sockets and the pion settings that use them.
@@ -59,7 +62,8 @@ func Listen(o Options) (*Transport, error) {
 	if t.udp, err = net.ListenUDP(udpNet, &net.UDPAddr{IP: ip, Port: o.UDPPort}); err != nil {
 		return nil, fmt.Errorf("rtc: ICE UDP port: %w", err)
 	}
-	t.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: t.udp, Logger: t.logs.NewLogger("udpmux")})
+	t.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: &countedUDP{UDPConn: t.udp, onError: o.OnUDPError},
+		Logger: t.logs.NewLogger("udpmux")})
 	if o.TCPPort >= 0 {
 		if t.tcp, err = net.ListenTCP(tcpNet, &net.TCPAddr{IP: ip, Port: o.TCPPort}); err != nil {
 			_ = t.Close()
