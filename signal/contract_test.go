@@ -314,10 +314,10 @@ func TestPublishPlayFlow(t *testing.T) {
 		t.Errorf("media_sessions gauge not back to 0")
 	}
 	if n := e.metric(metrics.NameMediadRPC, control.OpPublish); n != 1 {
-		t.Errorf("mediad_rpc_seconds{op=publish} count = %v", n)
+		t.Errorf("mediad_rpc_duration_seconds{op=publish} count = %v", n)
 	}
 	if n := e.metric(metrics.NameMediadRPC, control.OpStop); n != 1 {
-		t.Errorf("mediad_rpc_seconds{op=stop} count = %v", n)
+		t.Errorf("mediad_rpc_duration_seconds{op=stop} count = %v", n)
 	}
 	// The name can be published again.
 	pub.send(wcs.MsgPublishStream, publishReq("m2", "s1"))

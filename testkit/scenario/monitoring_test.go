@@ -335,3 +335,53 @@ func checkStoredLabels(t *testing.T, c context.Context, prom *promproc.Proc, for
 		}
 	}
 }
+
+// TestAllInOneMetrics: the all-in-one `potok` runs two nodes in one process, a signal node and a
+// media daemon; its /metrics passes `promtool check metrics`, names both in potok_build_info
+// (one per tier), and exports the one NATS connection they share under each node's label.
+func TestAllInOneMetrics(t *testing.T) {
+	t.Parallel()
+	promtool := promproc.Tool(t, "promtool")
+	bin := potokBinary(t)
+	p := startProcess(t, bin, "", "--ws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--signal-node-id", "signal-one", "--mediad-node-id", "mediad-one",
+		"--media-ip", "127.0.0.1", "--media-udp-port", "0", "--media-tcp-port", "0", "--media-loopback-only")
+	url := "http://" + p.waitAddr(t, "http listening") + "/metrics"
+	promtoolCheckMetrics(t, promtool, url)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := func(name string) []string {
+		var out []string
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, name+"{") {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	build := strings.Join(series("potok_build_info"), "\n")
+	for _, want := range []string{`node="signal-one",tier="signal"`, `node="mediad-one",tier="mediad"`} {
+		if !strings.Contains(build, want) {
+			t.Errorf("potok_build_info has no %s:\n%s", want, build)
+		}
+	}
+	nats := strings.Join(series("potok_nats_connected"), "\n")
+	if n := len(series("potok_nats_connected")); n != 2 || !strings.Contains(nats, `node="signal-one"`) || !strings.Contains(nats, `node="mediad-one"`) {
+		t.Errorf("potok_nats_connected, want one series per node:\n%s", nats)
+	}
+	for _, m := range []struct{ name, node string }{
+		{"potok_signal_ws_connections", "signal-one"}, {"potok_mediad_relays", "mediad-one"},
+	} {
+		if s := series(m.name); len(s) != 1 || !strings.Contains(s[0], `node="`+m.node+`"`) {
+			t.Errorf("%s: %v, want one series labelled node=%q", m.name, s, m.node)
+		}
+	}
+	p.terminate(t)
+}
