@@ -400,3 +400,20 @@ func TestPotokDeclarations(t *testing.T) {
 		t.Fatalf("tsc: %v\n%s", err, out)
 	}
 }
+
+// TestWasmClientTCP: the two-way page with ICE over TCP (transport "TCP" for the publisher and the
+// player): the client keeps only the server's ICE-TCP candidate, so decoded frames came over TCP.
+func TestWasmClientTCP(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	ws := potokWSURL(t)
+	dir, _, _ := buildWasm(t)
+	client := serveClient(t, dir)
+	b, ctx := launch(t, 2*time.Minute)
+	q := url.Values{"server": {ws}, "name": {"tcp-" + randomHex(4)}, "transport": {"TCP"}, "autostart": {"1"}}
+	if err := b.Navigate(ctx, client+"two_way.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	d := waitDemo(t, b, ctx, "played back over ICE-TCP", `d.stats_playStats && d.stats_playStats.FramesDecoded > 0`)
+	t.Logf("over TCP: first remote frame at %d ms, %+v", d.FirstFrameMs, *d.PlayStats)
+}

@@ -22,7 +22,7 @@ const (
 
 // newAPI builds a pion API for one peer connection that offers exactly caps. A media engine per
 // connection lets a publisher offer only its sources' codecs, so the server cannot pick another.
-func newAPI(loopback bool, caps ...webrtc.RTPCodecCapability) (*webrtc.API, error) {
+func newAPI(loopback, tcp bool, caps ...webrtc.RTPCodecCapability) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	for _, c := range caps {
 		kind, pt := webrtc.RTPCodecTypeAudio, webrtc.PayloadType(ptOpus)
@@ -44,14 +44,18 @@ func newAPI(loopback bool, caps ...webrtc.RTPCodecCapability) (*webrtc.API, erro
 		return nil, fmt.Errorf("wasmclient: interceptors: %w", err)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
-		webrtc.WithSettingEngine(settingEngine(loopback))), nil
+		webrtc.WithSettingEngine(settingEngine(loopback, tcp))), nil
 }
 
-// settingEngine: UDP over IPv4 without mDNS; with loopback, only 127.0.0.1 on both ends, the
-// settings of docs/protocol.md §P.1 (pion skips loopback candidates by default).
-func settingEngine(loopback bool) webrtc.SettingEngine {
+// settingEngine: UDP over IPv4 without mDNS, or with tcp active ICE-TCP only (the server's
+// candidate is passive); with loopback, only 127.0.0.1 on both ends, the settings of
+// docs/protocol.md §P.1 (pion skips loopback candidates by default).
+func settingEngine(loopback, tcp bool) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if tcp {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if loopback {
 		isLoop := func(ip net.IP) bool { return ip.IsLoopback() }

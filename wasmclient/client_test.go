@@ -394,3 +394,16 @@ func decodedFrames(t *testing.T, path string) []string {
 	}
 	return strings.Fields(string(out))
 }
+
+func TestTCPCandidatesOnly(t *testing.T) {
+	in := "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n" +
+		"a=candidate:1 1 udp 2130706431 127.0.0.1 31000 typ host\r\n" +
+		"a=candidate:2 1 tcp 1671430143 127.0.0.1 31000 typ host tcptype passive\r\n" +
+		"a=end-of-candidates\r\n"
+	want := "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n" +
+		"a=candidate:2 1 tcp 1671430143 127.0.0.1 31000 typ host tcptype passive\r\n" +
+		"a=end-of-candidates\r\n"
+	if got := tcpCandidatesOnly(in); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}

@@ -65,6 +65,9 @@ type PublishOptions struct {
 	// MinBitrate/MaxBitrate in kbps, 0 = unlimited, sent as the WebSDK does.
 	MinBitrate, MaxBitrate int
 	Custom                 json.RawMessage
+	// Transport "TCP" asks for ICE over TCP (the WebSDK's transport option): the server offers
+	// its ICE-TCP candidate and the client connects to that one only. "" or "UDP": UDP.
+	Transport string
 }
 
 // PlayOptions configure Session.Play (docs/protocol.md §B.5).
@@ -74,6 +77,8 @@ type PlayOptions struct {
 	Custom        json.RawMessage
 	// NoAudio leaves the audio m-line out, like the WebSDK with constraints.audio === false.
 	NoAudio bool
+	// Transport "TCP": ICE over TCP only, as PublishOptions.Transport.
+	Transport string
 	// RecordFile, when set, writes the received video to this path: IVF for VP8, Annex-B for
 	// H.264, so tests can decode it with ffmpeg.
 	RecordFile string

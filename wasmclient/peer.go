@@ -25,7 +25,7 @@ type pionPeer struct {
 }
 
 func newPeer(st *Stream, caps []webrtc.RTPCodecCapability) (*pionPeer, error) {
-	api, err := newAPI(st.s.loopback, caps...)
+	api, err := newAPI(st.s.loopback, st.tcp, caps...)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ type streamRequest struct {
 	MinBitrate     int             `json:"minBitrate"`
 	MaxBitrate     int             `json:"maxBitrate"`
 	Quality        *int            `json:"quality,omitempty"`
+	Transport      string          `json:"transport,omitempty"`
 }
 
 // stopRequest is unPublishStream / stopStream (§B.6, §B.7): hasVideo/hasAudio are hard-coded

@@ -48,6 +48,7 @@ type Stream struct {
 	id        string
 	name      string
 	published bool
+	tcp       bool // ICE over TCP only (Transport "TCP")
 	peer      peer
 	closeOnce sync.Once
 	events    chan StreamEvent
@@ -272,6 +273,9 @@ func (st *Stream) emit(e StreamEvent) {
 }
 
 func (st *Stream) onRemoteSDP(sdp string) {
+	if st.tcp {
+		sdp = tcpCandidatesOnly(sdp)
+	}
 	if err := st.peer.setAnswer(sdp); err != nil {
 		st.s.log.Warn().Err(err).Str("mediaSessionId", st.id).Msg("remote SDP rejected")
 		st.localEnd(wcs.StatusFailed, InfoLocalError)
@@ -364,7 +368,12 @@ func (s *Session) Publish(ctx context.Context, o PublishOptions) (*Stream, error
 	if o.Name == "" || (o.Video == nil && o.Audio == nil) {
 		return nil, fmt.Errorf("%w: publish needs a name and at least one source", ErrBadOptions)
 	}
+	tcp, err := transportTCP(o.Transport)
+	if err != nil {
+		return nil, err
+	}
 	st := newStream(s, o.Name, true)
+	st.tcp = tcp
 	p, err := newPublishPeer(st, o)
 	if err != nil {
 		return nil, err
@@ -374,7 +383,7 @@ func (s *Session) Publish(ctx context.Context, o PublishOptions) (*Stream, error
 		MediaSessionID: st.id, Name: o.Name, Published: true,
 		HasVideo: o.Video != nil, HasAudio: o.Audio != nil, Status: wcs.StatusPending,
 		Record: o.Record, MediaProvider: "WebRTC", SDP: p.offer(), Custom: o.Custom,
-		MinBitrate: o.MinBitrate, MaxBitrate: o.MaxBitrate,
+		MinBitrate: o.MinBitrate, MaxBitrate: o.MaxBitrate, Transport: transportName(tcp, o.Transport),
 	}
 	if err := s.start(ctx, st, wcs.MsgPublishStream, req); err != nil {
 		return nil, err
@@ -387,7 +396,12 @@ func (s *Session) Play(ctx context.Context, o PlayOptions) (*Stream, error) {
 	if o.Name == "" {
 		return nil, fmt.Errorf("%w: play needs a name", ErrBadOptions)
 	}
+	tcp, err := transportTCP(o.Transport)
+	if err != nil {
+		return nil, err
+	}
 	st := newStream(s, o.Name, false)
+	st.tcp = tcp
 	p, err := newPlayPeer(st, o)
 	if err != nil {
 		return nil, err
@@ -398,7 +412,7 @@ func (s *Session) Play(ctx context.Context, o PlayOptions) (*Stream, error) {
 		MediaSessionID: st.id, Name: o.Name, Published: false,
 		HasVideo: true, HasAudio: true, Status: wcs.StatusPending, // hard-coded in the SDK (§B.5)
 		Width: &o.Width, Height: &o.Height, Quality: &zero,
-		MediaProvider: "WebRTC", SDP: p.offer(), Custom: o.Custom,
+		MediaProvider: "WebRTC", SDP: p.offer(), Custom: o.Custom, Transport: transportName(tcp, o.Transport),
 	}
 	if err := s.start(ctx, st, wcs.MsgPlayStream, req); err != nil {
 		return nil, err

@@ -169,6 +169,7 @@ type publishOptions struct {
 	Custom     json.RawMessage `json:"custom"`
 	MinBitrate int             `json:"minBitrate"`
 	MaxBitrate int             `json:"maxBitrate"`
+	Transport  string          `json:"transport"`
 }
 
 // publish(options, onEvent) → Promise<stream>. The media: options.stream (a MediaStream of the
@@ -186,7 +187,8 @@ func publish(s *wasmclient.Session, opts, onEvent js.Value) js.Value {
 			return nil, err
 		}
 		po := wasmclient.PublishOptions{Name: o.Name, Record: o.Record, Custom: o.Custom,
-			MinBitrate: o.MinBitrate, MaxBitrate: o.MaxBitrate, Video: ms.VideoTrack(), Audio: ms.AudioTrack()}
+			MinBitrate: o.MinBitrate, MaxBitrate: o.MaxBitrate, Transport: o.Transport,
+			Video: ms.VideoTrack(), Audio: ms.AudioTrack()}
 		if opts.Get("video").Equal(js.ValueOf(false)) {
 			po.Video = nil
 		}
@@ -247,11 +249,12 @@ func openMedia(ctx context.Context, opts js.Value) (ms *wasmclient.MediaStream, 
 
 // playOptions is play's first argument (potok.d.ts PlayOptions) without its JS objects.
 type playOptions struct {
-	Name    string          `json:"name"`
-	Width   int             `json:"width"`
-	Height  int             `json:"height"`
-	NoAudio bool            `json:"noAudio"`
-	Custom  json.RawMessage `json:"custom"`
+	Name      string          `json:"name"`
+	Width     int             `json:"width"`
+	Height    int             `json:"height"`
+	NoAudio   bool            `json:"noAudio"`
+	Custom    json.RawMessage `json:"custom"`
+	Transport string          `json:"transport"`
 }
 
 // play(options, onEvent) → Promise<stream>; options.display is the <video> it plays into.
@@ -262,7 +265,7 @@ func play(s *wasmclient.Session, opts, onEvent js.Value) js.Value {
 	}
 	return promise(func(ctx context.Context) (any, error) {
 		st, err := s.Play(ctx, wasmclient.PlayOptions{Name: o.Name, Width: o.Width, Height: o.Height,
-			NoAudio: o.NoAudio, Custom: o.Custom})
+			NoAudio: o.NoAudio, Custom: o.Custom, Transport: o.Transport})
 		if err != nil {
 			return nil, err
 		}

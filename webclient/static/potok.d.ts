@@ -44,6 +44,8 @@ export interface PublishOptions {
   /** kbps, 0 = unlimited. */
   minBitrate?: number;
   maxBitrate?: number;
+  /** "TCP": ICE over TCP only (the server's ICE-TCP port); default "UDP". */
+  transport?: 'UDP' | 'TCP';
   custom?: unknown;
 }
 
@@ -56,6 +58,8 @@ export interface PlayOptions {
   height?: number;
   /** Leave audio out of the offer. */
   noAudio?: boolean;
+  /** "TCP": ICE over TCP only; default "UDP". */
+  transport?: 'UDP' | 'TCP';
   custom?: unknown;
 }
 
