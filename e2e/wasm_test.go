@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/testkit/cluster"
 	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient"
 	"github.com/potok-media/potok/webclient"
@@ -416,4 +417,82 @@ func TestWasmClientTCP(t *testing.T) {
 	}
 	d := waitDemo(t, b, ctx, "played back over ICE-TCP", `d.stats_playStats && d.stats_playStats.FramesDecoded > 0`)
 	t.Logf("over TCP: first remote frame at %d ms, %+v", d.FirstFrameMs, *d.PlayStats)
+}
+
+// TestWasmClientSessionAPI drives potok.js from a script (on the player page, which loads it):
+// availableStream false then true once published, sendData ACCEPTED, a REST data/send arriving
+// as the session's 'data' event, a REST stream/terminate ending the page's publisher UNPUBLISHED
+// "Stopped by rest /terminate", and disconnect ending the session DISCONNECTED.
+func TestWasmClientSessionAPI(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	c := cluster.Start(t, cluster.Options{})
+	dir, _, _ := buildWasm(t)
+	client := serveClient(t, dir)
+	b, ctx := launch(t, 2*time.Minute)
+	if err := b.Navigate(ctx, client+"player.html"); err != nil {
+		t.Fatal(err)
+	}
+	name := "api-" + randomHex(4)
+	script := fmt.Sprintf(`(async () => {
+		const r = window.__api = {statuses: [], data: [], session: []};
+		const s = await Potok.connect(%q);
+		r.token = s.authToken;
+		s.on('data', p => r.data.push(p));
+		s.on('status', (st, info) => r.session.push(st));
+		r.before = await s.availableStream(%q);
+		const pub = await s.publish({name: %q, audio: false});
+		pub.on('status', (st, info) => r.statuses.push(st + ' ' + info));
+		await pub.waitFor('PUBLISHING');
+		r.id = pub.id;
+		r.after = await s.availableStream(%q);
+		r.sent = await s.sendData({hello: 'backend'});
+		window.__session = s;
+		return r;
+	})()`, c.WSURLs[0], name, name, name)
+	raw, err := b.EvalJSON(ctx, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Token         string
+		ID            string
+		Before, After struct {
+			Available bool
+			Info      string
+		}
+		Sent wcs.DataStatus
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	t.Logf("page: %s", raw)
+	if r.Before.Available || r.Before.Info != wcs.InfoStreamNotFound || !r.After.Available {
+		t.Errorf("availableStream before %+v, after %+v", r.Before, r.After)
+	}
+	if r.Sent.Status != "ACCEPTED" {
+		t.Errorf("sendData: %+v", r.Sent)
+	}
+	if status, body := postREST(t, c.RESTURLs[0]+"/rest-api/data/send",
+		`{"sessionId":"`+r.Token+`","operationId":"op-wasm","payload":{"n":42}}`); status != http.StatusOK {
+		t.Errorf("data/send: %d %s", status, body)
+	}
+	wait := func(what, cond string) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if _, err := b.WaitJSON(wctx, `(r => `+cond+`)(window.__api)`, 100*time.Millisecond); err != nil {
+			state, _ := b.EvalJSON(ctx, `window.__api`)
+			t.Fatalf("%s: %v\n%s", what, err, state)
+		}
+	}
+	wait("the data/send payload as a 'data' event", `r.data.some(p => p && p.n === 42)`)
+	if status, body := postREST(t, c.RESTURLs[0]+"/rest-api/stream/terminate", `{"mediaSessionId":"`+r.ID+`"}`); status != http.StatusOK {
+		t.Errorf("stream/terminate: %d %s", status, body)
+	}
+	wait("the publisher UNPUBLISHED by the terminate", fmt.Sprintf(`r.statuses.includes(%q)`, "UNPUBLISHED "+wcs.InfoStoppedByRestTerminate))
+	if _, err := b.EvalJSON(ctx, `window.__session.disconnect().then(() => true)`); err != nil {
+		t.Fatal(err)
+	}
+	wait("the session DISCONNECTED", `r.session.includes('DISCONNECTED')`)
 }

@@ -61,6 +61,53 @@ func (s *Session) onDataStatus(env wcs.Envelope) {
 	}
 }
 
+// AvailableStream asks whether a stream of this name can be played (availableStream, docs/protocol.md
+// §B.8, §C.10) as the WebSDK's stream.available() does: true, or false with the server's reason
+// ("Stream not found").
+func (s *Session) AvailableStream(ctx context.Context, name string) (bool, string, error) {
+	id := uuid.NewString()
+	ch := make(chan wcs.AvailableStream, 1)
+	s.mu.Lock()
+	if s.availWaits == nil {
+		s.availWaits = map[string]chan wcs.AvailableStream{}
+	}
+	s.availWaits[id] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.availWaits, id)
+		s.mu.Unlock()
+	}()
+	if err := s.send(ctx, wcs.MsgAvailableStream, map[string]any{"mediaSessionId": id, "name": name}); err != nil {
+		return false, "", err
+	}
+	select {
+	case a := <-ch:
+		return a.Status == "true", a.Info, nil // a string, compared as the SDK does (§0 item 7)
+	case <-ctx.Done():
+		return false, "", fmt.Errorf("wasmclient: availableStream %s: %w", name, ctx.Err())
+	case <-s.done:
+		return false, "", fmt.Errorf("wasmclient: availableStream %s: %w", name, ErrClosed)
+	}
+}
+
+func (s *Session) onAvailableStream(env wcs.Envelope) {
+	var a wcs.AvailableStream
+	if err := env.Arg(0, &a); err != nil {
+		s.log.Warn().Err(err).Msg("availableStream without an object")
+		return
+	}
+	s.mu.Lock()
+	ch := s.availWaits[a.ID]
+	s.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- a:
+		default:
+		}
+	}
+}
+
 // DataEvent is an OnDataEvent the server pushed (the REST API's /data/send, §C.12).
 type DataEvent struct {
 	NodeID      string          `json:"nodeId"`
@@ -80,6 +127,9 @@ func (s *Session) onData(env wcs.Envelope) {
 		s.data = append(s.data, ev)
 	}
 	s.mu.Unlock()
+	if s.opts.OnData != nil {
+		s.opts.OnData(ev)
+	}
 }
 
 // Data returns the OnDataEvents received so far (the first 256).

@@ -22,6 +22,7 @@ var handlers = map[string]func(*Session, wcs.Envelope){
 	wcs.MsgFail:                    (*Session).onFail,
 	wcs.MsgDataStatusEvent:         (*Session).onDataStatus,
 	wcs.MsgOnDataEvent:             (*Session).onData,
+	wcs.MsgAvailableStream:         (*Session).onAvailableStream,
 }
 
 func (s *Session) dispatch(env wcs.Envelope) {

@@ -39,6 +39,10 @@ type SessionOptions struct {
 	WriteTimeout time.Duration
 	Network      Network
 	Logger       *zerolog.Logger // default: silent
+	// OnData, when set, is called with every OnDataEvent the server pushes (the REST API's
+	// /data/send, docs/protocol.md §C.12), on the read loop: it must not block. Session.Data
+	// keeps the first 256 either way.
+	OnData func(DataEvent)
 }
 
 func (o *SessionOptions) defaults() {

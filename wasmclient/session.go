@@ -57,20 +57,21 @@ type Session struct {
 	established chan struct{}
 	closeOnce   sync.Once
 
-	mu        sync.Mutex
-	status    string
-	closing   bool
-	authToken string
-	userData  map[string]json.RawMessage
-	version   string
-	rejected  *wcs.Fail
-	fails     []wcs.Fail
-	streams   map[string]*Stream
-	dataWaits map[string]chan wcs.DataStatus // SendData by operationId
-	data      []DataEvent
-	dropped   bool // DropSocket: the socket was cut on purpose, the streams go on
-	timeline  SessionTimeline
-	err       error
+	mu         sync.Mutex
+	status     string
+	closing    bool
+	authToken  string
+	userData   map[string]json.RawMessage
+	version    string
+	rejected   *wcs.Fail
+	fails      []wcs.Fail
+	streams    map[string]*Stream
+	dataWaits  map[string]chan wcs.DataStatus      // SendData by operationId
+	availWaits map[string]chan wcs.AvailableStream // AvailableStream by its mediaSessionId
+	data       []DataEvent
+	dropped    bool // DropSocket: the socket was cut on purpose, the streams go on
+	timeline   SessionTimeline
+	err        error
 }
 
 // Connect dials url, sends `connection` and waits for getUserData (docs/protocol.md §E.1). ctx bounds

@@ -100,7 +100,8 @@ func connect(_ js.Value, args []js.Value) any {
 		return rejected(err)
 	}
 	return promise(func(ctx context.Context) (any, error) {
-		so := wasmclient.SessionOptions{AppKey: o.AppKey, Custom: o.Custom, ClientBrowserVersion: browserVersion()}
+		so := wasmclient.SessionOptions{AppKey: o.AppKey, Custom: o.Custom, ClientBrowserVersion: browserVersion(),
+			OnData: func(ev wasmclient.DataEvent) { emit(onEvent, "data", ev) }}
 		if o.KeepAlive || o.AuthToken != "" {
 			so.Extra = map[string]any{"keepAlive": o.KeepAlive}
 			if o.AuthToken != "" {
@@ -154,6 +155,16 @@ func sessionObject(s *wasmclient.Session) js.Value {
 				return nil, err
 			}
 			return toJS(st), nil
+		})
+	})
+	method(o, "availableStream", func(args []js.Value) any {
+		name := arg(args, 0).String()
+		return promise(func(ctx context.Context) (any, error) {
+			ok, info, err := s.AvailableStream(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			return toJS(map[string]any{"available": ok, "info": info}), nil
 		})
 	})
 	method(o, "disconnect", func([]js.Value) any {

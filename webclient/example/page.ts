@@ -13,6 +13,9 @@ async function twoWay(url: string, name: string): Promise<void> {
   const session: Session = await Potok.connect(url, { appKey: 'defaultApp', keepAlive: true });
   session.on('status', (status, info) => console.log('session', status, info));
   session.on('DISCONNECTED', info => console.log('lost:', info));
+  session.on('data', (payload, event) => console.log('backend says', payload, event.operationId));
+  const { available, info } = await session.availableStream(name);
+  if (!available) console.log(name, 'is not published yet:', info);
 
   const options: PublishOptions = { name, display: local, video: { width: 640, height: 480 }, audio: true };
   const publisher: Stream = await session.publish(options);

@@ -123,6 +123,14 @@ export interface VideoRate {
   [field: string]: unknown;
 }
 
+/** An OnDataEvent: what the REST API's /data/send pushed. */
+export interface DataEvent {
+  nodeId: string;
+  sessionId: string;
+  operationId: string;
+  payload: unknown;
+}
+
 export interface Stream {
   readonly id: string;
   readonly name: string;
@@ -157,8 +165,12 @@ export interface Session {
   play(options: PlayOptions): Promise<Stream>;
   /** sendData to the application's backend; resolves with its DataStatusEvent. */
   sendData(payload: unknown): Promise<{ operationId: string; status: string; info?: string }>;
+  /** Whether a stream of this name can be played now (availableStream); info says why not. */
+  availableStream(name: string): Promise<{ available: boolean; info: string }>;
   disconnect(): Promise<void>;
   on(event: 'status', handler: (status: SessionStatus, info: string) => void): this;
+  /** Data the application's backend sent to this session (REST /data/send → OnDataEvent). */
+  on(event: 'data', handler: (payload: unknown, event: DataEvent) => void): this;
   on(event: SessionStatus, handler: (info: string) => void): this;
   off(event: string, handler: (...args: any[]) => void): this;
 }

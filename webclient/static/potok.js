@@ -125,6 +125,7 @@
     constructor(url) { super(); this.url = url; this._h = null; this._status = 'PENDING'; this.authToken = ''; }
     _attach(h) { this._h = h; this.authToken = h.authToken; this._status = 'ESTABLISHED'; }
     _event(kind, ev) {
+      if (kind === 'data') { this._emit('data', ev.payload, ev); return; }
       if (kind !== 'session') return;
       this._status = ev.status;
       this._emit('status', ev.status, ev.info || '');
@@ -140,6 +141,7 @@
       return fn.call(this._h, o, (kind, ev) => s._event(kind, ev)).then(h => { s._attach(h); return s; });
     }
     sendData(payload) { return this._h.sendData(payload); }
+    availableStream(name) { return this._h.availableStream(name); }
     disconnect() { return this._h.disconnect(); }
   }
 
