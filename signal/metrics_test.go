@@ -6,6 +6,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal"
 	"github.com/potok-media/potok/signal/metrics"
 )
@@ -70,4 +71,73 @@ func histogramCount(t *testing.T, e *env, name string) uint64 {
 		}
 	}
 	return n
+}
+
+// TestStreamMetrics: a publish is pending until its media connects, then live, and gone once
+// unpublished; its setup time is observed once, each status sent is counted under its kind.
+func TestStreamMetrics(t *testing.T) {
+	e, md := envWithMediad(t, signal.Config{NodeID: "sig-a"}, "md-1", true)
+	pub := e.dial(t)
+	pub.connect(nil)
+	streams := func(status string) float64 {
+		return value(t, e, metrics.NameStreams, map[string]string{"kind": metrics.KindPublish, "status": status})
+	}
+	pub.send(wcs.MsgPublishStream, publishReq("m1", "s1"))
+	pr := recv(t, md.publishes, "publish")
+	pub.expectAnswer("m1")
+	if p, l := streams(metrics.StreamPending), streams(metrics.StreamLive); p != 1 || l != 0 {
+		t.Errorf("before the media connects: %v pending, %v live, want 1 and 0", p, l)
+	}
+	md.connected(pr.Owner, true)
+	if st := pub.streamStatus(); st.Status != wcs.StatusPublishing {
+		t.Fatalf("status %s", st.Status)
+	}
+	if p, l := streams(metrics.StreamPending), streams(metrics.StreamLive); p != 0 || l != 1 {
+		t.Errorf("publishing: %v pending, %v live, want 0 and 1", p, l)
+	}
+	if n := histogramCount(t, e, metrics.NameStreamSetup); n != 1 {
+		t.Errorf("%d stream setups observed, want 1", n)
+	}
+	pub.send(wcs.MsgUnPublishStream, map[string]any{"mediaSessionId": "m1", "name": "s1", "status": "PUBLISHING"})
+	recv(t, md.stops, "stop")
+	if st := pub.streamStatus(); st.Status != wcs.StatusUnpublished {
+		t.Fatalf("status %s", st.Status)
+	}
+	if p, l := streams(metrics.StreamPending), streams(metrics.StreamLive); p != 0 || l != 0 {
+		t.Errorf("unpublished: %v pending, %v live, want 0 and 0", p, l)
+	}
+	for status, want := range map[string]float64{wcs.StatusPublishing: 1, wcs.StatusUnpublished: 1, wcs.StatusFailed: 0} {
+		got := value(t, e, metrics.NameStreamStatuses, map[string]string{"kind": metrics.KindPublish, "status": status})
+		if got != want {
+			t.Errorf("statuses{publish,%s} = %v, want %v", status, got, want)
+		}
+	}
+}
+
+// value is the counter or gauge of name whose labels include labels (0 when there is none).
+func value(t *testing.T, e *env, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }

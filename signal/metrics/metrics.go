@@ -25,6 +25,7 @@ const (
 	NameStreamSetup       = "potok_signal_stream_setup_duration_seconds"
 	NameStreamStatuses    = "potok_signal_stream_statuses_total"
 	NameMediaSessions     = "potok_signal_media_sessions"
+	NameStreams           = "potok_signal_streams"
 	NameMediadRPC         = "potok_signal_mediad_rpc_duration_seconds"
 	NameMediadRPCErrors   = "potok_signal_mediad_rpc_errors_total"
 	NameHeartbeatAge      = "potok_heartbeat_age_seconds"
@@ -63,10 +64,16 @@ const (
 	ReasonRPCFailed      = "rpc_failed"
 )
 
-// Media session kinds (the kind label of potok_signal_media_sessions).
+// Media session kinds (the kind label of potok_signal_media_sessions and potok_signal_streams).
 const (
 	KindPublish = "publish"
 	KindPlay    = "play"
+)
+
+// Stream statuses (the status label of potok_signal_streams).
+const (
+	StreamPending = "pending" // requested, not PUBLISHING/PLAYING yet
+	StreamLive    = "live"    // PUBLISHING or PLAYING
 )
 
 // Signal is the set of instruments of one signal server.
@@ -78,6 +85,7 @@ type Signal struct {
 	MessagesSent      *prometheus.CounterVec
 	Errors            *prometheus.CounterVec
 	MediaSessions     *prometheus.GaugeVec
+	Streams           *prometheus.GaugeVec // kind, status: pending or live
 	SessionSetup      prometheus.Histogram
 	StreamSetup       *prometheus.HistogramVec
 	StreamStatuses    *prometheus.CounterVec
@@ -117,6 +125,9 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 		MediaSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: NameMediaSessions, Help: "Media sessions owned by this signal node, by kind.",
 		}, []string{"kind"}),
+		Streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameStreams, Help: "Media sessions owned by this signal node, by kind and status (pending: not PUBLISHING/PLAYING yet; live).",
+		}, []string{"kind", "status"}),
 		SessionSetup: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: NameSessionSetup, Help: "Time from a connection message to its getUserData answer (REST hook included).",
 			Buckets: setupBuckets,
@@ -154,6 +165,8 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 	}
 	for _, k := range []string{KindPublish, KindPlay} {
 		m.MediaSessions.WithLabelValues(k)
+		m.Streams.WithLabelValues(k, StreamPending)
+		m.Streams.WithLabelValues(k, StreamLive)
 		m.StreamSetup.WithLabelValues(k)
 		for _, st := range []string{wcs.StatusPublishing, wcs.StatusPlaying, wcs.StatusFailed} {
 			if st == wcs.StatusPublishing && k == KindPlay || st == wcs.StatusPlaying && k == KindPublish {
@@ -169,7 +182,7 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 	}, func() float64 { return time.Since(time.Unix(0, m.heartbeat.Load())).Seconds() })
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpened, m.ConnectionsClosed,
-			m.MessagesReceived, m.MessagesSent, m.Errors, m.MediaSessions, m.SessionSetup, m.StreamSetup,
+			m.MessagesReceived, m.MessagesSent, m.Errors, m.MediaSessions, m.Streams, m.SessionSetup, m.StreamSetup,
 			m.StreamStatuses, m.MediadRPC, m.MediadRPCErrors, m.Refused, heartbeatAge} {
 			if err := reg.Register(c); err != nil {
 				return nil, err

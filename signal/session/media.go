@@ -44,6 +44,14 @@ func newMediaSession(req *wcs.StreamRequest, publisher bool, now time.Time) *med
 	}
 }
 
+// statusLabel is the status label of potok_signal_streams for the session's status now.
+func (ms *mediaSession) statusLabel() string {
+	if ms.status == wcs.StatusPending {
+		return metrics.StreamPending
+	}
+	return metrics.StreamLive
+}
+
 func (ms *mediaSession) kind() string {
 	if ms.publisher {
 		return metrics.KindPublish
@@ -108,6 +116,7 @@ func (s *Session) add(ms *mediaSession, now time.Time) {
 	ms.deadline = now.Add(s.cfg.MediaTimeout)
 	s.streams[ms.id] = ms
 	s.m.MediaSessions.WithLabelValues(ms.kind()).Inc()
+	s.m.Streams.WithLabelValues(ms.kind(), ms.statusLabel()).Inc()
 	s.log.Info().Str("mediaSessionId", ms.id).Str("streamName", ms.name).Str("mediaNode", ms.node).
 		Bool("publisher", ms.publisher).Msg("media session started")
 }
@@ -136,6 +145,7 @@ func (s *Session) drop(ms *mediaSession, stop bool, info string) {
 	}
 	delete(s.streams, ms.id)
 	s.m.MediaSessions.WithLabelValues(ms.kind()).Dec()
+	s.m.Streams.WithLabelValues(ms.kind(), ms.statusLabel()).Dec()
 	ctx, cancel := context.WithTimeout(context.Background(), stopBudget)
 	defer cancel()
 	if stop {
@@ -191,11 +201,13 @@ func (s *Session) onState(ms *mediaSession, ev control.MediaEvent) {
 		if ms.status != wcs.StatusPending || !ms.answered {
 			return
 		}
+		s.m.Streams.WithLabelValues(ms.kind(), metrics.StreamPending).Dec()
 		if ms.publisher {
 			ms.status = wcs.StatusPublishing
 		} else {
 			ms.status = wcs.StatusPlaying
 		}
+		s.m.Streams.WithLabelValues(ms.kind(), metrics.StreamLive).Inc()
 		s.sendStatus(ms, ms.status, "")
 		s.m.StreamSetup.WithLabelValues(ms.kind()).Observe(time.Since(ms.created).Seconds())
 		s.log.Info().Str("mediaSessionId", ms.id).Str("status", ms.status).Msg("media connected")
@@ -328,6 +340,7 @@ func (s *Session) teardown(notify bool) {
 	for _, ms := range all {
 		delete(s.streams, ms.id)
 		s.m.MediaSessions.WithLabelValues(ms.kind()).Dec()
+		s.m.Streams.WithLabelValues(ms.kind(), ms.statusLabel()).Dec()
 	}
 	s.log.Info().Int("mediaSessions", len(all)).Bool("notified", notify).Msg("session ended")
 }
