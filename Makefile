@@ -10,12 +10,15 @@ TESTFLAGS ?= -count=1 -timeout 25m
 WASM_PKGS := ./api/... ./wasmclient/ ./wasmclient/media ./wasmclient/potokjs
 # Where `make wasm` puts the browser client's build for cmd/potok to embed (webclient, /client/).
 WASM_OUT  := webclient/static
+# The WebSDK package `make run` serves at /client2/ when scripts/deps.sh installed it (its examples, as WCS).
+WEBSDK    := e2e/node_modules/@flashphoner/websdk
 
 .PHONY: run build test test-go fuzz deps wasm bench lint clean
 
-## run: the all-in-one server (embedded NATS, signal, mediad) on WCS's default ports
+## run: the all-in-one server (embedded NATS, signal, mediad) on WCS's default ports; it logs the URLs
+## of the browser client's demo pages (/client/) and of the WebSDK's examples (/client2/)
 run: build
-	./$(BIN) --log-format console
+	./$(BIN) --log-format console $(if $(wildcard $(WEBSDK)/flashphoner.js),--websdk-dir $(WEBSDK))
 
 ## build: the one binary (with the browser client's wasm, served at /client/)
 build: wasm

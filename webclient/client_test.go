@@ -113,3 +113,27 @@ func abbreviate(s string) string {
 	}
 	return s
 }
+
+// TestWebSDKHandler serves the npm package of e2e/ (when installed) at /client2/: an example page
+// and the flashphoner.js it loads; a directory without flashphoner.js is refused.
+func TestWebSDKHandler(t *testing.T) {
+	if _, err := WebSDKHandler(t.TempDir()); err == nil {
+		t.Error("a directory without flashphoner.js accepted")
+	}
+	dir := "../e2e/node_modules/@flashphoner/websdk"
+	h, err := WebSDKHandler(dir)
+	if err != nil {
+		t.Skipf("npm package not installed (scripts/deps.sh): %v", err)
+	}
+	res := get(t, h, "/client2/", "")
+	if res.StatusCode != http.StatusFound || !strings.HasSuffix(res.Header.Get("Location"), "two_way_streaming.html") {
+		t.Errorf("/client2/: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	page := "/client2/examples/demo/streaming/two_way_streaming/two_way_streaming.html"
+	if res := get(t, h, page, ""); res.StatusCode != http.StatusOK || !strings.Contains(body(t, res), "flashphoner.js") {
+		t.Errorf("%s: %d", page, res.StatusCode)
+	}
+	if res := get(t, h, "/client2/flashphoner.js", ""); res.StatusCode != http.StatusOK {
+		t.Errorf("flashphoner.js: %d", res.StatusCode)
+	}
+}

@@ -109,6 +109,7 @@ type process struct {
 	mediad   *mediad.Daemon
 	signal   *signal.Node
 	restOpts restapi.Options // the REST API of the signal node
+	websdk   string          // the WebSDK package served at /client2/ ("" = none)
 	servers  []*http.Server
 	failed   chan error
 
@@ -290,6 +291,7 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 		return fmt.Errorf("signal: %w", err)
 	}
 	p.signal = s
+	p.websdk = c.WebSDKDir
 	p.restOpts = restapi.Options{Auth: auth, AllowOrigin: c.REST.AllowOrigin, Timeout: c.REST.QueryTimeout + 5*time.Second,
 		Log: logging.Component(p.log, "restapi", id), Registerer: p.nodeRegs["signal"]}
 	// One handler per kind for plain and TLS ports: wss:// is the same endpoint as ws://, https://
@@ -297,7 +299,10 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 	ops := p.opsHandler()
 	p.serve("websocket", lns.ws, s)
 	p.serve("http", lns.http, ops)
-	p.log.Info().Str("url", clientURL(lns.http.Addr())).Msg("browser client and demo pages")
+	p.log.Info().Str("url", clientURL(lns.http.Addr(), webclient.Prefix)).Msg("browser client and demo pages")
+	if c.WebSDKDir != "" {
+		p.log.Info().Str("url", clientURL(lns.http.Addr(), webclient.WebSDKPrefix)).Str("dir", c.WebSDKDir).Msg("WebSDK examples")
+	}
 	if lns.wss != nil {
 		p.serve("wss", tls.NewListener(lns.wss, tlsCfg), s)
 	}
@@ -308,15 +313,15 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 }
 
 // clientURL is where a browser on this machine finds the demo pages (webclient) of the HTTP port.
-func clientURL(a net.Addr) string {
+func clientURL(a net.Addr, prefix string) string {
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
-		return a.String() + webclient.Prefix
+		return a.String() + prefix
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + webclient.Prefix
+	return "http://" + net.JoinHostPort(host, port) + prefix
 }
 
 // opsHandler serves /metrics, /health and /ready on every process, and the REST API namespace
@@ -338,6 +343,13 @@ func (p *process) opsHandler() http.Handler {
 		mux.Handle(signal.LBPath, p.signal.LoadBalancer())
 		// The browser client and its demo pages (README "Browser client"), public as the pages are.
 		mux.Handle(webclient.Prefix, webclient.Handler(webclient.Options{}))
+		if dir := p.websdk; dir != "" {
+			if h, err := webclient.WebSDKHandler(dir); err != nil {
+				p.log.Error().Err(err).Msg("WebSDK examples not served")
+			} else {
+				mux.Handle(webclient.WebSDKPrefix, h)
+			}
+		}
 	}
 	return mux
 }

@@ -145,6 +145,9 @@ type Signal struct {
 	// KeepAliveGrace is how long a session created with keepAlive:true outlives its socket,
 	// waiting to be re-attached by its authToken (docs/protocol.md §H.8).
 	KeepAliveGrace time.Duration `yaml:"keepAliveGrace"`
+	// WebSDKDir is an installed @flashphoner/websdk npm package whose examples the HTTP port
+	// serves at /client2/, as WCS does ("" = none).
+	WebSDKDir string `yaml:"websdkDir"`
 
 	Hooks Hooks      `yaml:"hooks"`
 	REST  REST       `yaml:"rest"`

@@ -47,6 +47,7 @@ var options = []option{
 	{"max-sessions", "POTOK_MAX_SESSIONS", "WebSocket sessions this node holds at most (0: unlimited)", func(c *Config) any { return &c.Signal.MaxSessions }},
 	{"connection-deadline", "POTOK_CONNECTION_DEADLINE", "how long a new WebSocket may take to send connection before it is closed", func(c *Config) any { return &c.Signal.ConnectionDeadline }},
 	{"prefer-mediad", "POTOK_PREFER_MEDIAD", "serve this signal node's players from this media daemon id, relayed from the stream's origin (empty: from the origin)", func(c *Config) any { return &c.Signal.PreferMediad }},
+	{"websdk-dir", "POTOK_WEBSDK_DIR", "an installed @flashphoner/websdk npm package: its examples are served at /client2/ on the HTTP port, as WCS does", func(c *Config) any { return &c.Signal.WebSDKDir }},
 	{"keepalive-grace", "POTOK_KEEPALIVE_GRACE", "how long a keepAlive session outlives its socket, waiting to be re-attached by its authToken", func(c *Config) any { return &c.Signal.KeepAliveGrace }},
 	{"allowed-origins", "POTOK_ALLOWED_ORIGINS", "comma-separated Origin host patterns allowed to open the WebSocket (empty: any, as WCS)", func(c *Config) any { return &c.Signal.AllowedOrigins }},
 	{"ping-interval", "POTOK_PING_INTERVAL", "server ping interval (WCS keep_alive.server_interval)", func(c *Config) any { return &c.Signal.PingInterval }},
