@@ -100,5 +100,5 @@ func TestWebSDKMonitored(t *testing.T) {
 	t.Logf("message label values stored: %s", strings.Join(values, " "))
 }
 
-func eq(want float64) func(float64) bool      { return func(v float64) bool { return v == want } }
+func eq(want float64) func(float64) bool     { return func(v float64) bool { return v == want } }
 func atLeast(min float64) func(float64) bool { return func(v float64) bool { return v >= min } }
