@@ -496,3 +496,55 @@ func TestWasmClientSessionAPI(t *testing.T) {
 	}
 	wait("the session DISCONNECTED", `r.session.includes('DISCONNECTED')`)
 }
+
+// TestWasmClientDemoPages: the screen-sharing page shares Chromium's fake screen and the player
+// page it links to plays it at the screen's size; the rates page charts the server's per-second
+// inboundVideoRate (to its publisher) and outboundVideoRate (to its player), each with a video
+// rate and the canvas's size. Screenshots of the index, screen, player and rates pages go to e2e/out/.
+func TestWasmClientDemoPages(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	ws := potokWSURL(t)
+	dir, _, _ := buildWasm(t)
+	client := serveClient(t, dir)
+	b, ctx := launch(t, 2*time.Minute)
+
+	if err := b.Navigate(ctx, client); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, b, ctx, "wasm-index.png")
+
+	q := url.Values{"server": {ws}, "autostart": {"1"}}
+	if err := b.Navigate(ctx, client+"screen.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	waitDemo(t, b, ctx, "screen shared", `d.statuses.some(s => s.who === 'publisher' && s.status === 'PUBLISHING') && document.getElementById('local').videoWidth > 0`)
+	shared := videoSize(t, b, ctx, "local")
+	raw, err := b.EvalJSON(ctx, `document.getElementById('playerLink').href`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var playerURL string
+	if err := json.Unmarshal(raw, &playerURL); err != nil {
+		t.Fatal(err)
+	}
+	tab := newTab(t, b)
+	if err := tab.Navigate(ctx, playerURL); err != nil {
+		t.Fatal(err)
+	}
+	pl := waitDemo(t, tab, ctx, "the player page linked by the screen page plays the screen",
+		fmt.Sprintf(`d.stats_playStats && d.stats_playStats.FramesDecoded > 0 && d.stats_playStats.Width === %d && d.stats_playStats.Height === %d`, shared[0], shared[1]))
+	t.Logf("screen %v played: %+v", shared, *pl.PlayStats)
+	screenshot(t, b, ctx, "wasm-screen.png")
+	screenshot(t, tab, ctx, "wasm-player-screen.png")
+
+	q = url.Values{"server": {ws}, "source": {"canvas"}, "autostart": {"1"}}
+	if err := b.Navigate(ctx, client+"rates.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	cond := `(r => ['inboundVideoRate', 'outboundVideoRate'].every(k => r[k].length >= 2 && r[k].slice(-1)[0].videoRate > 0 && r[k].slice(-1)[0].width === 640 && r[k].slice(-1)[0].height === 360))(d.rates)`
+	waitDemo(t, b, ctx, "both rates charted", cond)
+	raw, _ = b.EvalJSON(ctx, `[window.__demo.rates.inboundVideoRate.slice(-1)[0], window.__demo.rates.outboundVideoRate.slice(-1)[0]]`)
+	t.Logf("last inboundVideoRate, outboundVideoRate: %s", raw)
+	screenshot(t, b, ctx, "wasm-rates.png")
+}

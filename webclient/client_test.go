@@ -82,6 +82,8 @@ func TestHandlerPages(t *testing.T) {
 		"/client/":              "Potok browser client",
 		"/client/two_way.html":  "Two-way streaming",
 		"/client/player.html":   "Player",
+		"/client/screen.html":   "Screen sharing",
+		"/client/rates.html":    "Live rates",
 		"/client/potok.js":      "Potok.connect",
 		"/client/potok.d.ts":    "export interface Session",
 		"/client/demo.js":       "window.__demo",

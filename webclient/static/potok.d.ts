@@ -117,10 +117,17 @@ export interface StreamEvent {
   [field: string]: unknown;
 }
 
-/** inboundVideoRate / outboundVideoRate, once a second. */
+/** inboundVideoRate (to a publisher: what the server receives) / outboundVideoRate (to a player: what it sends), once a second. */
 export interface VideoRate {
   mediaSessionId: string;
-  [field: string]: unknown;
+  /** bit/s */
+  videoRate: number;
+  fps: number;
+  nack: number;
+  pli: number;
+  lostPackets: number;
+  width: number;
+  height: number;
 }
 
 /** An OnDataEvent: what the REST API's /data/send pushed. */
