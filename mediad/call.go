@@ -105,7 +105,8 @@ func (d *Daemon) handleCall(m *nats.Msg) any {
 func (d *Daemon) newCallSession(req control.CallRequest) *session {
 	s := d.newSession(req.Owner, "call:"+req.MediaSessionID, nil)
 	s.call = &callLeg{outgoing: req.Outgoing, sessID: rand.Uint64N(1 << 53), armed: make(chan struct{})}
-	s.log = s.log.With().Str("callId", req.MediaSessionID).Logger()
+	s.log = d.log.With().Str("mediaSessionId", s.id).Str("callId", s.id).Str("sessionId", req.Owner.SessionID).
+		Str("signalNode", req.Owner.SignalNode).Str("role", s.role()).Logger()
 	return s
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/potok-media/potok/signal/mediactl"
 	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/signal/session"
+	"github.com/potok-media/potok/signal/sipua"
 	"github.com/potok-media/potok/signal/wsconn"
 )
 
@@ -54,6 +55,8 @@ type Config struct {
 	MaxSessionsPerIP   int
 	MaxSessions        int
 	ConnectionDeadline time.Duration
+	// SIP is the node's SIP user agent (nil: no SIP).
+	SIP *sipua.Agent
 	// Endpoint is where clients reach this node, written into its heartbeat for the lbUrl lookup
 	// (lb.go, docs/protocol.md §H.7): the bound listener ports, and the public host or "" (the
 	// host a request names). nil = not said.
@@ -132,6 +135,14 @@ func (s *Server) apps() session.Apps {
 // RESTBackend answers the management REST API for the whole cluster (signal/restapi.Backend).
 func (s *Server) RESTBackend() *cluster.Backend {
 	return cluster.NewBackend(s.rest, s.cfg.Apps, s.ctl)
+}
+
+// sip is the SIP agent as sessions see it: a nil agent stays a nil interface.
+func (s *Server) sip() session.SIP {
+	if s.cfg.SIP == nil {
+		return nil
+	}
+	return s.cfg.SIP
 }
 
 // NodeID is the node's id, as hooks and the REST API name it (nodeId).
@@ -215,7 +226,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sess := session.New(session.Config{NodeID: s.cfg.NodeID, NodeStarted: s.ctl.Started(), Draining: &s.draining, SessionID: id, MediaTimeout: s.cfg.MediaTimeout,
 		Origin: r.Header.Get("Origin"), Hooks: s.cfg.Hooks, Apps: s.apps(), KeepAliveInterval: s.cfg.HookKeepAlive, PreferMediad: s.cfg.PreferMediad,
 		MaxFrameBytes: s.cfg.MaxFrameBytes, ConnectionDeadline: s.cfg.ConnectionDeadline,
-		KeepAliveGrace: s.cfg.KeepAliveGrace, Reattach: func(token string, raw map[string]json.RawMessage) bool {
+		KeepAliveGrace: s.cfg.KeepAliveGrace, SIP: s.sip(), Reattach: func(token string, raw map[string]json.RawMessage) bool {
 			return s.reattach(token, raw, id, conn, rt)
 		}}, s.ctl, conn, s.m, s.log)
 	rt.cur.Store(sess)

@@ -41,6 +41,13 @@ const (
 	InfoRingTimeout = "Ring timeout"
 )
 
+func init() {
+	for _, s := range []string{InfoNormalCallClearing, InfoFailedBySessionCreation, InfoFailedByRequestTimeout,
+		InfoSIPNotConfigured, InfoNotRegistered, InfoCallNotFound, InfoRingTimeout} {
+		knownInfos[s] = true
+	}
+}
+
 // Registration statuses (§D.7).
 const (
 	RegistrationRegistered   = "REGISTERED"

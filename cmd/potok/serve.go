@@ -30,6 +30,7 @@ import (
 	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/restapi"
 	"github.com/potok-media/potok/signal/restauth"
+	"github.com/potok-media/potok/signal/sipua"
 	"github.com/potok-media/potok/webclient"
 )
 
@@ -234,7 +235,7 @@ func (p *process) startMediad(ctx context.Context, c config.Mediad, standalone b
 	d, err := mediad.Start(ctx, mediad.Config{
 		NodeID: id, ListenIP: c.ListenIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort,
 		PublicIPs: c.PublicIPs, LoopbackOnly: c.Loopback, ICETimeout: c.ICETimeout, Registerer: p.nodeRegs["mediad"],
-		Directory: p.dir, MaxPlayersPerStream: c.MaxPlayersPerStream,
+		Directory: p.dir, MaxPlayersPerStream: c.MaxPlayersPerStream, RTPPortMin: c.RTPPortMin, RTPPortMax: c.RTPPortMax,
 	}, p.link, logging.Component(p.log, "mediad", id))
 	if err != nil {
 		return fmt.Errorf("mediad: %w", err)
@@ -285,6 +286,7 @@ func (p *process) startSignal(ctx context.Context, c config.Signal) error {
 		},
 		Hooks: hooks.Options{Timeout: h.Timeout, Retries: h.Retries, SecretKey: h.SecretKey, Disabled: h.Disabled},
 		Apps:  c.Apps,
+		SIP:   sipua.Config{Listen: c.SIP.Listen, Host: c.SIP.Host, RingTimeout: c.SIP.RingTimeout},
 	}, p.link, logging.Component(p.log, "signal", id))
 	if err != nil {
 		lns.close()

@@ -148,10 +148,24 @@ type Signal struct {
 	// WebSDKDir is an installed @flashphoner/websdk npm package whose examples the HTTP port
 	// serves at /client2/, as WCS does ("" = none).
 	WebSDKDir string `yaml:"websdkDir"`
+	// SIP is the node's SIP user agent (docs/protocol.md §E.1, §E.9, §E.10).
+	SIP SIP `yaml:"sip"`
 
 	Hooks Hooks      `yaml:"hooks"`
 	REST  REST       `yaml:"rest"`
 	Apps  []rest.App `yaml:"apps"` // put into the cluster's app registry at start when absent
+}
+
+// SIP configures a signal node's SIP user agent.
+type SIP struct {
+	// Listen is the SIP address, UDP and TCP ("0.0.0.0:5060", WCS's port); "" = no SIP: calls and
+	// registrations are refused with a clear answer.
+	Listen string `yaml:"listen"`
+	// Host is the address in Via and Contact, what the registrar and peers reach ("" = the
+	// listen IP, 127.0.0.1 when unspecified).
+	Host string `yaml:"host"`
+	// RingTimeout ends a call nobody answers.
+	RingTimeout time.Duration `yaml:"ringTimeout"`
 }
 
 // Hooks configures the REST hooks to the applications' backends (docs/protocol.md §F.1).
@@ -206,6 +220,9 @@ type Mediad struct {
 	MaxPlayersPerStream int `yaml:"maxPlayersPerStream"`
 	// DrainGrace: on SIGTERM the daemon takes no new sessions and ends the old ones within it.
 	DrainGrace time.Duration `yaml:"drainGrace"`
+	// RTPPortMin, RTPPortMax: the SIP calls' RTP ports (an even one per call); 0, 0 = any.
+	RTPPortMin int `yaml:"rtpPortMin"`
+	RTPPortMax int `yaml:"rtpPortMax"`
 }
 
 // Defaults are WCS's defaults where WCS has one.
@@ -226,6 +243,7 @@ func Defaults() Config {
 			MaxSessions:        20000,
 			ConnectionDeadline: 10 * time.Second,
 			KeepAliveGrace:     60 * time.Second,
+			SIP:                SIP{RingTimeout: 60 * time.Second},
 			Hooks:              Hooks{Timeout: 15 * time.Second, Retries: 3, KeepAliveInterval: 10 * time.Second},
 			REST:               REST{AllowOrigin: "*", QueryTimeout: 2 * time.Second},
 		},
@@ -312,6 +330,9 @@ func (c Config) validate() error {
 	check(c.Signal.ConnectionDeadline > 0, "connection deadline must be positive, got %s", c.Signal.ConnectionDeadline)
 	check(c.Signal.KeepAliveGrace >= 0, "keep-alive grace must not be negative, got %s", c.Signal.KeepAliveGrace)
 	check(c.Mediad.MaxPlayersPerStream >= 0, "max players per stream must not be negative")
+	check(c.Mediad.RTPPortMin >= 0 && c.Mediad.RTPPortMax <= 65535 && c.Mediad.RTPPortMin <= c.Mediad.RTPPortMax,
+		"RTP port range %d-%d is not a range of ports", c.Mediad.RTPPortMin, c.Mediad.RTPPortMax)
+	check(c.Signal.SIP.RingTimeout >= 0, "SIP ring timeout must not be negative")
 	check(c.Mediad.DrainGrace >= 0, "drain grace must not be negative, got %s", c.Mediad.DrainGrace)
 	errs = append(errs, c.NATS.validateAuth()...)
 	return errors.Join(errs...)

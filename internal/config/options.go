@@ -49,6 +49,9 @@ var options = []option{
 	{"prefer-mediad", "POTOK_PREFER_MEDIAD", "serve this signal node's players from this media daemon id, relayed from the stream's origin (empty: from the origin)", func(c *Config) any { return &c.Signal.PreferMediad }},
 	{"websdk-dir", "POTOK_WEBSDK_DIR", "an installed @flashphoner/websdk npm package: its examples are served at /client2/ on the HTTP port, as WCS does", func(c *Config) any { return &c.Signal.WebSDKDir }},
 	{"keepalive-grace", "POTOK_KEEPALIVE_GRACE", "how long a keepAlive session outlives its socket, waiting to be re-attached by its authToken", func(c *Config) any { return &c.Signal.KeepAliveGrace }},
+	{"sip-listen", "POTOK_SIP_LISTEN", "SIP address of the signal node, UDP and TCP, e.g. 0.0.0.0:5060 (empty: no SIP)", func(c *Config) any { return &c.Signal.SIP.Listen }},
+	{"sip-host", "POTOK_SIP_HOST", "address written into SIP Via and Contact (empty: the SIP listen IP)", func(c *Config) any { return &c.Signal.SIP.Host }},
+	{"sip-ring-timeout", "POTOK_SIP_RING_TIMEOUT", "a SIP call nobody answers ends after this", func(c *Config) any { return &c.Signal.SIP.RingTimeout }},
 	{"allowed-origins", "POTOK_ALLOWED_ORIGINS", "comma-separated Origin host patterns allowed to open the WebSocket (empty: any, as WCS)", func(c *Config) any { return &c.Signal.AllowedOrigins }},
 	{"ping-interval", "POTOK_PING_INTERVAL", "server ping interval (WCS keep_alive.server_interval)", func(c *Config) any { return &c.Signal.PingInterval }},
 	{"missed-pongs", "POTOK_MISSED_PONGS", "silent ping intervals before a client is dropped (WCS keep_alive.probes)", func(c *Config) any { return &c.Signal.MissedPongs }},
@@ -72,6 +75,8 @@ var options = []option{
 	{"ice-timeout", "POTOK_ICE_TIMEOUT", "media session ICE/DTLS deadline before FAILED \"Failed by ICE timeout\"", func(c *Config) any { return &c.Mediad.ICETimeout }},
 	{"max-players-per-stream", "POTOK_MAX_PLAYERS_PER_STREAM", "players of one stream on its origin media daemon before new ones are relayed from another (0: never relay)", func(c *Config) any { return &c.Mediad.MaxPlayersPerStream }},
 	{"drain-grace", "POTOK_DRAIN_GRACE", "on SIGTERM a media daemon takes no new sessions and ends the old ones within this", func(c *Config) any { return &c.Mediad.DrainGrace }},
+	{"rtp-port-min", "POTOK_RTP_PORT_MIN", "lowest RTP port of the SIP calls' media (0 with rtp-port-max 0: any free port)", func(c *Config) any { return &c.Mediad.RTPPortMin }},
+	{"rtp-port-max", "POTOK_RTP_PORT_MAX", "highest RTP port of the SIP calls' media", func(c *Config) any { return &c.Mediad.RTPPortMax }},
 	{"mediad-http-listen", "POTOK_MEDIAD_HTTP_LISTEN", "standalone mediad: /metrics listen address", func(c *Config) any { return &c.Mediad.HTTPListen }},
 }
 

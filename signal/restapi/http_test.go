@@ -122,8 +122,8 @@ func TestUnknownPathsAre404(t *testing.T) {
 func TestMissingFeaturesAre501NamingThem(t *testing.T) {
 	mux := newMux(t, Options{Backend: newFakeBackend()})
 	cases := map[string]string{
-		"/rest-api/call/startup":             "SIP calls are not implemented yet (/call/startup)",
-		"/rest-api/call/some/future/method":  "SIP calls are not implemented yet (/call/some/future/method)",
+		"/rest-api/call/startup":             "The REST call API is not implemented yet (/call/startup)",
+		"/rest-api/call/some/future/method":  "The REST call API is not implemented yet (/call/some/future/method)",
 		"/rest-api/push/startup":             "RTMP republishing is not implemented yet (/push/startup)",
 		"/rest-api/pull/rtmp/pull":           "This pull method is not implemented yet (/pull/rtmp/pull)",
 		"/rest-api/pull/push":                "This pull method is not implemented yet (/pull/push)",
@@ -136,7 +136,7 @@ func TestMissingFeaturesAre501NamingThem(t *testing.T) {
 		"/rest-api/stream/snapshot":          "Stream snapshots are not implemented yet (/stream/snapshot)",
 		"/rest-api/stream/startRecording":    "Stream recording is not implemented yet (/stream/startRecording)",
 		"/rest-api/stream/stopRecording":     "Stream recording is not implemented yet (/stream/stopRecording)",
-		"/rest-api/call/inject_stream/start": "SIP calls are not implemented yet (/call/inject_stream/start)",
+		"/rest-api/call/inject_stream/start": "The REST call API is not implemented yet (/call/inject_stream/start)",
 	}
 	for path, want := range cases {
 		for _, method := range []string{"GET", "POST"} {

@@ -17,7 +17,7 @@ type route struct {
 	// serve answers the route; nil means a WCS method Potok does not have yet, answered 501
 	// with notYet.
 	serve endpoint
-	// notYet names the missing feature in a 501's reason: "SIP calls are not implemented yet".
+	// notYet names the missing feature in a 501's reason: "The REST call API is not implemented yet".
 	notYet string
 	// static routes need no Backend (the OpenAPI document).
 	static bool
@@ -25,7 +25,7 @@ type route struct {
 
 // Reasons of the 501 answers, one per missing feature.
 const (
-	noCalls       = "SIP calls are not implemented yet"
+	noCalls       = "The REST call API is not implemented yet"
 	noRTSP        = "RTSP capture is not implemented yet"
 	noPush        = "RTMP republishing is not implemented yet"
 	noPull        = "This pull method is not implemented yet"

@@ -35,14 +35,14 @@ func init() {
 		wcs.MsgSendStreamEvent: {fn: (*Session).onSendStreamEvent, ready: true, stream: true},
 		wcs.MsgSnapshot:        {fn: (*Session).onSnapshot, ready: true},
 		wcs.MsgSendData:        {fn: (*Session).onSendData, ready: true},
-		// No SIP yet: every call request ends its call at once (§B.12).
-		wcs.MsgCall:     {fn: (*Session).onCallRequest, ready: true},
-		wcs.MsgAnswer:   {fn: (*Session).onCallRequest, ready: true},
-		wcs.MsgHangup:   {fn: (*Session).onCallRequest, ready: true},
-		wcs.MsgHold:     {fn: (*Session).onCallRequest, ready: true},
-		wcs.MsgUnhold:   {fn: (*Session).onCallRequest, ready: true},
-		wcs.MsgTransfer: {fn: (*Session).onCallRequest, ready: true},
-		wcs.MsgSendDtmf: {fn: (*Session).onCallRequest, ready: true},
+		// SIP calls (sip.go, §B.12–§B.18).
+		wcs.MsgCall:     {fn: (*Session).onCall, ready: true},
+		wcs.MsgAnswer:   {fn: (*Session).onAnswer, ready: true},
+		wcs.MsgHangup:   {fn: (*Session).onHangup, ready: true},
+		wcs.MsgHold:     {fn: (*Session).onHold, ready: true},
+		wcs.MsgUnhold:   {fn: (*Session).onUnhold, ready: true},
+		wcs.MsgTransfer: {fn: (*Session).onCallUnsupported, ready: true},
+		wcs.MsgSendDtmf: {fn: (*Session).onCallUnsupported, ready: true},
 		// Liveness is counted by the transport; these need no reply (§A.6, §B.2, §B.3).
 		wcs.MsgPong: silent,
 		wcs.MsgPing: silent,
@@ -168,11 +168,7 @@ func (s *Session) onConnection(env wcs.Envelope) {
 	if v, ok := raw["sipRegisterRequired"]; ok {
 		_ = json.Unmarshal(v, &sipRegister)
 	}
-	if sipRegister {
-		// The registration the client waits for cannot happen (no SIP yet, §C.4): say so at once.
-		s.send(wcs.MsgFail, wcs.Fail{Status: wcs.StatusFailed, Info: wcs.InfoSIPRegistrationNotSupported,
-			APIMethod: wcs.APIRegistrationStatus})
-	}
+	s.startSIP(bool(sipRegister))
 }
 
 // onSendData accepts client data: with no OnDataEvent backend the answer is ACCEPTED (§E.14).

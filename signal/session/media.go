@@ -172,6 +172,10 @@ func (s *Session) handleEvent(ev control.MediaEvent) {
 	if ev.Kind == control.EventState && s.cfg.Draining != nil && s.cfg.Draining.Load() {
 		return
 	}
+	if c := s.sipCalls[ev.MediaSessionID]; c != nil && ev.SessionID == s.cfg.SessionID {
+		s.onCallEvent(c, ev)
+		return
+	}
 	ms := s.streams[ev.MediaSessionID]
 	if ms == nil || ev.SessionID != s.cfg.SessionID {
 		s.log.Debug().Str("mediaSessionId", ev.MediaSessionID).Str("kind", ev.Kind).Msg("event for no live media session")
@@ -318,6 +322,12 @@ func (s *Session) sorted() []*mediaSession {
 // notify (server shutdown, socket still open) each gets its terminal status first. Media is
 // stopped in parallel so one slow daemon does not hold up the rest.
 func (s *Session) teardown(notify bool) {
+	if notify {
+		for _, c := range s.sipCalls {
+			s.send(wcs.MsgFinish, c.object(wcs.CallFinish, wcs.InfoNormalCallClearing, 0))
+		}
+	}
+	s.endCalls()
 	all := s.sorted()
 	if notify {
 		for _, ms := range all {

@@ -20,6 +20,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/metrics"
+	"github.com/potok-media/potok/signal/sipua"
 	"github.com/potok-media/potok/signal/wsconn"
 )
 
@@ -77,6 +78,8 @@ type Config struct {
 	// KeepAliveGrace: a session whose connection asked keepAlive outlives its socket this long
 	// (docs/protocol.md §H.8); 0 = never.
 	KeepAliveGrace time.Duration
+	// SIP is the node's SIP user agent (nil: no SIP; registrations and calls are refused).
+	SIP SIP
 	// Reattach hands this session's socket to the detached session of authToken, which then
 	// serves it (nil = no re-attach); false when there is none.
 	Reattach func(authToken string, raw map[string]json.RawMessage) bool
@@ -121,8 +124,11 @@ type Session struct {
 	grace     *time.Timer                // while detached
 	missed    []wcs.Stream               // statuses sent while detached, replayed on a re-attach
 	streams   map[string]*mediaSession
-	app       rest.App     // the client's application (§F.2)
-	queue     *hooks.Queue // the session's hook events; nil without hooks
+	sipAcc    *sipua.Account      // the connection's SIP account (sip.go); nil: none
+	reg       *sipua.Registration // while registered
+	sipCalls  map[string]*sipCall // by callId
+	app       rest.App            // the client's application (§F.2)
+	queue     *hooks.Queue        // the session's hook events; nil without hooks
 
 	// hookCfg is the session's restClientConfig (nil: WCS's defaults), read also by the queue's
 	// goroutine.
@@ -149,7 +155,7 @@ func New(cfg Config, media Media, out Outbox, m *metrics.Signal, log zerolog.Log
 		ends:   make(chan bool, 1),
 		done:   make(chan struct{}),
 		ctx:    ctx, cancel: cancel,
-		streams: map[string]*mediaSession{},
+		streams: map[string]*mediaSession{}, sipCalls: map[string]*sipCall{},
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/potok-media/potok/signal"
 	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/restapi"
+	"github.com/potok-media/potok/signal/sipua"
 	"github.com/potok-media/potok/testkit/testwait"
 )
 
@@ -52,6 +53,8 @@ type Options struct {
 	Apps  []rest.App
 	Hooks hooks.Options
 	REST  restapi.Options
+	// SIP gives each signal node a SIP user agent on a free 127.0.0.1 port (SIPAddrs).
+	SIP bool
 }
 
 // Cluster is a running in-process cluster. Everything stops in t.Cleanup.
@@ -62,6 +65,7 @@ type Cluster struct {
 	Signals    []*signal.Node
 	WSURLs     []string // one per signal node
 	RESTURLs   []string // the HTTP base of each signal node's REST API (http://127.0.0.1:port)
+	SIPAddrs   []string // with Options.SIP: each signal node's SIP address (127.0.0.1:port)
 	WSURL      string   // WSURLs[0]
 	MetricsURL string   // /metrics of the shared registry (process CPU and all first-node metrics)
 	Registry   *prometheus.Registry
@@ -167,13 +171,20 @@ func start(t testing.TB, o Options) (*Cluster, error) {
 			return nil, err
 		}
 		nlog := log.With().Str("nodeId", cfg.NodeID).Logger()
-		s, err := signal.StartNode(ctx, signal.NodeConfig{Signal: cfg, Hooks: o.Hooks, Apps: o.Apps}, link, nlog)
+		ncfg := signal.NodeConfig{Signal: cfg, Hooks: o.Hooks, Apps: o.Apps}
+		if o.SIP {
+			ncfg.SIP = sipua.Config{Listen: "127.0.0.1:0", RingTimeout: 20 * time.Second}
+		}
+		s, err := signal.StartNode(ctx, ncfg, link, nlog)
 		if err != nil {
 			wsLn.Close()
 			restLn.Close()
 			return nil, fmt.Errorf("signal %d: %w", i, err)
 		}
 		c.Signals = append(c.Signals, s)
+		if addr := s.SIPAddr(); addr != "" {
+			c.SIPAddrs = append(c.SIPAddrs, addr)
+		}
 		srv := startOn(wsLn, s)
 		c.servers = append(c.servers, srv)
 		c.WSURLs = append(c.WSURLs, "ws"+strings.TrimPrefix(srv.URL, "http"))

@@ -1,0 +1,371 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/testkit/cluster"
+	"github.com/potok-media/potok/testkit/sipfix"
+	"github.com/potok-media/potok/testkit/testpeer"
+	"github.com/potok-media/potok/testkit/testwait"
+)
+
+// SIP calls through a real registrar (kamailio with digest auth) to and from real phones (sipp),
+// bridged by a media daemon (docs/protocol.md §E.1, §E.9, §E.10). The browser side is callPhone,
+// a WCS client speaking the call messages as the WebSDK does, with a pion peer connection.
+
+// callPhone is a browser's side of SIP calls: one WCS session and, per call, a peer connection
+// with an audio track of its codec.
+type callPhone struct {
+	t    *testing.T
+	ws   *websocket.Conn
+	ctx  context.Context
+	stop context.CancelFunc
+
+	mu   sync.Mutex
+	msgs []wcs.Envelope
+	cond chan struct{} // closed and replaced on every message
+
+	pc       *webrtc.PeerConnection
+	track    *webrtc.TrackLocalStaticRTP
+	received atomic.Int64
+	sending  sync.WaitGroup
+}
+
+func dialPhone(t *testing.T, url string, fields map[string]any) *callPhone {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	p := &callPhone{t: t, ws: ws, ctx: ctx, stop: cancel, cond: make(chan struct{})}
+	go p.read()
+	t.Cleanup(p.close)
+	conn := map[string]any{"appKey": "defaultApp", "mediaProviders": []string{"WebRTC"}, "clientVersion": "2.0"}
+	for k, v := range fields {
+		conn[k] = v
+	}
+	p.send(wcs.MsgConnection, conn)
+	p.wait(wcs.MsgGetUserData, "", 10*time.Second)
+	return p
+}
+
+func (p *callPhone) read() {
+	for {
+		_, b, err := p.ws.Read(p.ctx)
+		if err != nil {
+			return
+		}
+		var env wcs.Envelope
+		if json.Unmarshal(b, &env) != nil {
+			continue
+		}
+		if env.Message == wcs.MsgPing {
+			p.send(wcs.MsgPong, nil)
+			continue
+		}
+		p.mu.Lock()
+		p.msgs = append(p.msgs, env)
+		close(p.cond)
+		p.cond = make(chan struct{})
+		p.mu.Unlock()
+	}
+}
+
+func (p *callPhone) send(msg string, arg any) {
+	var data []any
+	if arg != nil {
+		data = []any{arg}
+	}
+	b, _ := json.Marshal(map[string]any{"message": msg, "data": data})
+	if err := p.ws.Write(p.ctx, websocket.MessageText, b); err != nil && p.ctx.Err() == nil {
+		p.t.Errorf("send %s: %v", msg, err)
+	}
+}
+
+// wait returns the first message named msg (whose call status is status, when set) and fails the
+// test after d.
+func (p *callPhone) wait(msg, status string, d time.Duration) wcs.Envelope {
+	p.t.Helper()
+	deadline := time.After(d)
+	for {
+		p.mu.Lock()
+		for _, env := range p.msgs {
+			if env.Message != msg {
+				continue
+			}
+			var st struct{ Status string }
+			_ = env.Arg(0, &st)
+			if status == "" || st.Status == status {
+				p.mu.Unlock()
+				return env
+			}
+		}
+		ch := p.cond
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			p.t.Fatalf("no %s %s within %v; got %s", msg, status, d, p.summary())
+		}
+	}
+}
+
+func (p *callPhone) summary() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, env := range p.msgs {
+		s := env.Message
+		var obj map[string]any
+		if env.Arg(0, &obj) == nil {
+			s += fmt.Sprintf(" %v %v", obj["status"], obj["info"])
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ", ")
+}
+
+// newPeer makes the call's peer connection with one sendrecv audio track of mime.
+func (p *callPhone) newPeer(mime string) {
+	p.t.Helper()
+	pc, err := testpeer.API(p.t, testpeer.Options{}).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.pc = pc
+	if p.track, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 8000}, "audio", "phone"); err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(p.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+		p.t.Fatal(err)
+	}
+	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := remote.ReadRTP(); err != nil {
+				return
+			}
+			p.received.Add(1)
+		}
+	})
+}
+
+func (p *callPhone) local(sdp webrtc.SessionDescription, err error) string {
+	p.t.Helper()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	g := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(sdp); err != nil {
+		p.t.Fatal(err)
+	}
+	<-g
+	return p.pc.LocalDescription().SDP
+}
+
+// sendAudio sends 20 ms of silence every 20 ms until the phone closes.
+func (p *callPhone) sendAudio() {
+	p.sending.Add(1)
+	go func() {
+		defer p.sending.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-p.ctx.Done():
+				return
+			case <-tick.C:
+				payload := make([]byte, 160)
+				for j := range payload {
+					payload[j] = 0xff // μ-law silence
+				}
+				_ = p.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(160 * i)},
+					Payload: payload})
+			}
+		}
+	}()
+}
+
+func (p *callPhone) close() {
+	p.stop()
+	p.sending.Wait()
+	if p.pc != nil {
+		_ = p.pc.Close()
+	}
+	_ = p.ws.Close(websocket.StatusNormalClosure, "")
+}
+
+func sipFields(reg *sipfix.Registrar, login string, register bool) map[string]any {
+	return map[string]any{"sipLogin": login, "sipAuthenticationName": login, "sipPassword": sipfix.Accounts[login],
+		"sipDomain": "127.0.0.1", "sipPort": strconv.Itoa(reg.Port), "sipRegisterRequired": register}
+}
+
+func callArg(env wcs.Envelope, t *testing.T) wcs.Call {
+	t.Helper()
+	var c wcs.Call
+	if err := env.Arg(0, &c); err != nil {
+		t.Fatalf("%s: %v", env.Message, err)
+	}
+	return c
+}
+
+// TestSIPCallOut: a page registers its SIP account, calls a phone that echoes its audio, and
+// hangs up: TRYING, RING, the answer (PCMU, the phone's choice), ESTABLISHED; its audio comes
+// back through the bridge; the phone gets the BYE. A busy phone is BUSY 486.
+func TestSIPCallOut(t *testing.T) {
+	t.Parallel()
+	reg := sipfix.Kamailio(t, true)
+	c := cluster.Start(t, cluster.Options{SIP: true})
+	phone := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "uas", RTPEcho: true})
+	page := dialPhone(t, c.WSURL, sipFields(reg, "alice", true))
+	page.wait(wcs.MsgRegistered, "", 10*time.Second)
+
+	page.newPeer(webrtc.MimeTypePCMU)
+	id := uuid.NewString()
+	page.send(wcs.MsgCall, map[string]any{"callId": id, "incoming": false, "callee": "sip:uas@" + phone.Addr(),
+		"caller": "alice", "visibleName": "Alice", "hasAudio": true, "hasVideo": false, "status": "PENDING",
+		"mediaProvider": "WebRTC", "sdp": page.local(page.pc.CreateOffer(nil))})
+	page.wait(wcs.MsgNotifyTryingResponse, wcs.CallTrying, 10*time.Second)
+	page.wait(wcs.MsgRing, wcs.CallRing, 10*time.Second)
+	var answer string
+	if err := page.wait(wcs.MsgSetRemoteSDP, "", 10*time.Second).Arg(1, &answer); err != nil {
+		t.Fatalf("setRemoteSDP: %v", err)
+	}
+	if !strings.Contains(answer, "PCMU/8000") || strings.Contains(answer, "opus") {
+		t.Errorf("the page's answer is not the phone's PCMU only:\n%s", answer)
+	}
+	if err := page.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	talk := callArg(page.wait(wcs.MsgTalk, wcs.CallEstablished, 10*time.Second), t)
+	if talk.CallID != id || talk.SIPStatus != 200 {
+		t.Errorf("talk %+v", talk)
+	}
+	page.sendAudio()
+	testwait.UntilOK(t, 10*time.Second, "the page's audio echoed back by the phone", func() error {
+		if n := page.received.Load(); n < 25 {
+			return fmt.Errorf("%d packets back", n)
+		}
+		return nil
+	})
+	page.send(wcs.MsgHangup, map[string]any{"callId": id})
+	fin := callArg(page.wait(wcs.MsgFinish, wcs.CallFinish, 10*time.Second), t)
+	if fin.CallID != id || fin.Info != wcs.InfoNormalCallClearing {
+		t.Errorf("finish %+v", fin)
+	}
+	if err := phone.Wait(10 * time.Second); err != nil {
+		t.Fatalf("the phone: %v", err)
+	}
+	testwait.Until(t, 10*time.Second, "the call's media gone", func() bool { return c.PeerConnections() == 0 })
+
+	busy := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "uas_busy"})
+	page.newPeer(webrtc.MimeTypePCMU)
+	id2 := uuid.NewString()
+	page.send(wcs.MsgCall, map[string]any{"callId": id2, "callee": "sip:uas@" + busy.Addr(), "hasAudio": true,
+		"sdp": page.local(page.pc.CreateOffer(nil))})
+	b := callArg(page.wait(wcs.MsgFinish, wcs.CallBusy, 10*time.Second), t)
+	if b.CallID != id2 || b.SIPStatus != 486 {
+		t.Errorf("busy: %+v", b)
+	}
+	testwait.Until(t, 10*time.Second, "the busy call's media gone", func() bool { return c.PeerConnections() == 0 })
+}
+
+// TestSIPCallIn: a phone calls the registered page: the page gets the offer before
+// notifyIncomingCall (§C.5), then RING; it answers, the phone's audio arrives, and the phone's
+// BYE ends the call with FINISH.
+func TestSIPCallIn(t *testing.T) {
+	t.Parallel()
+	reg := sipfix.Kamailio(t, true)
+	c := cluster.Start(t, cluster.Options{SIP: true})
+	page := dialPhone(t, c.WSURL, sipFields(reg, "bob", true))
+	page.wait(wcs.MsgRegistered, "", 10*time.Second)
+	phone := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "uac", Remote: reg.Addr, Service: "bob", Duration: 3 * time.Second})
+
+	offerEnv := page.wait(wcs.MsgSetRemoteSDP, "", 15*time.Second)
+	inc := callArg(page.wait(wcs.MsgNotifyIncomingCall, "", 5*time.Second), t)
+	page.mu.Lock()
+	order := make([]string, 0, len(page.msgs))
+	for _, m := range page.msgs {
+		order = append(order, m.Message)
+	}
+	page.mu.Unlock()
+	if i, j := indexOf(order, wcs.MsgSetRemoteSDP), indexOf(order, wcs.MsgNotifyIncomingCall); i < 0 || j < i {
+		t.Errorf("messages %v: the offer must come before notifyIncomingCall", order)
+	}
+	if !inc.Incoming || inc.Caller != "phone" || inc.Callee != "bob" {
+		t.Errorf("notifyIncomingCall %+v", inc)
+	}
+	page.wait(wcs.MsgRing, wcs.CallRing, 5*time.Second)
+	var offer string
+	if err := offerEnv.Arg(1, &offer); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(offer, "PCMA/8000") {
+		t.Errorf("the page's offer is not the phone's first codec, PCMA:\n%s", offer)
+	}
+	page.newPeer(webrtc.MimeTypePCMA)
+	if err := page.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		t.Fatal(err)
+	}
+	page.send(wcs.MsgAnswer, map[string]any{"callId": inc.CallID, "incoming": true, "hasAudio": true,
+		"sdp": page.local(page.pc.CreateAnswer(nil))})
+	page.wait(wcs.MsgTalk, wcs.CallEstablished, 10*time.Second)
+	page.sendAudio()
+	testwait.UntilOK(t, 10*time.Second, "the phone's audio at the page", func() error {
+		if n := page.received.Load(); n < 50 {
+			return fmt.Errorf("%d packets", n)
+		}
+		return nil
+	})
+	fin := callArg(page.wait(wcs.MsgFinish, wcs.CallFinish, 15*time.Second), t)
+	if fin.CallID != inc.CallID {
+		t.Errorf("finish %+v", fin)
+	}
+	if err := phone.Wait(10 * time.Second); err != nil {
+		t.Fatalf("the phone: %v", err)
+	}
+	testwait.Until(t, 10*time.Second, "the call's media gone", func() bool { return c.PeerConnections() == 0 })
+}
+
+// TestSIPRegistrationRefused: a wrong password is a failed RegistrationStatusEvent with
+// AUTHENTICATION_FAIL (§C.4), and the session stays open.
+func TestSIPRegistrationRefused(t *testing.T) {
+	t.Parallel()
+	reg := sipfix.Kamailio(t, true)
+	c := cluster.Start(t, cluster.Options{SIP: true})
+	fields := sipFields(reg, "carol", true)
+	fields["sipPassword"] = "wrong"
+	page := dialPhone(t, c.WSURL, fields)
+	env := page.wait(wcs.MsgFail, "", 10*time.Second)
+	var f wcs.Registration
+	_ = env.Arg(0, &f)
+	if f.APIMethod != wcs.APIRegistrationStatus || f.Status != wcs.RegistrationAuthFail || !strings.HasPrefix(f.Info, "401") {
+		t.Errorf("fail %+v, want %s AUTHENTICATION_FAIL with the 401", f, wcs.APIRegistrationStatus)
+	}
+	page.send(wcs.MsgSendData, map[string]any{"operationId": "still-here", "payload": map[string]any{}})
+	page.wait(wcs.MsgDataStatusEvent, "", 5*time.Second)
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
