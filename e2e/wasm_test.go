@@ -20,9 +20,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal"
 	"github.com/potok-media/potok/testkit/cluster"
 	"github.com/potok-media/potok/testkit/testwait"
 	"github.com/potok-media/potok/wasmclient"
+	"github.com/potok-media/potok/wasmclient/media"
 	"github.com/potok-media/potok/webclient"
 )
 
@@ -547,4 +549,126 @@ func TestWasmClientDemoPages(t *testing.T) {
 	raw, _ = b.EvalJSON(ctx, `[window.__demo.rates.inboundVideoRate.slice(-1)[0], window.__demo.rates.outboundVideoRate.slice(-1)[0]]`)
 	t.Logf("last inboundVideoRate, outboundVideoRate: %s", raw)
 	screenshot(t, b, ctx, "wasm-rates.png")
+}
+
+// TestWasmClientReconnect: a session with Reconnect (docs/protocol.md §H.8) through a proxy that
+// cuts its socket without a close frame. Native wasmclient: RECONNECTING, then ESTABLISHED with
+// the same token, its publisher still PUBLISHING and still played by a direct session, and a stop
+// on the new socket ends it UNPUBLISHED. The two-way page (reconnect: true) likewise: its session
+// shows RECONNECTING then ESTABLISHED, its player keeps decoding, its publisher stays PUBLISHING.
+func TestWasmClientReconnect(t *testing.T) {
+	requireBrowser(t)
+	checkNoLeak(t)
+	c := cluster.Start(t, cluster.Options{Signal: func(cfg *signal.Config) { cfg.KeepAliveGrace = 30 * time.Second }})
+	ws := c.WSURLs[0]
+	proxy := startCutProxy(t, ws)
+	ctx := ctxFor(t, 90*time.Second)
+
+	t.Run("native", func(t *testing.T) {
+		statuses := make(chan string, 16)
+		s, err := wasmclient.Connect(ctx, proxy.URL, wasmclient.SessionOptions{Reconnect: true,
+			OnStatus: func(status string, _ error) { statuses <- status }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		video, err := media.NewSyntheticVP8(media.SyntheticVP8Options{Width: 320, Height: 240})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "reconnect-" + randomHex(4)
+		pub, err := s.Publish(ctx, wasmclient.PublishOptions{Name: name, Video: video})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pub.WaitStatus(ctx, wcs.StatusPublishing); err != nil {
+			t.Fatal(err)
+		}
+		player := playWasm(t, ws, name)
+		waitVideo(t, player, 10, "video before the cut")
+		token := s.AuthToken()
+		if n := proxy.Cut(cutBoth); n != 1 {
+			t.Fatalf("cut %d connections, want the session's 1", n)
+		}
+		for _, want := range []string{wasmclient.SessionReconnecting, wasmclient.SessionEstablished} {
+			select {
+			case got := <-statuses:
+				if got != want {
+					t.Fatalf("session status %s, want %s", got, want)
+				}
+			case <-ctx.Done():
+				t.Fatalf("no session status %s", want)
+			}
+		}
+		if s.AuthToken() != token || pub.Status() != wcs.StatusPublishing {
+			t.Errorf("after the re-attach: token %q (was %q), publisher %s", s.AuthToken(), token, pub.Status())
+		}
+		waitVideo(t, player, 30, "video after the re-attach")
+		if err := pub.Stop(ctx); err != nil {
+			t.Errorf("stop on the re-attached socket: %v", err)
+		}
+		if obj, err := player.WaitStatus(ctx, wcs.StatusFailed); err != nil || obj.Info != wcs.InfoStoppedByPublisherStop {
+			t.Errorf("player after the stop: %+v %v", obj, err)
+		}
+	})
+
+	// A server that kept nothing (no keepAlive grace: as after its restart) gives a new session:
+	// the old streams end FAILED "Session lost", the session works on.
+	t.Run("forgotten", func(t *testing.T) {
+		c2 := cluster.Start(t, cluster.Options{})
+		proxy2 := startCutProxy(t, c2.WSURLs[0])
+		s, err := wasmclient.Connect(ctx, proxy2.URL, wasmclient.SessionOptions{Reconnect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		publish := func(name string) *wasmclient.Stream {
+			video, err := media.NewSyntheticVP8(media.SyntheticVP8Options{Width: 320, Height: 240})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, err := s.Publish(ctx, wasmclient.PublishOptions{Name: name, Video: video})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pub.WaitStatus(ctx, wcs.StatusPublishing); err != nil {
+				t.Fatal(err)
+			}
+			return pub
+		}
+		pub := publish("forgotten-" + randomHex(4))
+		token := s.AuthToken()
+		proxy2.Cut(cutBoth)
+		if obj, err := pub.WaitStatus(ctx, wcs.StatusFailed); err != nil || obj.Info != wasmclient.InfoSessionLost {
+			t.Errorf("publisher of the forgotten session: %+v %v", obj, err)
+		}
+		testwait.Until(t, 10*time.Second, "a new session", func() bool {
+			return s.Status() == wasmclient.SessionEstablished && s.AuthToken() != token
+		})
+		publish("again-" + randomHex(4))
+	})
+
+	t.Run("page", func(t *testing.T) {
+		dir, _, _ := buildWasm(t)
+		client := serveClient(t, dir)
+		b, bctx := launch(t, 2*time.Minute)
+		q := url.Values{"server": {proxy.URL}, "name": {"reconnect-" + randomHex(4)}, "autostart": {"1"}}
+		if err := b.Navigate(bctx, client+"two_way.html?"+q.Encode()); err != nil {
+			t.Fatal(err)
+		}
+		d := waitDemo(t, b, bctx, "played back", `d.stats_playStats && d.stats_playStats.FramesDecoded > 0`)
+		before := d.PlayStats.FramesDecoded
+		if n := proxy.Cut(cutBoth); n < 1 { // and the native session's closed ones
+			t.Fatalf("cut %d connections, want the page's", n)
+		}
+		d = waitDemo(t, b, bctx, "the page's session RECONNECTING then ESTABLISHED",
+			`(s => { const i = s.findIndex(x => x.who === 'session' && x.status === 'RECONNECTING'); return i >= 0 && s.slice(i).some(x => x.who === 'session' && x.status === 'ESTABLISHED'); })(d.statuses)`)
+		d = waitDemo(t, b, bctx, "the player decodes on", fmt.Sprintf(`d.stats_playStats.FramesDecoded > %d`, before+30))
+		for _, s := range d.Statuses {
+			if (s.Who == "publisher" || s.Who == "player") && s.Status == wcs.StatusFailed {
+				t.Errorf("%s FAILED %q across the re-attach", s.Who, s.Info)
+			}
+		}
+		screenshot(t, b, bctx, "wasm-two-way-reconnected.png")
+	})
 }

@@ -160,7 +160,7 @@ func (s *Session) DropSocket() {
 	s.mu.Lock()
 	s.dropped = true
 	s.mu.Unlock()
-	_ = s.conn.closeNow()
+	_ = s.sock().closeNow()
 }
 
 // Stream event types a publisher's mute and unmute send, as the WebSDK's STREAM_EVENT_TYPE

@@ -51,14 +51,19 @@ func (s *Session) onGetUserData(env wcs.Envelope) {
 	var token string
 	_ = json.Unmarshal(obj["authToken"], &token)
 	s.mu.Lock()
-	first := s.status != SessionEstablished
+	first := s.timeline.Established.IsZero()
+	prev, reattached := s.authToken, s.status == SessionReconnecting
 	s.userData, s.authToken, s.status = obj, token, SessionEstablished
+	s.retryUntil = time.Time{}
 	if first {
 		s.timeline.Established = time.Now()
 	}
 	s.mu.Unlock()
 	if first {
 		close(s.established)
+	}
+	if reattached {
+		s.reattached(prev, token)
 	}
 }
 

@@ -39,6 +39,19 @@ type SessionOptions struct {
 	WriteTimeout time.Duration
 	Network      Network
 	Logger       *zerolog.Logger // default: silent
+	// Reconnect keeps the session through a lost socket (docs/protocol.md §H.8): `connection`
+	// asks for keepAlive, and when the socket is lost (not closed by either side) the client
+	// dials the same URL again with its authToken, backing off from 250 ms to 4 s, for
+	// ReconnectFor (default 60 s, the server's --keepalive-grace). Re-attached, its streams and
+	// their peer connections go on and the statuses missed meanwhile arrive; a server that no
+	// longer knows the session gives a new one, and the old streams end FAILED "Session lost".
+	// Status is SessionReconnecting meanwhile.
+	Reconnect    bool
+	ReconnectFor time.Duration
+	// OnStatus, when set, is called with every session status after ESTABLISHED (RECONNECTING,
+	// ESTABLISHED again, DISCONNECTED, FAILED with why), from the session's read loop: it must
+	// not block.
+	OnStatus func(status string, err error)
 	// OnData, when set, is called with every OnDataEvent the server pushes (the REST API's
 	// /data/send, docs/protocol.md §C.12), on the read loop: it must not block. Session.Data
 	// keeps the first 256 either way.
@@ -57,6 +70,9 @@ func (o *SessionOptions) defaults() {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ReconnectFor <= 0 {
+		o.ReconnectFor = 60 * time.Second
 	}
 }
 

@@ -23,6 +23,9 @@ const (
 	SessionEstablished  = wcs.SessionEstablished
 	SessionDisconnected = wcs.SessionDisconnected
 	SessionFailed       = wcs.SessionFailed
+	// SessionReconnecting is Potok's own: the socket was lost and a SessionOptions.Reconnect
+	// session dials again to re-attach (reconnect.go).
+	SessionReconnecting = "RECONNECTING"
 )
 
 // socket is the signalling WebSocket: coder/websocket natively (dial.go), the browser's own in
@@ -46,8 +49,9 @@ const maxFails = 64
 type Session struct {
 	opts     SessionOptions
 	log      zerolog.Logger
-	conn     socket
-	loopback bool // ICE restricted to loopback
+	url      string
+	conn     socket // replaced by a re-attach (reconnect.go): read it with sock()
+	loopback bool   // ICE restricted to loopback
 
 	ctx    context.Context // session lifetime, cancelled by Close
 	cancel context.CancelFunc
@@ -72,6 +76,7 @@ type Session struct {
 	dropped    bool // DropSocket: the socket was cut on purpose, the streams go on
 	timeline   SessionTimeline
 	err        error
+	retryUntil time.Time // while reconnecting: when to give up
 }
 
 // Connect dials url, sends `connection` and waits for getUserData (docs/protocol.md §E.1). ctx bounds
@@ -79,7 +84,7 @@ type Session struct {
 func Connect(ctx context.Context, rawURL string, opts SessionOptions) (*Session, error) {
 	opts.defaults()
 	s := &Session{
-		opts: opts, log: zerolog.Nop(), done: make(chan struct{}), established: make(chan struct{}),
+		opts: opts, log: zerolog.Nop(), url: rawURL, done: make(chan struct{}), established: make(chan struct{}),
 		status: SessionPending, streams: map[string]*Stream{},
 	}
 	if opts.Logger != nil {
@@ -149,6 +154,12 @@ func (s *Session) connectionObject() map[string]any {
 	if s.opts.Custom != nil {
 		o["custom"] = s.opts.Custom
 	}
+	if s.opts.Reconnect {
+		o["keepAlive"] = true
+		if token := s.AuthToken(); token != "" { // a re-attach (docs/protocol.md §H.8)
+			o["authToken"] = token
+		}
+	}
 	return o
 }
 
@@ -161,7 +172,7 @@ func (s *Session) send(ctx context.Context, msg string, arg any) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
 	defer cancel()
-	if err := s.conn.write(ctx, frame); err != nil {
+	if err := s.sock().write(ctx, frame); err != nil {
 		return fmt.Errorf("wasmclient: send %s: %w", msg, err)
 	}
 	return nil
@@ -170,14 +181,31 @@ func (s *Session) send(ctx context.Context, msg string, arg any) error {
 func (s *Session) readLoop() {
 	defer s.lost()
 	for {
-		frame, err := s.conn.read(s.ctx)
+		err := s.readFrames(s.sock())
+		if s.reconnect(err) {
+			continue
+		}
+		s.mu.Lock()
+		if !s.closing && !errors.Is(err, errNormalClosure) {
+			s.err = fmt.Errorf("wasmclient: connection lost: %w", err)
+		}
+		s.mu.Unlock()
+		return
+	}
+}
+
+func (s *Session) sock() socket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// readFrames dispatches conn's frames until its read fails.
+func (s *Session) readFrames(conn socket) error {
+	for {
+		frame, err := conn.read(s.ctx)
 		if err != nil {
-			s.mu.Lock()
-			if !s.closing && !errors.Is(err, errNormalClosure) {
-				s.err = fmt.Errorf("wasmclient: connection lost: %w", err)
-			}
-			s.mu.Unlock()
-			return
+			return err
 		}
 		env, err := wcs.Decode(frame, wcs.MaxFrameBytes)
 		if err != nil {
@@ -204,6 +232,7 @@ func (s *Session) lost() {
 	}
 	s.status = status
 	s.timeline.Closed = time.Now()
+	why := s.err
 	streams := make([]*Stream, 0, len(s.streams))
 	if !s.dropped {
 		for _, st := range s.streams {
@@ -216,6 +245,7 @@ func (s *Session) lost() {
 		st.localEnd(wcs.StatusFailed, "Session closed")
 	}
 	close(s.done)
+	s.notify(status, why)
 }
 
 func (s *Session) setStatus(status string, also func()) {
@@ -238,7 +268,7 @@ func (s *Session) Close() error {
 		go func() {
 			// A normal close waits for the server's close frame; bound it so a dead server
 			// cannot hold Close.
-			_ = s.conn.close()
+			_ = s.sock().close()
 			close(closed)
 		}()
 		select {

@@ -90,6 +90,9 @@ type sessionOptions struct {
 	Custom    json.RawMessage `json:"custom"`
 	KeepAlive bool            `json:"keepAlive"`
 	AuthToken string          `json:"authToken"`
+	Reconnect bool            `json:"reconnect"`
+	// ReconnectFor in seconds (default 60).
+	ReconnectFor float64 `json:"reconnectFor"`
 }
 
 // connect(url, options, onEvent) → Promise<session>.
@@ -101,7 +104,15 @@ func connect(_ js.Value, args []js.Value) any {
 	}
 	return promise(func(ctx context.Context) (any, error) {
 		so := wasmclient.SessionOptions{AppKey: o.AppKey, Custom: o.Custom, ClientBrowserVersion: browserVersion(),
-			OnData: func(ev wasmclient.DataEvent) { emit(onEvent, "data", ev) }}
+			OnData:    func(ev wasmclient.DataEvent) { emit(onEvent, "data", ev) },
+			Reconnect: o.Reconnect, ReconnectFor: time.Duration(o.ReconnectFor * float64(time.Second)),
+			OnStatus: func(status string, err error) {
+				ev := map[string]any{"status": status}
+				if err != nil {
+					ev["info"] = err.Error()
+				}
+				emit(onEvent, "session", ev)
+			}}
 		if o.KeepAlive || o.AuthToken != "" {
 			so.Extra = map[string]any{"keepAlive": o.KeepAlive}
 			if o.AuthToken != "" {
@@ -112,14 +123,6 @@ func connect(_ js.Value, args []js.Value) any {
 		if err != nil {
 			return nil, err
 		}
-		go func() {
-			<-s.Done()
-			ev := map[string]any{"status": s.Status()}
-			if err := s.Err(); err != nil {
-				ev["info"] = err.Error()
-			}
-			emit(onEvent, "session", ev)
-		}()
 		return sessionObject(s), nil
 	})
 }

@@ -10,7 +10,8 @@ function isReceive(s: ReceiveStats | SendStats): s is ReceiveStats {
 }
 
 async function twoWay(url: string, name: string): Promise<void> {
-  const session: Session = await Potok.connect(url, { appKey: 'defaultApp', keepAlive: true });
+  const session: Session = await Potok.connect(url, { appKey: 'defaultApp', reconnect: true, reconnectFor: 30 });
+  session.on('RECONNECTING', info => console.log('socket lost, re-attaching:', info));
   session.on('status', (status, info) => console.log('session', status, info));
   session.on('DISCONNECTED', info => console.log('lost:', info));
   session.on('data', (payload, event) => console.log('backend says', payload, event.operationId));

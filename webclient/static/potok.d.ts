@@ -4,7 +4,7 @@
 export type StreamStatus = 'PENDING' | 'PUBLISHING' | 'PLAYING' | 'FAILED' | 'STOPPED' | 'UNPUBLISHED' | string;
 
 /** A session status: ESTABLISHED once connected, DISCONNECTED or FAILED at its end. */
-export type SessionStatus = 'PENDING' | 'ESTABLISHED' | 'DISCONNECTED' | 'FAILED';
+export type SessionStatus = 'PENDING' | 'ESTABLISHED' | 'RECONNECTING' | 'DISCONNECTED' | 'FAILED';
 
 export interface LoadOptions {
   /** Where potok.wasm is; default: beside potok.js. */
@@ -22,6 +22,14 @@ export interface ConnectOptions extends LoadOptions {
   keepAlive?: boolean;
   /** Re-attach to a kept session by its token (Session.authToken). */
   authToken?: string;
+  /**
+   * Survive a lost socket: the session asks for keepAlive and, when its socket is lost, dials
+   * again with its token (status RECONNECTING, then ESTABLISHED); its streams go on. A server
+   * that no longer knows the session gives a new one: the old streams end FAILED "Session lost".
+   */
+  reconnect?: boolean;
+  /** Seconds to keep trying (default 60, the server's keepAlive grace). */
+  reconnectFor?: number;
 }
 
 export interface PublishOptions {
