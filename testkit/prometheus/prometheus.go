@@ -68,9 +68,24 @@ func Start(t testing.TB, o Options) *Proc {
 	if err := os.WriteFile(conf, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	// The port is free a moment before prometheus binds it; another test may take it meanwhile.
+	for attempt := 1; ; attempt++ {
+		p := run(t, bin, conf, filepath.Join(dir, "data"), freeAddr(t), cfg.String())
+		if p.waitReady(t) {
+			return p
+		}
+		if attempt < 3 && strings.Contains(p.out.String(), "address already in use") {
+			continue
+		}
+		t.Fatalf("prometheus exited: %v\n%s", p.cmd.ProcessState, p.out.String())
+	}
+}
+
+// run starts prometheus on addr; it stops when the test ends.
+func run(t testing.TB, bin, conf, data, addr, cfg string) *Proc {
+	t.Helper()
 	p := &Proc{URL: "http://" + addr, done: make(chan struct{}), out: &syncBuffer{}}
-	p.cmd = exec.Command(bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	p.cmd = exec.Command(bin, "--config.file="+conf, "--storage.tsdb.path="+data,
 		"--web.listen-address="+addr, "--log.level=warn")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -90,14 +105,22 @@ func Start(t testing.TB, o Options) *Proc {
 			}
 		}
 		if t.Failed() {
-			t.Logf("prometheus output:\n%s\nconfiguration:\n%s", p.out.String(), cfg.String())
+			t.Logf("prometheus output:\n%s\nconfiguration:\n%s", p.out.String(), cfg)
 		}
 	})
+	return p
+}
+
+// waitReady waits for /-/ready; false when the process exited first.
+func (p *Proc) waitReady(t testing.TB) bool {
+	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
+	exited := false
 	testwait.UntilOK(t, 20*time.Second, "prometheus ready", func() error {
 		select {
 		case <-p.done:
-			t.Fatalf("prometheus exited: %v\n%s", p.cmd.ProcessState, p.out.String())
+			exited = true
+			return nil
 		default:
 		}
 		resp, err := client.Get(p.URL + "/-/ready")
@@ -110,7 +133,7 @@ func Start(t testing.TB, o Options) *Proc {
 		}
 		return nil
 	})
-	return p
+	return !exited
 }
 
 // Result is the answer to an instant query.
