@@ -149,7 +149,8 @@ func videoSize(t *testing.T, b *Browser, ctx context.Context, id string) [2]int 
 // TestWasmClientPublishPlay is issue 9's browser client end to end: the two-way demo page
 // (webclient, potok.js over the wasm build of wasmclient) publishes Chromium's fake camera and
 // plays it back; the player page in a second tab and a native wasmclient play it too, each at the
-// camera's picture size; the publisher's mute reaches both players as a stream event; stop and
+// camera's picture size; the publisher's video mute, unmute and audio mute reach both players as
+// stream events, video flowing on; stop and
 // unpublish end all three. It prints the wasm's size and each page's time to first frame, and
 // fails when the gzipped wasm passes the budget.
 func TestWasmClientPublishPlay(t *testing.T) {
@@ -234,6 +235,17 @@ func TestWasmClientPublishPlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDemo(t, tab, ctx, "player page sees videoUnmuted", `(d.streamEvents || []).includes('videoUnmuted')`)
+	if _, err := b.EvalJSON(ctx, `window.__demo.actions.muteAudio()`); err != nil {
+		t.Fatal(err)
+	}
+	waitDemo(t, tab, ctx, "player page sees audioMuted", `(d.streamEvents || []).includes('audioMuted')`)
+	testwait.Until(t, 20*time.Second, "native player sees audioMuted", func() bool {
+		return slices.ContainsFunc(native.StreamEvents(), func(e wcs.StreamEvent) bool { return e.Type == wasmclient.EventAudioMuted })
+	})
+	// The players keep receiving the muted audio's silence and the video.
+	before := native.ReceiveStats().VideoPackets
+	waitVideo(t, native, 20, "video after the mutes")
+	t.Logf("native player: %d video packets after the mutes (from %d)", native.ReceiveStats().VideoPackets, before)
 
 	// Stop the page's player, then unpublish: the other players end.
 	if _, err := b.EvalJSON(ctx, `window.__demo.actions.stopPlay()`); err != nil {
