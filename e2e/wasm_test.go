@@ -682,5 +682,21 @@ func TestWasmClientReconnect(t *testing.T) {
 			}
 		}
 		screenshot(t, b, bctx, "wasm-two-way-reconnected.png")
+
+		// The same page against a server that keeps nothing (no keepAlive grace, as a restarted
+		// one): a new session, and the page says its streams were lost.
+		c2 := cluster.Start(t, cluster.Options{})
+		proxy2 := startCutProxy(t, c2.WSURLs[0])
+		q = url.Values{"server": {proxy2.URL}, "name": {"lost-" + randomHex(4)}, "autostart": {"1"}}
+		if err := b.Navigate(bctx, client+"two_way.html?"+q.Encode()); err != nil {
+			t.Fatal(err)
+		}
+		waitDemo(t, b, bctx, "played back", `d.stats_playStats && d.stats_playStats.FramesDecoded > 0`)
+		proxy2.Cut(cutBoth)
+		waitDemo(t, b, bctx, "publisher and player FAILED Session lost, the session ESTABLISHED again", fmt.Sprintf(`(s => {
+			const lost = who => s.some(x => x.who === who && x.status === 'FAILED' && x.info === %q);
+			return lost('publisher') && lost('player') && s.filter(x => x.who === 'session').pop().status === 'ESTABLISHED';
+		})(d.statuses)`, wasmclient.InfoSessionLost))
+		screenshot(t, b, bctx, "wasm-two-way-session-lost.png")
 	})
 }
