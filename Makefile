@@ -30,7 +30,8 @@ test: deps lint test-go fuzz
 deps:
 	bash scripts/deps.sh
 
-test-go:
+# wasm first: the potok binaries the tests build embed it (e2e TestWasmClientServedByPotok).
+test-go: wasm
 	POTOK_E2E=1 $(GO) test $(TESTFLAGS) ./...
 
 ## fuzz: every FuzzXxx target for FUZZTIME each

@@ -700,3 +700,77 @@ func TestWasmClientReconnect(t *testing.T) {
 		screenshot(t, b, bctx, "wasm-two-way-session-lost.png")
 	})
 }
+
+// TestWasmClientServedByPotok runs the all-in-one potok binary: its HTTP port serves the demo
+// pages at /client/ and, with --websdk-dir, the WebSDK's examples at /client2/; the binary embeds
+// the wasm that `make wasm` built (make test runs it first), served gzipped. With it, the two-way
+// page loaded from potok publishes to that potok and plays back.
+func TestWasmClientServedByPotok(t *testing.T) {
+	requireBrowser(t)
+	requireOwnServer(t)
+	checkNoLeak(t)
+	sdk, err := filepath.Abs("node_modules/@flashphoner/websdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPotok(t, []string{"STATE_DIRECTORY=" + t.TempDir()}, "--ws-listen", "127.0.0.1:0",
+		"--http-listen", "127.0.0.1:0", "--wss-listen", "", "--https-listen", "",
+		"--media-ip", "127.0.0.1", "--media-udp-port", "0", "--media-tcp-port", "0", "--media-loopback-only",
+		"--websdk-dir", sdk)
+	ws := "ws://" + p.waitAddr(t, "websocket listening")
+	httpBase := "http://" + p.waitAddr(t, "http listening")
+	waitReady(t, httpBase+"/ready")
+	for path, want := range map[string]string{
+		"/client/":                "Potok browser client",
+		"/client/two_way.html":    "Two-way streaming",
+		"/client/potok.js":        "Potok.connect",
+		"/client2/flashphoner.js": "Flashphoner",
+		"/client2/examples/demo/streaming/two_way_streaming/two_way_streaming.html": "../../../../flashphoner.js",
+	} {
+		status, body := getText(t, httpBase+path, "")
+		if status != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d, %d bytes without %q", path, status, len(body), want)
+		}
+	}
+	status, body := getText(t, httpBase+"/client/potok.wasm", "gzip")
+	if status == http.StatusNotFound {
+		if os.Getenv(envRequire) == "1" {
+			t.Fatalf("potok.wasm not embedded (%s): make test runs make wasm before the tests", body)
+		}
+		t.Skipf("potok.wasm not embedded: run make wasm (%s)", strings.TrimSpace(body))
+	}
+	if status != http.StatusOK || len(body) > wasmGzipBudget {
+		t.Fatalf("potok.wasm: %d, %d bytes gzipped", status, len(body))
+	}
+	t.Logf("potok serves potok.wasm gzipped: %d bytes", len(body))
+
+	b, ctx := launch(t, 2*time.Minute)
+	q := url.Values{"server": {ws}, "name": {"potok-" + randomHex(4)}, "autostart": {"1"}}
+	if err := b.Navigate(ctx, httpBase+"/client/two_way.html?"+q.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	d := waitDemo(t, b, ctx, "the page from potok plays back", `d.stats_playStats && d.stats_playStats.FramesDecoded > 0`)
+	t.Logf("page from potok: wasm loaded in %d ms, first remote frame at %d ms", d.LoadMs, d.FirstFrameMs)
+}
+
+// getText GETs u (Accept-Encoding as given: the body is returned as sent) and returns the status
+// and body.
+func getText(t *testing.T, u, acceptEncoding string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	return resp.StatusCode, buf.String()
+}
