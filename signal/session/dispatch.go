@@ -164,11 +164,7 @@ func (s *Session) onConnection(env wcs.Envelope) {
 	s.send(wcs.MsgGetVersion, wcs.Version)
 	s.post(hooks.ConnectionStatusEvent, s.connectionFields(wcs.SessionEstablished, ""))
 	s.log.Info().Str("appKey", s.appKey).Msg("session established")
-	var sipRegister wcs.Bool
-	if v, ok := raw["sipRegisterRequired"]; ok {
-		_ = json.Unmarshal(v, &sipRegister)
-	}
-	s.startSIP(bool(sipRegister))
+	s.startSIP(registerRequired(raw))
 }
 
 // onSendData accepts client data: with no OnDataEvent backend the answer is ACCEPTED (§E.14).

@@ -84,6 +84,21 @@ func accountOf(fields map[string]json.RawMessage) *sipua.Account {
 	return &acc
 }
 
+// registerRequired reads sipRegisterRequired: a connection with a sipLogin registers unless it
+// says false (the WebSDK sends the field only when the page sets it, and its own SIP suite expects
+// REGISTERED without it, §C.4).
+func registerRequired(fields map[string]json.RawMessage) bool {
+	raw, ok := fields["sipRegisterRequired"]
+	if !ok {
+		var login wcs.String
+		_ = json.Unmarshal(fields["sipLogin"], &login)
+		return login != ""
+	}
+	var v wcs.Bool
+	_ = json.Unmarshal(raw, &v)
+	return bool(v)
+}
+
 // startSIP registers the session's account when its connection asked (sipRegisterRequired),
 // answering registered or a failed RegistrationStatusEvent (§C.4) once the registrar has.
 func (s *Session) startSIP(register bool) {
@@ -122,12 +137,14 @@ func (s *Session) registered(reg *sipua.Registration, err error) {
 		return
 	}
 	s.reg = reg
+	s.m.Registration(true)
 	s.log.Info().Str("sipLogin", s.sipAcc.Login).Msg("sip registered")
 	s.send(wcs.MsgRegistered, wcs.Registration{Status: wcs.RegistrationRegistered, Info: "OK"})
 	s.post(hooks.RegistrationStatusEvent, map[string]any{"status": wcs.RegistrationRegistered, "sipLogin": s.sipAcc.Login})
 }
 
 func (s *Session) registrationFailed(ev sipua.RegistrationEvent) {
+	s.m.Registration(false)
 	info := ev.Info
 	if ev.Code != 0 {
 		info = strconv.Itoa(ev.Code) + " " + ev.Info
@@ -142,6 +159,7 @@ func (s *Session) registrationChanged(ev sipua.RegistrationEvent) {
 	defer cancel()
 	s.Do(ctx, func() {
 		if ev.Status == wcs.RegistrationRegistered {
+			s.m.Registration(true)
 			s.send(wcs.MsgRegistered, wcs.Registration{Status: ev.Status, Info: ev.Info})
 			s.post(hooks.RegistrationStatusEvent, map[string]any{"status": ev.Status})
 			return
@@ -502,6 +520,7 @@ func (s *Session) onCallUnsupported(env wcs.Envelope) {
 
 // setCallStatus sends a call's status message (§C.15) and its CallStatusEvent.
 func (s *Session) setCallStatus(c *sipCall, status, info string, sipStatus int, hook string) {
+	s.m.CallStatus(c.incoming, c.status, status, c.created)
 	c.status = status
 	msg := wcs.MsgTalk
 	switch status {
@@ -578,6 +597,7 @@ func (s *Session) onCallEvent(c *sipCall, ev control.MediaEvent) {
 func (s *Session) endCalls() {
 	for id, c := range s.sipCalls {
 		delete(s.sipCalls, id)
+		s.m.CallGone(c.incoming, c.status)
 		s.releaseCall(c)
 	}
 	if s.reg != nil {

@@ -53,9 +53,11 @@ type Agent struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	regs    map[string]*Registration // by login: where incoming INVITEs for it go
-	dialogs map[string]dialog        // by Call-ID: where in-dialog requests go
+	mu   sync.Mutex
+	regs map[string]*Registration // by login: where incoming INVITEs for it go
+	// dialogs route in-dialog requests, by Call-ID and our tag (dialogKey): a call between two
+	// sessions of this node has both of its dialogs here, with one Call-ID.
+	dialogs map[string]dialog
 	closed  bool
 }
 
@@ -205,11 +207,22 @@ func (a *Agent) respond(tx sip.ServerTransaction, req *sip.Request, code int, re
 	}
 }
 
+// dialogOf finds the dialog of an in-dialog request: our tag is its To tag ("" for a request
+// that starts a dialog).
 func (a *Agent) dialogOf(req *sip.Request) dialog {
+	tag := ""
+	if to := req.To(); to != nil {
+		tag, _ = to.Params.Get("tag")
+	}
+	if tag == "" {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.dialogs[callID(req)]
+	return a.dialogs[dialogKey(callID(req), tag)]
 }
+
+func dialogKey(callID, localTag string) string { return callID + "\x00" + localTag }
 
 func (a *Agent) addDialog(id string, d dialog) {
 	a.mu.Lock()

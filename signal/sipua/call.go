@@ -58,6 +58,7 @@ type Outgoing struct {
 	a      *Agent
 	dlg    *sipgo.DialogClientSession
 	id     string
+	key    string // dialogKey: the Call-ID and our From tag
 	answer Response
 	once   sync.Once
 }
@@ -87,7 +88,8 @@ func (a *Agent) Dial(ctx context.Context, acc Account, callee string, sdp []byte
 	req.AppendHeader(&contact)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(sdp)
-	o := &Outgoing{a: a, id: string(id)}
+	tag, _ := from.Params.Get("tag")
+	o := &Outgoing{a: a, id: string(id), key: dialogKey(string(id), tag)}
 	ring, cancel := context.WithTimeoutCause(ctx, a.cfg.RingTimeout, ErrRingTimeout)
 	defer cancel()
 	dlg, err := dua.WriteInvite(ring, req)
@@ -95,7 +97,7 @@ func (a *Agent) Dial(ctx context.Context, acc Account, callee string, sdp []byte
 		return nil, &CallError{Err: fmt.Errorf("invite: %w", err)}
 	}
 	o.dlg = dlg
-	a.addDialog(o.id, o) // a BYE may follow the 200 at once
+	a.addDialog(o.key, o) // a BYE may follow the 200 at once
 	err = dlg.WaitAnswer(ring, sipgo.AnswerOptions{Username: acc.authName(), Password: acc.Password,
 		OnResponse: func(res *sip.Response) error {
 			if res.IsProvisional() && progress != nil {
@@ -104,7 +106,7 @@ func (a *Agent) Dial(ctx context.Context, acc Account, callee string, sdp []byte
 			return nil
 		}})
 	if err != nil {
-		a.removeDialog(o.id, o)
+		a.removeDialog(o.key, o)
 		_ = dlg.Close()
 		var dr *sipgo.ErrDialogResponse
 		if errors.As(err, &dr) {
@@ -139,14 +141,14 @@ func (o *Outgoing) Hangup() {
 		if err := o.dlg.Bye(ctx); err != nil {
 			o.a.log.Debug().Err(err).Str("callId", o.id).Msg("bye")
 		}
-		o.a.removeDialog(o.id, o)
+		o.a.removeDialog(o.key, o)
 	})
 }
 
 func (o *Outgoing) readAck(*sip.Request, sip.ServerTransaction) error { return nil }
 
 func (o *Outgoing) readBye(req *sip.Request, tx sip.ServerTransaction) error {
-	defer o.a.removeDialog(o.id, o)
+	defer o.a.removeDialog(o.key, o)
 	return o.dlg.ReadBye(req, tx)
 }
 
@@ -159,6 +161,7 @@ type Incoming struct {
 	dlg   *sipgo.DialogServerSession
 	req   *sip.Request
 	id    string
+	key   string        // dialogKey: the Call-ID and our To tag
 	final chan struct{} // closed once a final response is sent
 	once  sync.Once
 	bye   sync.Once
@@ -190,9 +193,10 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, req, sip.StatusBadRequest, "Bad Request")
 		return
 	}
-	inc := &Incoming{a: a, reg: reg, dlg: dlg, req: req, id: callID(req), final: make(chan struct{})}
+	tag, _ := dlg.InviteRequest.To().Params.Get("tag")
+	inc := &Incoming{a: a, reg: reg, dlg: dlg, req: req, id: callID(req), key: dialogKey(callID(req), tag), final: make(chan struct{})}
 	_ = dlg.Respond(sip.StatusTrying, "Trying", nil)
-	a.addDialog(inc.id, inc)
+	a.addDialog(inc.key, inc)
 	reg.incoming(inc)
 	select {
 	case <-inc.final:
@@ -261,7 +265,7 @@ func (i *Incoming) Reject(code int, reason string) {
 		if err := i.dlg.Respond(code, reason, nil); err != nil {
 			i.a.log.Debug().Err(err).Str("callId", i.id).Msg("reject")
 		}
-		i.a.removeDialog(i.id, i)
+		i.a.removeDialog(i.key, i)
 		close(i.final)
 	})
 }
@@ -292,7 +296,7 @@ func (i *Incoming) Hangup() {
 		if err := i.dlg.Bye(ctx); err != nil {
 			i.a.log.Debug().Err(err).Str("callId", i.id).Msg("bye")
 		}
-		i.a.removeDialog(i.id, i)
+		i.a.removeDialog(i.key, i)
 	})
 }
 
@@ -301,6 +305,6 @@ func (i *Incoming) readAck(req *sip.Request, tx sip.ServerTransaction) error {
 }
 
 func (i *Incoming) readBye(req *sip.Request, tx sip.ServerTransaction) error {
-	defer i.a.removeDialog(i.id, i)
+	defer i.a.removeDialog(i.key, i)
 	return i.dlg.ReadBye(req, tx)
 }

@@ -26,7 +26,8 @@ import (
 var kamailioCfg []byte
 
 // Accounts are the registrar's users and passwords.
-var Accounts = map[string]string{"alice": "alicepw", "bob": "bobpw", "carol": "carolpw", "uas": "uaspw"}
+var Accounts = map[string]string{"alice": "alicepw", "bob": "bobpw", "carol": "carolpw", "uas": "uaspw",
+	"3000": "1234", "3001": "1234"}
 
 // Registrar is a running kamailio.
 type Registrar struct {
@@ -35,9 +36,16 @@ type Registrar struct {
 	p    *proc
 }
 
-// Kamailio starts the registrar; auth switches digest authentication on (REGISTER 401, and
-// 407 for requests whose From user has an account).
+// Kamailio starts the registrar on a free port; auth switches digest authentication on
+// (REGISTER 401, and 407 for requests whose From user has an account).
 func Kamailio(t testing.TB, auth bool) *Registrar {
+	t.Helper()
+	return KamailioOn(t, auth, FreePort(t))
+}
+
+// KamailioOn starts the registrar on port (the WebSDK's SIP suite expects 5060: its accounts have
+// no port).
+func KamailioOn(t testing.TB, auth bool, port int) *Registrar {
 	t.Helper()
 	bin := binary(t, "kamailio", "/usr/sbin/kamailio")
 	dir := t.TempDir()
@@ -45,7 +53,6 @@ func Kamailio(t testing.TB, auth bool) *Registrar {
 	if err := os.WriteFile(cfg, kamailioCfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t)
 	args := []string{"-f", cfg, "-DD", "-E", "-Y", dir, "-P", filepath.Join(dir, "kamailio.pid"), "-w", dir,
 		"-m", "32", "-M", "4", "-A", "SIP_PORT=" + strconv.Itoa(port)}
 	if auth {
