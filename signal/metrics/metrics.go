@@ -29,6 +29,19 @@ const (
 	NameMediadRPC         = "potok_signal_mediad_rpc_duration_seconds"
 	NameMediadRPCErrors   = "potok_signal_mediad_rpc_errors_total"
 	NameHeartbeatAge      = "potok_heartbeat_age_seconds"
+	NameSIPCalls          = "potok_signal_sip_calls"
+	NameSIPCallStatuses   = "potok_signal_sip_call_statuses_total"
+	NameSIPCallSetup      = "potok_signal_sip_call_setup_duration_seconds"
+	NameSIPRegistrations  = "potok_signal_sip_registrations_total"
+)
+
+// SIP call directions (the direction label of the potok_signal_sip_ families) and registration
+// outcomes (the outcome label of potok_signal_sip_registrations_total).
+const (
+	DirectionIn        = "in"
+	DirectionOut       = "out"
+	RegistrationOK     = "registered"
+	RegistrationFailed = "failed"
 )
 
 // Why a WebSocket ended (the reason label of potok_signal_ws_connections_closed_total).
@@ -92,6 +105,10 @@ type Signal struct {
 	MediadRPC         *prometheus.HistogramVec
 	MediadRPCErrors   *prometheus.CounterVec
 	Refused           *prometheus.CounterVec
+	SIPCalls          *prometheus.GaugeVec     // direction: calls in progress
+	SIPCallStatuses   *prometheus.CounterVec   // direction, status
+	SIPCallSetup      *prometheus.HistogramVec // direction
+	SIPRegistrations  *prometheus.CounterVec   // outcome
 
 	heartbeat atomic.Int64 // unix nanos of the last heartbeat that reached the directory
 }
@@ -150,7 +167,29 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameRefused, Help: "WebSocket sessions refused or closed by admission control, by reason.",
 		}, []string{"reason"}),
+		SIPCalls: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: NameSIPCalls, Help: "SIP calls in progress (trying, ringing, established or held), by direction (in, out).",
+		}, []string{"direction"}),
+		SIPCallStatuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameSIPCallStatuses, Help: "SIP call statuses sent to clients, by direction and status.",
+		}, []string{"direction", "status"}),
+		SIPCallSetup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: NameSIPCallSetup, Help: "Time from a call's start (call, or the INVITE received) to ESTABLISHED, by direction.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"direction"}),
+		SIPRegistrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameSIPRegistrations, Help: "SIP registrations of sessions' accounts (refreshes included), by outcome (registered, failed).",
+		}, []string{"outcome"}),
 	}
+	for _, d := range []string{DirectionIn, DirectionOut} {
+		m.SIPCalls.WithLabelValues(d)
+		m.SIPCallSetup.WithLabelValues(d)
+		for _, st := range []string{wcs.CallEstablished, wcs.CallBusy, wcs.CallFailed, wcs.CallFinish} {
+			m.SIPCallStatuses.WithLabelValues(d, st)
+		}
+	}
+	m.SIPRegistrations.WithLabelValues(RegistrationOK)
+	m.SIPRegistrations.WithLabelValues(RegistrationFailed)
 	// Exported at 0, so that a rate() has a start and a dashboard a series before the first event.
 	for _, r := range []string{RefusedIPLimit, RefusedNodeLimit, RefusedDeadline} {
 		m.Refused.WithLabelValues(r)
@@ -183,7 +222,8 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpened, m.ConnectionsClosed,
 			m.MessagesReceived, m.MessagesSent, m.Errors, m.MediaSessions, m.Streams, m.SessionSetup, m.StreamSetup,
-			m.StreamStatuses, m.MediadRPC, m.MediadRPCErrors, m.Refused, heartbeatAge} {
+			m.StreamStatuses, m.MediadRPC, m.MediadRPCErrors, m.Refused, m.SIPCalls, m.SIPCallStatuses, m.SIPCallSetup,
+			m.SIPRegistrations, heartbeatAge} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -265,6 +305,64 @@ func StatusLabel(status string) string {
 	switch status {
 	case wcs.StatusNew, wcs.StatusPending, wcs.StatusPublishing, wcs.StatusPlaying, wcs.StatusUnpublished,
 		wcs.StatusStopped, wcs.StatusFailed, wcs.StatusResize:
+		return status
+	}
+	return "other"
+}
+
+// CallStatus records a SIP call's status going from old to status (wcs.Call* values): the status
+// counted, the call in progress from its first status past PENDING until a terminal one, its setup
+// time from created when it is first ESTABLISHED.
+func (m *Signal) CallStatus(incoming bool, old, status string, created time.Time) {
+	d := direction(incoming)
+	m.SIPCallStatuses.WithLabelValues(d, callStatusLabel(status)).Inc()
+	switch was, is := callInProgress(old), callInProgress(status); {
+	case !was && is && old == wcs.CallPending:
+		m.SIPCalls.WithLabelValues(d).Inc()
+	case was && !is:
+		m.SIPCalls.WithLabelValues(d).Dec()
+	}
+	if status == wcs.CallEstablished && old != wcs.CallEstablished && old != wcs.CallHold {
+		m.SIPCallSetup.WithLabelValues(d).Observe(time.Since(created).Seconds())
+	}
+}
+
+// CallGone records a SIP call ended without a status sent (its session ended), in status.
+func (m *Signal) CallGone(incoming bool, status string) {
+	if callInProgress(status) {
+		m.SIPCalls.WithLabelValues(direction(incoming)).Dec()
+	}
+}
+
+// Registration counts one registration (or refresh) of a session's SIP account.
+func (m *Signal) Registration(ok bool) {
+	outcome := RegistrationOK
+	if !ok {
+		outcome = RegistrationFailed
+	}
+	m.SIPRegistrations.WithLabelValues(outcome).Inc()
+}
+
+func direction(incoming bool) string {
+	if incoming {
+		return DirectionIn
+	}
+	return DirectionOut
+}
+
+// callInProgress: a call past PENDING and not ended.
+func callInProgress(status string) bool {
+	switch status {
+	case wcs.CallTrying, wcs.CallRing, wcs.CallSessionProgress, wcs.CallEstablished, wcs.CallHold:
+		return true
+	}
+	return false
+}
+
+func callStatusLabel(status string) string {
+	switch status {
+	case wcs.CallPending, wcs.CallTrying, wcs.CallRing, wcs.CallSessionProgress, wcs.CallBusy, wcs.CallEstablished,
+		wcs.CallHold, wcs.CallFailed, wcs.CallFinish:
 		return status
 	}
 	return "other"
