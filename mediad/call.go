@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
@@ -43,10 +44,17 @@ type callLeg struct {
 	offered  []sipleg.Codec              // outgoing: what the INVITE offered (the browser's payload types)
 	sessID   uint64                      // the o= line of the leg's SDP
 	sipPT    atomic.Uint32               // the SIP side's payload type of the chosen codec
+	tePT     atomic.Int32                // the SIP side's telephone-event payload type, -1 = none
 	// armed is closed once both legs are negotiated: only then can ICE connect, so the session's
 	// ICE timeout starts there (a call may ring for long before it is answered).
 	armed    chan struct{}
 	answered atomic.Bool
+}
+
+func newCallLeg(outgoing bool) *callLeg {
+	c := &callLeg{outgoing: outgoing, sessID: rand.Uint64N(1 << 53), armed: make(chan struct{})}
+	c.tePT.Store(-1)
+	return c
 }
 
 func (c *callLeg) arm() {
@@ -104,7 +112,7 @@ func (d *Daemon) handleCall(m *nats.Msg) any {
 // not indexed by name), so that the browser's track has the same life as a publisher's.
 func (d *Daemon) newCallSession(req control.CallRequest) *session {
 	s := d.newSession(req.Owner, "call:"+req.MediaSessionID, nil)
-	s.call = &callLeg{outgoing: req.Outgoing, sessID: rand.Uint64N(1 << 53), armed: make(chan struct{})}
+	s.call = newCallLeg(req.Outgoing)
 	s.log = d.log.With().Str("mediaSessionId", s.id).Str("callId", s.id).Str("sessionId", req.Owner.SessionID).
 		Str("signalNode", req.Owner.SignalNode).Str("role", s.role()).Logger()
 	return s
@@ -135,6 +143,13 @@ func (s *session) offerSIP(req control.CallRequest) (control.CallReply, error) {
 		return control.CallReply{Error: wcs.InfoNoCommonCodecs}, fmt.Errorf("the browser offers no audio codec the bridge carries")
 	}
 	s.call.offered = codecs
+	// The bridge sends DTMF itself (RFC 4733), so the INVITE offers telephone-event even when the
+	// browser does not; only a browser's own is relayed as it comes.
+	sipCodecs := codecs
+	if _, ok := findCodec(codecs, telephoneEvent, 8000); !ok {
+		sipCodecs = append(append([]sipleg.Codec{}, codecs...), sipleg.Codec{PayloadType: freePT(codecs), Name: telephoneEvent,
+			ClockRate: 8000, Fmtp: "0-15"})
+	}
 	if err := s.newPeer(rtc.PeerOptions{Codecs: rtcCodecs(codecs), TCP: req.Transport == "TCP"}); err != nil {
 		return control.CallReply{}, err
 	}
@@ -142,7 +157,7 @@ func (s *session) offerSIP(req control.CallRequest) (control.CallReply, error) {
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: req.WebRTCOffer}); err != nil {
 		return control.CallReply{}, fmt.Errorf("browser offer: %w", err)
 	}
-	sdp := sipleg.Build(s.d.rtpPorts.Advertised(), s.call.leg.LocalPort(), codecs, "sendrecv", s.call.sessID, 1)
+	sdp := sipleg.Build(s.d.rtpPorts.Advertised(), s.call.leg.LocalPort(), sipCodecs, "sendrecv", s.call.sessID, 1)
 	return control.CallReply{SIPOffer: sdp}, nil
 }
 
@@ -209,6 +224,12 @@ func (s *session) setSIPRemote(sm *sipleg.Media, mine, theirs []sipleg.Codec) {
 		pts[mine[i].PayloadType] = theirs[i].PayloadType
 	}
 	s.call.sipPT.Store(uint32(theirs[0].PayloadType))
+	s.call.tePT.Store(-1)
+	for _, c := range theirs {
+		if c.Is(telephoneEvent, 8000) {
+			s.call.tePT.Store(int32(c.PayloadType))
+		}
+	}
 	var addr *net.UDPAddr
 	if sm.Port > 0 && !sm.Addr.IsUnspecified() {
 		addr = &net.UDPAddr{IP: sm.Addr, Port: sm.Port}
@@ -284,6 +305,9 @@ func (s *session) answerWebRTC(sipAnswer string) (control.CallAnswerReply, error
 		return control.CallAnswerReply{}, err
 	}
 	s.setSIPRemote(sm, mine, theirs)
+	if te, ok := findCodec(sm.Codecs, telephoneEvent, 8000); ok {
+		s.call.tePT.Store(int32(te.PayloadType)) // the bridge's own DTMF, whether the browser has it or not
+	}
 	return control.CallAnswerReply{WebRTCAnswer: answered.SDP, AudioCodec: rtc.WCSName("audio/" + mine[0].Name)}, nil
 }
 
@@ -345,6 +369,50 @@ func (d *Daemon) handleCallHold(m *nats.Msg) any {
 	s.call.leg.Hold(req.Hold)
 	s.log.Info().Bool("hold", req.Hold).Msg("call hold")
 	return control.StopReply{}
+}
+
+// handleCallDTMF sends a DTMF symbol to the SIP peer as RFC 4733 telephone-events (docs/protocol.md
+// §E.13), when the peer negotiated them.
+func (d *Daemon) handleCallDTMF(m *nats.Msg) any {
+	var req control.CallDTMFRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		return control.StopReply{Error: "bad request: " + err.Error()}
+	}
+	s := d.session(req.Owner.Key())
+	if s == nil || s.call == nil {
+		return control.StopReply{Error: wcs.InfoStreamNotFound}
+	}
+	ev, ok := sipleg.DTMFEvent(req.Symbol)
+	if !ok {
+		return control.StopReply{Error: "bad request: DTMF symbol " + strconv.Quote(req.Symbol)}
+	}
+	pt := s.call.tePT.Load()
+	if pt < 0 {
+		return control.StopReply{Error: control.ErrNoTelephoneEvent}
+	}
+	if err := s.call.leg.DTMF(ev, uint8(pt)); err != nil {
+		return control.StopReply{Error: wcs.InfoFailedByError}
+	}
+	s.log.Info().Str("dtmf", req.Symbol).Msg("call: DTMF sent as telephone-event")
+	return control.StopReply{}
+}
+
+// freePT is a dynamic payload type none of cs uses (101 when free).
+func freePT(cs []sipleg.Codec) uint8 {
+	used := map[uint8]bool{}
+	for _, c := range cs {
+		used[c.PayloadType] = true
+	}
+	for pt := uint8(101); pt < 128; pt++ {
+		if !used[pt] {
+			return pt
+		}
+	}
+	for pt := uint8(96); ; pt++ {
+		if !used[pt] {
+			return pt
+		}
+	}
 }
 
 func isBridgeable(c sipleg.Codec) bool {

@@ -21,6 +21,7 @@ import (
 type sipPeer struct {
 	conn     *net.UDPConn
 	received atomic.Int64
+	events   atomic.Int64 // telephone-event packets (payload type 101) of DTMF 5
 	lastPT   atomic.Int32
 	from     atomic.Pointer[net.UDPAddr]
 	done     chan struct{}
@@ -44,6 +45,12 @@ func newSIPPeer(t *testing.T) *sipPeer {
 			}
 			var pkt rtp.Packet
 			if pkt.Unmarshal(buf[:n]) == nil {
+				if pkt.PayloadType == 101 {
+					if len(pkt.Payload) == 4 && pkt.Payload[0] == 5 {
+						p.events.Add(1)
+					}
+					continue
+				}
 				p.received.Add(1)
 				p.lastPT.Store(int32(pkt.PayloadType))
 				p.from.Store(from)
@@ -275,6 +282,18 @@ func TestCallIncomingBridge(t *testing.T) {
 	}
 	peer.send(t, legAddr(t, rep.SIPAnswer), 8, 25)
 	eventually(t, "the SIP peer's audio in the browser", func() bool { return b.received.Load() > 10 })
+
+	// DTMF as RFC 4733 telephone-events with the SIP side's payload type (§E.13).
+	var dr control.StopReply
+	e.request(control.OpCallDTMF, control.CallDTMFRequest{Owner: owner("call-in"), Symbol: "5"}, &dr)
+	if dr.Error != "" {
+		t.Fatalf("dtmf: %s", dr.Error)
+	}
+	eventually(t, "the DTMF events at the SIP peer", func() bool { return peer.events.Load() >= 8 })
+	e.request(control.OpCallDTMF, control.CallDTMFRequest{Owner: owner("call-in"), Symbol: "x"}, &dr)
+	if dr.Error == "" {
+		t.Error("DTMF symbol x was accepted")
+	}
 
 	// On hold nothing is relayed either way.
 	var hr control.StopReply

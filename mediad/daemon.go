@@ -266,6 +266,7 @@ func (d *Daemon) serve() error {
 		control.OpCall:        d.handleCall,
 		control.OpCallAnswer:  d.handleCallAnswer,
 		control.OpCallHold:    d.handleCallHold,
+		control.OpCallDTMF:    d.handleCallDTMF,
 		control.OpStreamEvent: d.handleStreamEvent,
 		control.OpRelay:       d.handleRelay,
 		control.OpRelayStop:   d.handleRelayStop,

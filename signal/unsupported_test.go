@@ -34,7 +34,7 @@ func TestCallsAnsweredWithoutSIP(t *testing.T) {
 		wcs.MsgHold:     wcs.InfoCallNotFound,
 		wcs.MsgUnhold:   wcs.InfoCallNotFound,
 		wcs.MsgTransfer: wcs.MsgTransfer + " is not supported by this server yet",
-		wcs.MsgSendDtmf: wcs.MsgSendDtmf + " is not supported by this server yet",
+		wcs.MsgSendDtmf: wcs.InfoCallNotFound,
 	}
 	for _, msg := range []string{wcs.MsgHold, wcs.MsgUnhold, wcs.MsgTransfer, wcs.MsgSendDtmf} {
 		c.send(msg, map[string]any{"callId": "call-" + msg, "target": "1002", "dtmf": "5"})

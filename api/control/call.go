@@ -20,7 +20,17 @@ const (
 	OpCall       = "call"       // CallRequest → CallReply
 	OpCallAnswer = "callAnswer" // CallAnswerRequest → CallAnswerReply
 	OpCallHold   = "callHold"   // CallHoldRequest → StopReply
+	OpCallDTMF   = "callDtmf"   // CallDTMFRequest → StopReply
 )
+
+// ErrNoTelephoneEvent: the SIP peer negotiated no telephone-event, so RFC 4733 DTMF cannot be sent.
+const ErrNoTelephoneEvent = "the SIP peer has no telephone-event"
+
+// CallDTMFRequest sends one DTMF symbol (0-9, *, #, A-D) to the SIP peer as RFC 4733 events.
+type CallDTMFRequest struct {
+	Owner
+	Symbol string `json:"symbol"`
+}
 
 // CallRequest opens a call's media on a daemon.
 type CallRequest struct {

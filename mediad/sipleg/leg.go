@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -69,6 +70,9 @@ type Leg struct {
 	remote *net.UDPAddr
 	pts    map[uint8]uint8 // WebRTC payload type → SIP payload type
 	buf    []byte
+	seq    uint16 // the leg numbers what it sends itself: forwarded audio and its own DTMF share it
+	lastTS uint32 // the last timestamp sent (a DTMF event starts there)
+	lastOK bool
 
 	latched atomic.Bool
 	held    atomic.Bool // on hold: nothing is relayed either way
@@ -120,6 +124,9 @@ func (l *Leg) WriteRTP(hdr *rtp.Header, payload []byte) error {
 	}
 	h := *hdr
 	h.PayloadType, h.SSRC = pt, l.ssrc
+	l.seq++
+	h.SequenceNumber = l.seq
+	l.lastTS, l.lastOK = h.Timestamp, true
 	h.Extension, h.Extensions, h.ExtensionProfile = false, nil, 0 // the SIP side negotiated none
 	h.CSRC = nil
 	n, err := h.MarshalTo(l.buf)
@@ -136,6 +143,62 @@ func (l *Leg) WriteRTP(hdr *rtp.Header, payload []byte) error {
 	}
 	l.sent.Add(1)
 	return nil
+}
+
+// DTMF sends one RFC 4733 telephone-event of event (0-9, 10 '*', 11 '#', 12-15 A-D) with
+// payload type pt: a packet every 20 ms for about 160 ms, the last three marked as the end. It
+// blocks for that long; audio sent meanwhile keeps its own timestamps.
+func (l *Leg) DTMF(event, pt uint8) error {
+	const step = 160 // 20 ms at 8 kHz
+	l.mu.Lock()
+	ts := l.lastTS + step
+	l.mu.Unlock()
+	send := func(duration uint16, end, first bool) error {
+		payload := []byte{event, 10, byte(duration >> 8), byte(duration)} // volume -10 dBm0
+		if end {
+			payload[1] |= 0x80
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.remote == nil {
+			return errNoRemote
+		}
+		l.seq++
+		h := rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: l.seq, Timestamp: ts, SSRC: l.ssrc, Marker: first}
+		n, err := h.MarshalTo(l.buf)
+		if err != nil {
+			return fmt.Errorf("sipleg: marshal: %w", err)
+		}
+		n += copy(l.buf[n:], payload)
+		if _, err := l.conn.WriteToUDP(l.buf[:n], l.remote); err != nil {
+			return fmt.Errorf("sipleg: send: %w", err)
+		}
+		l.sent.Add(1)
+		return nil
+	}
+	for i := 1; i <= 8; i++ {
+		if err := send(uint16(i*step), i > 5, i == 1); err != nil {
+			return err
+		}
+		if i < 6 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// DTMFEvent is the RFC 4733 event of a DTMF symbol (0-9, *, #, A-D), or false.
+func DTMFEvent(symbol string) (uint8, bool) {
+	const symbols = "0123456789*#ABCD"
+	if len(symbol) != 1 {
+		return 0, false
+	}
+	for i := 0; i < len(symbols); i++ {
+		if symbols[i] == symbol[0] || symbol[0] >= 'a' && symbol[0] <= 'd' && symbols[i] == symbol[0]-32 {
+			return uint8(i), true
+		}
+	}
+	return 0, false
 }
 
 // Run reads the peer's packets into sink until the leg is closed. sink owns nothing after it

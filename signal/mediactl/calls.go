@@ -32,3 +32,15 @@ func (c *Client) CallHold(ctx context.Context, node string, req control.CallHold
 	}
 	return nil
 }
+
+// CallDTMF sends a DTMF symbol as RFC 4733 events from node's RTP leg of a call.
+func (c *Client) CallDTMF(ctx context.Context, node string, req control.CallDTMFRequest) error {
+	var rep control.StopReply
+	if err := c.rpc(ctx, node, control.OpCallDTMF, req, &rep); err != nil {
+		return err
+	}
+	if rep.Error != "" {
+		return fmt.Errorf("mediactl: DTMF on %s at %s: %s", req.MediaSessionID, node, rep.Error)
+	}
+	return nil
+}

@@ -42,7 +42,7 @@ func init() {
 		wcs.MsgHold:     {fn: (*Session).onHold, ready: true},
 		wcs.MsgUnhold:   {fn: (*Session).onUnhold, ready: true},
 		wcs.MsgTransfer: {fn: (*Session).onCallUnsupported, ready: true},
-		wcs.MsgSendDtmf: {fn: (*Session).onCallUnsupported, ready: true},
+		wcs.MsgSendDtmf: {fn: (*Session).onSendDtmf, ready: true},
 		// Liveness is counted by the transport; these need no reply (§A.6, §B.2, §B.3).
 		wcs.MsgPong: silent,
 		wcs.MsgPing: silent,

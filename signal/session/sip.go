@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/potok-media/potok/api/control"
@@ -32,6 +34,7 @@ type CallMedia interface {
 	Call(ctx context.Context, node string, req control.CallRequest) (control.CallReply, error)
 	CallAnswer(ctx context.Context, node string, req control.CallAnswerRequest) (control.CallAnswerReply, error)
 	CallHold(ctx context.Context, node string, req control.CallHoldRequest) error
+	CallDTMF(ctx context.Context, node string, req control.CallDTMFRequest) error
 }
 
 // sipCall is one call of the session, owned by its goroutine.
@@ -84,26 +87,27 @@ func accountOf(fields map[string]json.RawMessage) *sipua.Account {
 	return &acc
 }
 
-// registerRequired reads sipRegisterRequired: a connection with a sipLogin registers unless it
-// says false (the WebSDK sends the field only when the page sets it, and its own SIP suite expects
-// REGISTERED without it, §C.4).
-func registerRequired(fields map[string]json.RawMessage) bool {
+// registerRequired reads sipRegisterRequired: register says whether the account is registered,
+// asked whether the page said so. A connection with a sipLogin registers unless it says false (the
+// WebSDK sends the field only when the page sets it, and its own SIP suite expects REGISTERED
+// without it, §C.4); a node without SIP answers only a registration asked for.
+func registerRequired(fields map[string]json.RawMessage) (register, asked bool) {
 	raw, ok := fields["sipRegisterRequired"]
 	if !ok {
 		var login wcs.String
 		_ = json.Unmarshal(fields["sipLogin"], &login)
-		return login != ""
+		return login != "", false
 	}
 	var v wcs.Bool
 	_ = json.Unmarshal(raw, &v)
-	return bool(v)
+	return bool(v), true
 }
 
 // startSIP registers the session's account when its connection asked (sipRegisterRequired),
 // answering registered or a failed RegistrationStatusEvent (§C.4) once the registrar has.
-func (s *Session) startSIP(register bool) {
+func (s *Session) startSIP(register, asked bool) {
 	s.sipAcc = accountOf(s.fields)
-	if !register {
+	if !register || s.cfg.SIP == nil && !asked {
 		return
 	}
 	if s.cfg.SIP == nil || s.sipAcc == nil {
@@ -509,6 +513,50 @@ func (s *Session) hold(env wcs.Envelope, on bool) {
 func (s *Session) allowed(method string, res hooks.Result) bool {
 	proceed, _ := hooks.Decide(method, res, s.hookCfg.Load())
 	return proceed
+}
+
+// onSendDtmf sends one DTMF symbol on an established call (§B.17, §E.13): as RFC 4733
+// telephone-events from the media daemon (type RFC2833, the default), or in a SIP INFO (INFO,
+// INFO_RELAY). No answer on success, as WCS; a failure is a fail naming it.
+func (s *Session) onSendDtmf(env wcs.Envelope) {
+	var req struct {
+		CallID wcs.String `json:"callId"`
+		Type   wcs.String `json:"type"`
+		DTMF   wcs.String `json:"dtmf"`
+	}
+	if err := env.Arg(0, &req); err != nil {
+		s.badArgument(env, err)
+		return
+	}
+	c := s.sipCalls[string(req.CallID)]
+	if c == nil || (c.status != wcs.CallEstablished && c.status != wcs.CallHold) {
+		s.sendFail("", wcs.InfoCallNotFound)
+		return
+	}
+	symbol := strings.ToUpper(string(req.DTMF))
+	if res := s.invoke(hooks.SendDTMF, map[string]any{"callId": c.id, "dtmf": symbol, "type": string(req.Type)}); !s.allowed(hooks.SendDTMF, res) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
+	defer cancel()
+	var err error
+	switch req.Type {
+	case "", "RFC2833":
+		err = s.callMedia().CallDTMF(ctx, c.node, control.CallDTMFRequest{Owner: s.callOwner(c.id), Symbol: symbol})
+	case "INFO", "INFO_RELAY":
+		switch {
+		case c.out != nil:
+			err = c.out.DTMF(ctx, symbol)
+		case c.in != nil:
+			err = c.in.DTMF(ctx, symbol)
+		}
+	default:
+		err = fmt.Errorf("unknown DTMF type %q", string(req.Type))
+	}
+	if err != nil {
+		s.log.Info().Err(err).Str("callId", c.id).Str("dtmf", symbol).Msg("DTMF not sent")
+		s.sendFail("", "DTMF not sent: "+err.Error())
+	}
 }
 
 // onCallUnsupported answers the call messages Potok does not carry out yet (transfer, sendDtmf)

@@ -308,3 +308,44 @@ func (i *Incoming) readBye(req *sip.Request, tx sip.ServerTransaction) error {
 	defer i.a.removeDialog(i.key, i)
 	return i.dlg.ReadBye(req, tx)
 }
+
+// dtmfRelay is the body of a SIP INFO carrying one DTMF symbol (application/dtmf-relay).
+func dtmfRelay(symbol string) []byte {
+	return []byte("Signal=" + symbol + "\r\nDuration=160\r\n")
+}
+
+// infoRequest is an in-dialog INFO to target carrying a DTMF symbol.
+func infoRequest(target sip.Uri, symbol string) *sip.Request {
+	req := sip.NewRequest(sip.INFO, target)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+	req.SetBody(dtmfRelay(symbol))
+	return req
+}
+
+// DTMF sends a DTMF symbol in a SIP INFO (docs/protocol.md §E.13) and waits for its answer.
+func (o *Outgoing) DTMF(ctx context.Context, symbol string) error {
+	target := o.dlg.InviteRequest.Recipient
+	if c := o.dlg.InviteResponse.Contact(); c != nil {
+		target = c.Address
+	}
+	return infoAnswered(o.dlg.Do(ctx, infoRequest(target, symbol)))
+}
+
+// DTMF sends a DTMF symbol in a SIP INFO to the caller and waits for its answer.
+func (i *Incoming) DTMF(ctx context.Context, symbol string) error {
+	target := i.req.From().Address
+	if c := i.req.Contact(); c != nil {
+		target = c.Address
+	}
+	return infoAnswered(i.dlg.Do(ctx, infoRequest(target, symbol)))
+}
+
+func infoAnswered(res *sip.Response, err error) error {
+	if err != nil {
+		return fmt.Errorf("sipua: info: %w", err)
+	}
+	if !res.IsSuccess() {
+		return fmt.Errorf("sipua: info: %d %s", res.StatusCode, res.Reason)
+	}
+	return nil
+}

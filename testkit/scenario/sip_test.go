@@ -263,6 +263,14 @@ func TestSIPCallOut(t *testing.T) {
 		}
 		return nil
 	})
+	// DTMF both ways of sending it (§E.13): in a SIP INFO, which the phone answers and logs, and
+	// as RFC 4733 events from the bridge (the phone's answer has telephone-event). Neither is
+	// answered on the WebSocket unless it fails.
+	page.send(wcs.MsgSendDtmf, map[string]any{"callId": id, "type": "INFO", "dtmf": "5"})
+	page.send(wcs.MsgSendDtmf, map[string]any{"callId": id, "type": "RFC2833", "dtmf": 7})
+	testwait.Until(t, 5*time.Second, "the phone received the INFO", func() bool {
+		return phone.Received("Signal=5")
+	})
 	page.send(wcs.MsgHangup, map[string]any{"callId": id})
 	fin := callArg(page.wait(wcs.MsgFinish, wcs.CallFinish, 10*time.Second), t)
 	if fin.CallID != id || fin.Info != wcs.InfoNormalCallClearing {
@@ -270,6 +278,9 @@ func TestSIPCallOut(t *testing.T) {
 	}
 	if err := phone.Wait(10 * time.Second); err != nil {
 		t.Fatalf("the phone: %v", err)
+	}
+	if s := page.summary(); strings.Contains(s, "fail") {
+		t.Errorf("the page got a fail: %s", s)
 	}
 	testwait.Until(t, 10*time.Second, "the call's media gone", func() bool { return c.PeerConnections() == 0 })
 
