@@ -204,7 +204,7 @@ func (s *Session) onCall(env wcs.Envelope) {
 	res := s.invoke(hooks.Call, map[string]any{"callId": id, "callee": c.callee, "caller": c.caller,
 		"visibleName": c.visibleName, "hasVideo": c.hasVideo, "incoming": false})
 	if proceed, _ := hooks.Decide(hooks.Call, res, s.hookCfg.Load()); !proceed {
-		s.finishCall(c, wcs.CallFailed, res.Info, 0)
+		s.setCallStatus(c, wcs.CallFailed, res.Info, 0, hooks.CallStatusEvent) // never started: nothing to release
 		return
 	}
 	node, err := s.media.PickMediaNode()
@@ -213,7 +213,7 @@ func (s *Session) onCall(env wcs.Envelope) {
 		if errors.Is(err, mediactl.ErrControlPlaneDown) {
 			info = wcs.InfoControlPlaneDown
 		}
-		s.finishCall(c, wcs.CallFailed, info, 0)
+		s.setCallStatus(c, wcs.CallFailed, info, 0, hooks.CallStatusEvent)
 		return
 	}
 	c.node = node
@@ -221,7 +221,7 @@ func (s *Session) onCall(env wcs.Envelope) {
 	defer cancel()
 	rep, err := s.callMedia().Call(ctx, node, control.CallRequest{Owner: s.callOwner(id), Outgoing: true, WebRTCOffer: req.SDP})
 	if err != nil || rep.Error != "" {
-		s.finishCall(c, wcs.CallFailed, callInfo(rep.Error, err), 0)
+		s.setCallStatus(c, wcs.CallFailed, callInfo(rep.Error), 0, hooks.CallStatusEvent)
 		return
 	}
 	s.sipCalls[id] = c
@@ -325,7 +325,7 @@ func (s *Session) answerBrowser(c *sipCall, sdp []byte) bool {
 	defer cancel()
 	rep, err := s.callMedia().CallAnswer(ctx, c.node, control.CallAnswerRequest{Owner: s.callOwner(c.id), SIPAnswer: string(sdp)})
 	if err != nil || rep.Error != "" {
-		s.endCall(c, wcs.CallFailed, callInfo(rep.Error, err), 0)
+		s.endCall(c, wcs.CallFailed, callInfo(rep.Error), 0)
 		return false
 	}
 	c.answered = true
@@ -411,7 +411,7 @@ func (s *Session) offerIncoming(in *sipua.Incoming) {
 			code, reason = 488, "Not Acceptable Here"
 		}
 		in.Reject(code, reason)
-		s.log.Info().Str("callId", c.id).Str("error", callInfo(rep.Error, err)).Msg("incoming call refused")
+		s.log.Info().Str("callId", c.id).Str("error", callInfo(rep.Error)).Msg("incoming call refused")
 		return
 	}
 	c.hasVideo = rep.HasVideo
@@ -447,7 +447,7 @@ func (s *Session) onAnswer(env wcs.Envelope) {
 	defer cancel()
 	rep, err := s.callMedia().CallAnswer(ctx, c.node, control.CallAnswerRequest{Owner: s.callOwner(c.id), WebRTCAnswer: req.SDP})
 	if err != nil || rep.Error != "" {
-		s.endCall(c, wcs.CallFailed, callInfo(rep.Error, err), 0)
+		s.endCall(c, wcs.CallFailed, callInfo(rep.Error), 0)
 		return
 	}
 	if err := c.in.Answer([]byte(c.answerSDP)); err != nil {
@@ -587,11 +587,6 @@ func (s *Session) setCallStatus(c *sipCall, status, info string, sipStatus int, 
 		"incoming": c.incoming, "caller": c.caller, "callee": c.callee})
 }
 
-// finishCall ends a call that never started (no media, no SIP).
-func (s *Session) finishCall(c *sipCall, status, info string, sipStatus int) {
-	s.setCallStatus(c, status, info, sipStatus, hooks.CallStatusEvent)
-}
-
 // endCall ends a call once: its SIP side (CANCEL, reject or BYE), its media, and the page's
 // finish with status and info.
 func (s *Session) endCall(c *sipCall, status, info string, sipStatus int) {
@@ -655,12 +650,11 @@ func (s *Session) endCalls() {
 	}
 }
 
-func callInfo(reply string, err error) string {
-	switch {
-	case reply != "" && wcs.KnownInfo(reply):
+// callInfo is what a page is told of a media daemon's refusal: its info when it is one a client
+// may see (docs/protocol.md §D.4), else "Failed by error".
+func callInfo(reply string) string {
+	if reply != "" && wcs.KnownInfo(reply) {
 		return reply
-	case err != nil:
-		return wcs.InfoFailedByError
 	}
 	return wcs.InfoFailedByError
 }
