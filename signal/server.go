@@ -170,8 +170,9 @@ func (s *Server) route(ev control.MediaEvent) {
 
 // nodeDown tells every session that a media daemon is gone.
 func (s *Server) nodeDown(node string) {
+	info := s.ctl.DownInfo(node)
 	for _, c := range s.snapshot() {
-		c.sess.NodeDown(node)
+		c.sess.NodeDown(node, info)
 	}
 }
 

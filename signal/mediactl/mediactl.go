@@ -402,6 +402,16 @@ func (c *Client) nodeDown(id string) {
 	}
 }
 
+// DownInfo is what the media sessions of a media daemon that is gone end with: "Media server
+// shutdown" when it left at the end of a drain (its own shutdown events may come after the
+// directory's news), "Media server lost" otherwise.
+func (c *Client) DownInfo(node string) string {
+	if c.nodes.leftDrained(node) {
+		return wcs.InfoMediaNodeShutdown
+	}
+	return wcs.InfoMediaNodeLost
+}
+
 // PickMediaNode returns the live mediad with the fewest media sessions.
 func (c *Client) PickMediaNode() (string, error) {
 	if err := c.assertErr(); err != nil {

@@ -23,6 +23,9 @@ type nodeView struct {
 	readyOnce sync.Once
 	delivered time.Time // when the watcher last delivered anything (this clock)
 	resumed   time.Time // when it delivered again after stalling
+	// drained are the media daemons whose record was deleted while it said Draining: they left
+	// at the end of a drain, so what they still held ended "Media server shutdown", not "lost".
+	drained map[string]bool
 }
 
 // watchStall is how long a watcher may deliver nothing before it counts as stalled. Every node
@@ -42,7 +45,7 @@ type nodeEntry struct {
 }
 
 func newNodeView() *nodeView {
-	return &nodeView{nodes: map[string]*nodeEntry{}, ready: make(chan struct{})}
+	return &nodeView{nodes: map[string]*nodeEntry{}, ready: make(chan struct{}), drained: map[string]bool{}}
 }
 
 // watch applies bucket updates until ctx ends, the watcher fails or rewatch asks for a new
@@ -113,6 +116,9 @@ func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) (gone, b
 		old := v.nodes[e.Key()]
 		delete(v.nodes, e.Key())
 		if old != nil && old.rec.Kind == control.KindMediad && !old.down {
+			if old.rec.Draining {
+				v.drained[old.rec.ID] = true
+			}
 			return old.rec.ID, ""
 		}
 		return "", ""
@@ -124,6 +130,7 @@ func (v *nodeView) apply(e jetstream.KeyValueEntry, log zerolog.Logger) (gone, b
 	}
 	old := v.nodes[e.Key()]
 	v.nodes[e.Key()] = &nodeEntry{rec: rec, seen: e.Created()}
+	delete(v.drained, rec.ID)
 	// A media daemon restarted under the same id within the TTL never looked dead, but it has
 	// forgotten every session of its previous life.
 	if old != nil && old.rec.Kind == control.KindMediad && !old.down && old.rec.Started != rec.Started {
@@ -292,4 +299,11 @@ func (v *nodeView) liveRecords(kind string, now time.Time) []control.NodeRecord 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// leftDrained reports whether node's record was deleted at the end of a drain.
+func (v *nodeView) leftDrained(node string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.drained[node]
 }

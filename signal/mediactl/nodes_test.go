@@ -15,6 +15,7 @@ type entry struct {
 	key     string
 	value   []byte
 	created time.Time
+	op      jetstream.KeyValueOp // 0 = put
 }
 
 func (e entry) Bucket() string                  { return control.BucketNodes }
@@ -23,7 +24,12 @@ func (e entry) Value() []byte                   { return e.value }
 func (e entry) Revision() uint64                { return 1 }
 func (e entry) Created() time.Time              { return e.created }
 func (e entry) Delta() uint64                   { return 0 }
-func (e entry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
+func (e entry) Operation() jetstream.KeyValueOp {
+	if e.op == 0 {
+		return jetstream.KeyValuePut
+	}
+	return e.op
+}
 
 // record delivers a heartbeat of node (kind) written at `at`, as the watcher would at `at`.
 func record(v *nodeView, node, kind string, at time.Time) {
@@ -162,5 +168,34 @@ func TestMediadBackAfterJudgedDown(t *testing.T) {
 	}
 	if _, back := put(2, later); back != "" {
 		t.Fatalf("a restarted daemon reported back: %q", back)
+	}
+}
+
+// A media daemon whose record is deleted while it says Draining left at the end of its drain; one
+// deleted without draining (or back since) did not.
+func TestLeftDrained(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	v := newNodeView()
+	put := func(draining bool) {
+		body, _ := json.Marshal(control.NodeRecord{ID: "md", Kind: control.KindMediad, Started: 1, Draining: draining})
+		v.heard(t0)
+		_, _ = v.apply(entry{key: control.NodeKey("md"), value: body, created: t0}, zerolog.Nop())
+	}
+	del := func() {
+		_, _ = v.apply(entry{key: control.NodeKey("md"), op: jetstream.KeyValueDelete, created: t0}, zerolog.Nop())
+	}
+	put(false)
+	del()
+	if v.leftDrained("md") {
+		t.Fatal("a daemon deleted without draining counts as drained")
+	}
+	put(true)
+	del()
+	if !v.leftDrained("md") {
+		t.Fatal("a daemon deleted while draining does not count as drained")
+	}
+	put(false)
+	if v.leftDrained("md") {
+		t.Fatal("a daemon back after its drain still counts as drained")
 	}
 }

@@ -225,8 +225,8 @@ func (s *Session) Event(ev control.MediaEvent) {
 
 // NodeDown tells the session that a media daemon is gone, without blocking: its media sessions
 // there have ended (design.md "Failure").
-func (s *Session) NodeDown(node string) {
-	s.lossless.add(nil, nodeDown{node: node, info: wcs.InfoMediaNodeLost})
+func (s *Session) NodeDown(node, info string) {
+	s.lossless.add(nil, nodeDown{node: node, info: info})
 	s.wake()
 }
 
