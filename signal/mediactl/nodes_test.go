@@ -18,12 +18,12 @@ type entry struct {
 	op      jetstream.KeyValueOp // 0 = put
 }
 
-func (e entry) Bucket() string                  { return control.BucketNodes }
-func (e entry) Key() string                     { return e.key }
-func (e entry) Value() []byte                   { return e.value }
-func (e entry) Revision() uint64                { return 1 }
-func (e entry) Created() time.Time              { return e.created }
-func (e entry) Delta() uint64                   { return 0 }
+func (e entry) Bucket() string     { return control.BucketNodes }
+func (e entry) Key() string        { return e.key }
+func (e entry) Value() []byte      { return e.value }
+func (e entry) Revision() uint64   { return 1 }
+func (e entry) Created() time.Time { return e.created }
+func (e entry) Delta() uint64      { return 0 }
 func (e entry) Operation() jetstream.KeyValueOp {
 	if e.op == 0 {
 		return jetstream.KeyValuePut
