@@ -76,15 +76,11 @@ func Start(cfg Config) (*Agent, error) {
 		cfg.RequestTimeout = 8 * time.Second
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, regs: map[string]*Registration{}, dialogs: map[string]dialog{}}
-	var err error
-	if a.udp, err = net.ListenPacket("udp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("sipua: listen udp %s: %w", cfg.Listen, err)
+	if err := a.listen(cfg.Listen); err != nil {
+		return nil, err
 	}
 	ua := a.udp.LocalAddr().(*net.UDPAddr)
-	if a.tcp, err = net.Listen("tcp", net.JoinHostPort(ua.IP.String(), strconv.Itoa(ua.Port))); err != nil {
-		_ = a.udp.Close()
-		return nil, fmt.Errorf("sipua: listen tcp on the SIP port %d: %w", ua.Port, err)
-	}
+	var err error
 	a.port = ua.Port
 	a.host = cfg.Host
 	if a.host == "" {
@@ -121,6 +117,28 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.log.Info().Str("listen", ua.String()).Str("host", a.host).Msg("sip listening")
 	return a, nil
+}
+
+// listen binds UDP and TCP on one port. With port 0 the UDP port is any free one, and its TCP
+// twin may be taken (by another socket's ephemeral port): then another port is tried.
+func (a *Agent) listen(addr string) error {
+	_, port, _ := net.SplitHostPort(addr)
+	for attempt := 0; ; attempt++ {
+		udp, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("sipua: listen udp %s: %w", addr, err)
+		}
+		ua := udp.LocalAddr().(*net.UDPAddr)
+		tcp, err := net.Listen("tcp", net.JoinHostPort(ua.IP.String(), strconv.Itoa(ua.Port)))
+		if err == nil {
+			a.udp, a.tcp = udp, tcp
+			return nil
+		}
+		_ = udp.Close()
+		if port != "0" || attempt == 20 {
+			return fmt.Errorf("sipua: listen tcp on the SIP port %d: %w", ua.Port, err)
+		}
+	}
 }
 
 func (a *Agent) serve(f func() error) {
