@@ -274,6 +274,7 @@ func (d *Daemon) serve() error {
 		control.OpPull:        d.handlePull,
 		control.OpPullStop:    d.handlePullStop,
 		control.OpPulls:       d.handlePulls,
+		control.OpLogLevel:    d.handleLogLevel,
 	}
 	for op, h := range ops {
 		h := refuseWhileDraining(d, op, h)

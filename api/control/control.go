@@ -364,6 +364,7 @@ const (
 	QuerySendData         = "sendData"            // rest.DataSend → bool
 	QueryClientLog        = "clientLog"           // rest.ClientLog → bool
 	QueryStats            = "stats"               // → map[string]map[string]any
+	QueryNodeLog          = "nodeLog"             // rest.NodeLogRequest → *rest.NodeLogLevel (null: not this node)
 )
 
 // RESTQuery is one question to every signal node.

@@ -148,6 +148,20 @@ type ClientLog struct {
 	LogLevel  string `json:"logLevel,omitempty"`
 }
 
+// NodeLogRequest is the body of /logger/set_node_log_level, a Potok extension: the log level of
+// whole nodes, every one of the cluster or only NodeID.
+type NodeLogRequest struct {
+	LogLevel string `json:"logLevel"`
+	NodeID   string `json:"nodeId,omitempty"`
+}
+
+// NodeLogLevel is one node's answer to /logger/set_node_log_level: its level now.
+type NodeLogLevel struct {
+	NodeID   string `json:"nodeId"`
+	Tier     string `json:"tier"` // signal or mediad
+	LogLevel string `json:"logLevel"`
+}
+
 // App is an application (docs/protocol.md §F.2): what a client's appKey selects. URL is the base
 // of its REST hooks ("" = hooks off, EchoURL = the in-process echo backend); Methods are the
 // hook methods called (others are skipped as approved); Defaults is the app's restClientConfig,

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/potok-media/potok/api/rest"
+	"github.com/potok-media/potok/internal/logging"
 )
 
 // Config is every setting of every subcommand; each subcommand reads the parts it needs.
@@ -32,7 +33,7 @@ type Config struct {
 // Log configures zerolog.
 type Log struct {
 	Level  string `yaml:"level"`  // trace, debug, info, warn, error
-	Format string `yaml:"format"` // json or console
+	Format string `yaml:"format"` // auto (console on a terminal, JSON otherwise), json or console
 }
 
 // NATS configures the control plane.
@@ -228,7 +229,7 @@ type Mediad struct {
 // Defaults are WCS's defaults where WCS has one.
 func Defaults() Config {
 	return Config{
-		Log:  Log{Level: "info", Format: "json"},
+		Log:  Log{Level: "info", Format: "auto"},
 		NATS: NATS{Grace: 30 * time.Second, KVReplicas: 1},
 		Signal: Signal{
 			WSListen:           "0.0.0.0:8080",
@@ -316,7 +317,10 @@ func (c Config) validate() error {
 	check(c.Mediad.UDPPort >= 0 && c.Mediad.UDPPort < 65536, "mediad UDP port %d out of range", c.Mediad.UDPPort)
 	check(c.Mediad.TCPPort >= -1 && c.Mediad.TCPPort < 65536, "mediad TCP port %d out of range (-1 disables)", c.Mediad.TCPPort)
 	check(c.Mediad.ICETimeout > 0, "mediad ICE timeout must be positive, got %s", c.Mediad.ICETimeout)
-	check(c.Log.Format == "json" || c.Log.Format == "console", "log format must be json or console, got %q", c.Log.Format)
+	check(c.Log.Format == "auto" || c.Log.Format == "json" || c.Log.Format == "console",
+		"log format must be auto, json or console, got %q", c.Log.Format)
+	_, lerr := logging.ParseLevel(c.Log.Level)
+	check(lerr == nil, "log level: %v", lerr)
 	check(c.NATS.Grace > 0, "NATS grace must be positive, got %s", c.NATS.Grace)
 	check(c.NATS.KVStorage == "" || c.NATS.KVStorage == "memory" || c.NATS.KVStorage == "file",
 		"NATS KV storage must be memory or file, got %q", c.NATS.KVStorage)

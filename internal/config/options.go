@@ -17,7 +17,7 @@ type option struct {
 
 var options = []option{
 	{"log-level", "POTOK_LOG_LEVEL", "log level: trace, debug, info, warn, error", func(c *Config) any { return &c.Log.Level }},
-	{"log-format", "POTOK_LOG_FORMAT", "log format: json or console", func(c *Config) any { return &c.Log.Format }},
+	{"log-format", "POTOK_LOG_FORMAT", "log format: auto (console on a terminal, JSON otherwise), json or console", func(c *Config) any { return &c.Log.Format }},
 	{"nats", "POTOK_NATS_URL", "external NATS URL(s); empty starts an embedded server (all-in-one only)", func(c *Config) any { return &c.NATS.URL }},
 	{"nats-listen", "POTOK_NATS_LISTEN", "all-in-one: expose the embedded NATS on host:port for other processes", func(c *Config) any { return &c.NATS.Listen }},
 	{"nats-grace", "POTOK_NATS_GRACE", "how long NATS may be unreachable before the streams that need it end FAILED \"Control plane unavailable\"", func(c *Config) any { return &c.NATS.Grace }},

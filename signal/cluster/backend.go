@@ -31,6 +31,8 @@ type Media interface {
 	Pull(ctx context.Context, uri, remoteName, localName string) error
 	Pulls(ctx context.Context) []control.Pull
 	TerminatePull(ctx context.Context, localName string) error
+	// SetLogLevel sets the log level of every media daemon, or of node alone (logging.go).
+	SetLogLevel(ctx context.Context, level, node string) []control.LogLevelReply
 }
 
 // Routes lists every relay of the cluster, by stream then edge.

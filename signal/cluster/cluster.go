@@ -14,6 +14,7 @@ import (
 
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/rest"
+	"github.com/potok-media/potok/internal/logging"
 )
 
 // Local is what one signal node answers about its own sessions; *signal.Server implements it.
@@ -137,10 +138,29 @@ func (c *Cluster) answer(ctx context.Context, data []byte) (json.RawMessage, err
 		result = ok
 	case control.QueryStats:
 		result = c.local.Stats(ctx)
+	case control.QueryNodeLog:
+		var l rest.NodeLogRequest
+		if err := unmarshalBody(q.Body, &l); err != nil {
+			return nil, err
+		}
+		return c.setLogLevel(l)
 	default:
 		return nil, fmt.Errorf("unknown query %q", q.Op)
 	}
 	return json.Marshal(result)
+}
+
+// setLogLevel sets this node's log level, unless l names another node (answered null).
+func (c *Cluster) setLogLevel(l rest.NodeLogRequest) (json.RawMessage, error) {
+	if l.NodeID != "" && l.NodeID != c.cfg.NodeID {
+		return json.RawMessage("null"), nil
+	}
+	level, err := logging.SetLevel(l.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info().Str("logLevel", level).Msg("log level set")
+	return json.Marshal(rest.NodeLogLevel{NodeID: c.cfg.NodeID, Tier: control.KindSignal, LogLevel: level})
 }
 
 func unmarshalBody(body json.RawMessage, v any) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -220,16 +221,25 @@ func (c *Client) pullsNodeDown(node string) {
 // askMediads puts op to every live media daemon at once and returns the replies that came
 // within ctx; a daemon that does not answer is left out.
 func askMediads[T any](ctx context.Context, c *Client, op string) []T {
+	return askMediadsWith[T](ctx, c, op, struct{}{}, "")
+}
+
+// askMediadsWith is askMediads with a request body, and only the daemon named only when that is
+// not "".
+func askMediadsWith[T any](ctx context.Context, c *Client, op string, body any, only string) []T {
 	if c.assertErr() != nil {
 		return nil
 	}
 	recs := c.nodes.liveRecords(control.KindMediad, time.Now())
+	if only != "" {
+		recs = slices.DeleteFunc(recs, func(r control.NodeRecord) bool { return r.ID != only })
+	}
 	replies := make([]T, len(recs))
 	ok := make([]bool, len(recs))
 	var wg sync.WaitGroup
 	for i, rec := range recs {
 		wg.Go(func() {
-			if err := c.rpc(ctx, rec.ID, op, struct{}{}, &replies[i]); err != nil {
+			if err := c.rpc(ctx, rec.ID, op, body, &replies[i]); err != nil {
 				c.log.Debug().Err(err).Str("mediaNode", rec.ID).Str("op", op).Msg("ask media daemons")
 				return
 			}

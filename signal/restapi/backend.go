@@ -21,6 +21,9 @@ type Backend interface {
 	SendData(ctx context.Context, d rest.DataSend) error
 	// SetClientLog turns the client's log pushing on (level) or off (level "").
 	SetClientLog(ctx context.Context, sessionID, level string) error
+	// SetNodeLogLevel sets the log level of every node, or of req.NodeID alone, and answers each
+	// node's level now.
+	SetNodeLogLevel(ctx context.Context, req rest.NodeLogRequest) ([]rest.NodeLogLevel, error)
 
 	Apps(ctx context.Context) ([]rest.App, error)
 	App(ctx context.Context, key string) (rest.App, error)

@@ -3,6 +3,7 @@ package restapi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/potok-media/potok/api/rest"
@@ -92,6 +93,13 @@ func (f *fakeBackend) SendData(_ context.Context, d rest.DataSend) error {
 
 func (f *fakeBackend) SetClientLog(_ context.Context, id, level string) error {
 	return f.record("SetClientLog", [2]string{id, level})
+}
+
+func (f *fakeBackend) SetNodeLogLevel(_ context.Context, req rest.NodeLogRequest) ([]rest.NodeLogLevel, error) {
+	if err := f.record("SetNodeLogLevel", req); err != nil {
+		return nil, err
+	}
+	return []rest.NodeLogLevel{{NodeID: "n1", Tier: "signal", LogLevel: strings.ToLower(req.LogLevel)}}, nil
 }
 
 func (f *fakeBackend) Apps(context.Context) ([]rest.App, error) {

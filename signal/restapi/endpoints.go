@@ -107,6 +107,15 @@ func setLogLevel(ctx context.Context, b Backend, body []byte) (any, error) {
 	return nil, b.SetClientLog(ctx, cl.SessionID, cl.LogLevel)
 }
 
+// setNodeLogLevel serves /logger/set_node_log_level: the level of whole nodes, at run time.
+func setNodeLogLevel(ctx context.Context, b Backend, body []byte) (any, error) {
+	req, err := decodeNodeLog(body)
+	if err != nil {
+		return nil, err
+	}
+	return b.SetNodeLogLevel(ctx, req)
+}
+
 func disableClientLog(ctx context.Context, b Backend, body []byte) (any, error) {
 	id, err := decodeSessionID(body)
 	if err != nil {

@@ -52,6 +52,8 @@ func TestEndpointsPassRequestsToTheBackend(t *testing.T) {
 		{"enable client log, default level", "POST", "/logger/enable_client_log", `{"sessionId":"s1"}`,
 			call{"SetClientLog", [2]string{"s1", "INFO"}}, ""},
 		{"disable client log", "POST", "/logger/disable_client_log", `{"sessionId":"s1"}`, call{"SetClientLog", [2]string{"s1", ""}}, ""},
+		{"node log level", "POST", "/logger/set_node_log_level", `{"logLevel":"DEBUG","nodeId":"n1"}`,
+			call{"SetNodeLogLevel", rest.NodeLogRequest{LogLevel: "DEBUG", NodeID: "n1"}}, `"logLevel":"debug"`},
 		{"data send", "POST", "/data/send", `{"nodeId":"n1","sessionId":"s1","operationId":"op","payload":"hi"}`,
 			call{"SendData", rest.DataSend{NodeID: "n1", SessionID: "s1", OperationID: "op", Payload: json.RawMessage(`"hi"`)}}, ""},
 		{"app find_all", "GET", "/app/find_all", "", call{"Apps", nil}, `"defaultApp"`},
@@ -215,6 +217,8 @@ func validBody(path string) string {
 		return `{"appKey":"a1"}`
 	case path == "/stream/event/send", path == "/cdn/stream/show_routes":
 		return `{"streamName":"s"}`
+	case path == "/logger/set_node_log_level":
+		return `{"logLevel":"DEBUG"}`
 	case strings.HasPrefix(path, "/pull/"):
 		return `{"uri":"ws://wcs:8080","remoteStreamName":"r","localStreamName":"l"}`
 	}

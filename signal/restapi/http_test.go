@@ -29,6 +29,7 @@ func TestBadRequestsAre400(t *testing.T) {
 		{"empty sessionId", "/data/send", `{"sessionId":""}`, `field "sessionId" is required`},
 		{"missing streamName", "/stream/event/send", `{"payload":{}}`, `field "streamName" is required`},
 		{"log level as boolean", "/logger/enable_client_log", `{"sessionId":"s","logLevel":true}`, `field "logLevel"`},
+		{"missing node log level", "/logger/set_node_log_level", `{"nodeId":"n1"}`, `field "logLevel" is required`},
 		{"missing appKey", "/app/add", `{"url":"http://x/"}`, `field "appKey" is required`},
 		{"methods as object", "/app/add", `{"appKey":"a","methods":{}}`, `field "methods"`},
 		{"defaults of the wrong shape", "/app/update", `{"appKey":"a","defaults":{"connect":{"restOnError":5}}}`, `field "defaults"`},

@@ -70,6 +70,16 @@ func decodeClientLog(body []byte) (rest.ClientLog, error) {
 	return cl, f.err
 }
 
+// decodeNodeLog reads {logLevel, nodeId} (/logger/set_node_log_level); the level is required.
+func decodeNodeLog(body []byte) (rest.NodeLogRequest, error) {
+	f, err := parseFields(body)
+	if err != nil {
+		return rest.NodeLogRequest{}, err
+	}
+	req := rest.NodeLogRequest{LogLevel: f.required("logLevel"), NodeID: f.str("nodeId")}
+	return req, f.err
+}
+
 // decodeDataSend reads /data/send: the payload goes to the client as it was sent.
 func decodeDataSend(body []byte) (rest.DataSend, error) {
 	f, err := parseFields(body)

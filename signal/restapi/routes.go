@@ -59,6 +59,7 @@ var routes = []route{
 	{path: "/data/send", serve: dataSend},
 	{path: "/logger/enable_client_log", serve: setLogLevel},
 	{path: "/logger/disable_client_log", serve: disableClientLog},
+	{path: "/logger/set_node_log_level", serve: setNodeLogLevel}, // Potok's own
 
 	{path: "/app/find_all", serve: appFindAll},
 	{path: "/app/find", serve: appFind},

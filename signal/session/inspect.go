@@ -9,6 +9,7 @@ import (
 
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/internal/logging"
 )
 
 // What the management REST API asks of one session (docs/protocol.md §G.2). The session's state
@@ -201,15 +202,24 @@ func (s *Session) PushData(ctx context.Context, d rest.DataSend) bool {
 	return sent
 }
 
-// SetLogLevel logs this session at level ("" = back to the server's level), for
-// /logger/enable_client_log: one client can be traced without raising every session's level.
+// SetLogLevel logs this session at level, or back at the node's level when on is false, for
+// /connection/set_log_level and /logger/enable_client_log: one client can be traced without
+// raising every session's level.
 func (s *Session) SetLogLevel(ctx context.Context, level zerolog.Level, on bool) bool {
 	return s.Do(ctx, func() {
-		base := s.baseLog
+		s.releaseLog()
+		s.log = s.baseLog
 		if on {
-			base = base.Level(level)
+			s.log, s.unraise = logging.Raise(s.baseLog, level)
 		}
-		s.log = base
 		s.log.Info().Bool("clientLog", on).Str("level", level.String()).Msg("session log level set")
 	})
+}
+
+// releaseLog ends a raised log level, if any: the session logs at the node's level again.
+func (s *Session) releaseLog() {
+	if s.unraise != nil {
+		s.unraise()
+		s.unraise = nil
+	}
 }

@@ -100,6 +100,7 @@ type Session struct {
 	log   zerolog.Logger // baseLog, at a session's own level while its client log is on
 	// baseLog is the session's logger at the server's level.
 	baseLog zerolog.Logger
+	unraise func() // ends log's own level (SetLogLevel); owned by Run
 
 	frames   chan inbound
 	calls    chan call                // from the REST API (Do)
@@ -319,6 +320,7 @@ func (s *Session) end(notify bool) {
 // Run is the session's goroutine; it returns once the session has ended and its media is stopped.
 func (s *Session) Run() {
 	defer close(s.done)
+	defer s.releaseLog()
 	defer s.cancel()
 	defer s.stopGrace()
 	watchdog := time.NewTimer(time.Hour)

@@ -138,7 +138,8 @@ type zerologHandler struct {
 }
 
 func (h zerologHandler) Enabled(_ context.Context, lvl slog.Level) bool {
-	return h.l.GetLevel() <= zerolog.DebugLevel
+	// The process-wide level counts too: it is what the REST API changes at run time.
+	return max(h.l.GetLevel(), zerolog.GlobalLevel()) <= zerolog.DebugLevel
 }
 
 func (h zerologHandler) Handle(_ context.Context, r slog.Record) error {

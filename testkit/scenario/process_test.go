@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,7 +208,9 @@ func startProcessEnv(t *testing.T, env []string, bin, sub string, args ...string
 	if sub != "" {
 		args = append([]string{sub}, args...)
 	}
-	args = append(args, "--log-level", "debug")
+	if !slices.Contains(args, "--log-level") {
+		args = append(args, "--log-level", "debug") // the tests read debug lines, and failures show them
+	}
 	p := &process{name: "potok " + sub, cmd: exec.Command(bin, args...), addrs: map[string]string{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
@@ -287,6 +290,19 @@ func (p *process) terminate(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("%s still running 15 s after SIGTERM:\n%s", p.name, p.tail(40))
 	}
+}
+
+// mark is where the log is now; linesSince(mark) are the lines logged after it.
+func (p *process) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lines)
+}
+
+func (p *process) linesSince(mark int) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines[mark:])
 }
 
 func (p *process) tail(n int) string {
