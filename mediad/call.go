@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
@@ -49,10 +50,19 @@ type callLeg struct {
 	// ICE timeout starts there (a call may ring for long before it is answered).
 	armed    chan struct{}
 	answered atomic.Bool
+
+	// The leg's SDP after the first exchange, for the re-INVITEs of a hold (callHold): the SIP
+	// side's codecs, the o= version last written, and who holds the call. Guarded by sdpMu: hold
+	// requests from both sides may cross.
+	sdpMu      sync.Mutex
+	sdpCodecs  []sipleg.Codec
+	sdpVersion uint64
+	localHold  bool // the browser held the call
+	remoteHold bool // the SIP peer held the call
 }
 
 func newCallLeg(outgoing bool) *callLeg {
-	c := &callLeg{outgoing: outgoing, sessID: rand.Uint64N(1 << 53), armed: make(chan struct{})}
+	c := &callLeg{outgoing: outgoing, sessID: rand.Uint64N(1 << 53), armed: make(chan struct{}), sdpVersion: 1}
 	c.tePT.Store(-1)
 	return c
 }
@@ -235,6 +245,9 @@ func (s *session) setSIPRemote(sm *sipleg.Media, mine, theirs []sipleg.Codec) {
 		addr = &net.UDPAddr{IP: sm.Addr, Port: sm.Port}
 	}
 	s.call.leg.SetRemote(addr, pts)
+	s.call.sdpMu.Lock()
+	s.call.sdpCodecs = theirs
+	s.call.sdpMu.Unlock()
 }
 
 // handleCallAnswer completes a call's negotiation: the SIP peer's answer (outgoing) chooses the
@@ -356,19 +369,53 @@ func (s *session) fromSIP(pkt *rtp.Packet) {
 	_ = s.call.local.WriteRTP(pkt)
 }
 
-// handleCallHold stops or resumes the relay between the legs.
+// handleCallHold stops or resumes the relay between the legs (docs/protocol.md §E.11): asked by
+// the browser, it answers the SDP of the re-INVITE to send; asked with the SIP peer's re-INVITE,
+// the SDP that answers it. The relay stops while either side holds the call.
 func (d *Daemon) handleCallHold(m *nats.Msg) any {
 	var req control.CallHoldRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {
-		return control.StopReply{Error: "bad request: " + err.Error()}
+		return control.CallHoldReply{Error: "bad request: " + err.Error()}
 	}
 	s := d.session(req.Owner.Key())
 	if s == nil || s.call == nil {
-		return control.StopReply{Error: wcs.InfoStreamNotFound}
+		return control.CallHoldReply{Error: wcs.InfoStreamNotFound}
 	}
-	s.call.leg.Hold(req.Hold)
-	s.log.Info().Bool("hold", req.Hold).Msg("call hold")
-	return control.StopReply{}
+	c := s.call
+	c.sdpMu.Lock()
+	defer c.sdpMu.Unlock()
+	if len(c.sdpCodecs) == 0 {
+		return control.CallHoldReply{Error: "the call is not established"}
+	}
+	var reply control.CallHoldReply
+	if req.SIPOffer == "" {
+		c.localHold = req.Hold
+		dir := "sendrecv"
+		if c.localHold {
+			dir = "sendonly"
+		}
+		reply.SIPOffer = s.legSDPLocked(dir)
+	} else {
+		sm, err := sipleg.Parse(req.SIPOffer)
+		if err != nil {
+			s.log.Info().Err(err).Msg("re-INVITE refused")
+			return control.CallHoldReply{Error: err.Error()}
+		}
+		// RFC 3264 §8.4: sendonly or inactive holds; so does the older c=0.0.0.0 (RFC 2543).
+		c.remoteHold = sm.Direction == "sendonly" || sm.Direction == "inactive" || sm.Addr.IsUnspecified()
+		reply.SIPAnswer = s.legSDPLocked(answerDirection(sm.Direction))
+	}
+	reply.Hold = c.localHold || c.remoteHold
+	c.leg.Hold(reply.Hold)
+	s.log.Info().Bool("localHold", c.localHold).Bool("remoteHold", c.remoteHold).Msg("call hold")
+	return reply
+}
+
+// legSDPLocked writes the leg's SDP with direction, one version up (sdpMu held).
+func (s *session) legSDPLocked(direction string) string {
+	s.call.sdpVersion++
+	return sipleg.Build(s.d.rtpPorts.Advertised(), s.call.leg.LocalPort(), s.call.sdpCodecs, direction, s.call.sessID,
+		s.call.sdpVersion)
 }
 
 // handleCallDTMF sends a DTMF symbol to the SIP peer as RFC 4733 telephone-events (docs/protocol.md

@@ -295,9 +295,13 @@ func TestCallIncomingBridge(t *testing.T) {
 		t.Error("DTMF symbol x was accepted")
 	}
 
-	// On hold nothing is relayed either way.
-	var hr control.StopReply
+	// On hold nothing is relayed either way; the browser's hold answers a re-INVITE offer
+	// (sendonly, the next o= version), the peer's re-INVITE an answer (recvonly to sendonly).
+	var hr control.CallHoldReply
 	e.request(control.OpCallHold, control.CallHoldRequest{Owner: owner("call-in"), Hold: true}, &hr)
+	if hr.Error != "" || !hr.Hold || !strings.Contains(hr.SIPOffer, "a=sendonly") || !strings.Contains(hr.SIPOffer, " 2 IN IP4") {
+		t.Errorf("hold: %+v", hr)
+	}
 	time.Sleep(100 * time.Millisecond)
 	before := peer.received.Load()
 	time.Sleep(300 * time.Millisecond)
@@ -305,7 +309,35 @@ func TestCallIncomingBridge(t *testing.T) {
 		t.Errorf("%d packets reached the SIP peer during the hold", n)
 	}
 	e.request(control.OpCallHold, control.CallHoldRequest{Owner: owner("call-in"), Hold: false}, &hr)
+	if hr.Hold || !strings.Contains(hr.SIPOffer, "a=sendrecv") {
+		t.Errorf("unhold: %+v", hr)
+	}
 	eventually(t, "audio after the hold", func() bool { return peer.received.Load() > before+5 })
+
+	reinvite := func(dir string) control.CallHoldReply {
+		var r control.CallHoldReply
+		sdp := strings.Replace(offer, "a=sendrecv", "a="+dir, 1)
+		e.request(control.OpCallHold, control.CallHoldRequest{Owner: owner("call-in"), SIPOffer: sdp}, &r)
+		return r
+	}
+	if r := reinvite("sendonly"); r.Error != "" || !r.Hold || !strings.Contains(r.SIPAnswer, "a=recvonly") {
+		t.Errorf("the peer's hold: %+v", r)
+	}
+	time.Sleep(100 * time.Millisecond)
+	before = peer.received.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := peer.received.Load() - before; n != 0 {
+		t.Errorf("%d packets reached the SIP peer while it held the call", n)
+	}
+	if r := reinvite("sendrecv"); r.Error != "" || r.Hold || !strings.Contains(r.SIPAnswer, "a=sendrecv") {
+		t.Errorf("the peer's resume: %+v", r)
+	}
+	eventually(t, "audio after the peer's hold", func() bool { return peer.received.Load() > before+5 })
+	var bad control.CallHoldReply
+	e.request(control.OpCallHold, control.CallHoldRequest{Owner: owner("call-in"), SIPOffer: "v=0 garbage"}, &bad)
+	if bad.Error == "" {
+		t.Error("a re-INVITE with a bad SDP was accepted")
+	}
 	b.close()
 	peer.close()
 	e.closeAndCheckLeaks()

@@ -19,7 +19,7 @@ package control
 const (
 	OpCall       = "call"       // CallRequest → CallReply
 	OpCallAnswer = "callAnswer" // CallAnswerRequest → CallAnswerReply
-	OpCallHold   = "callHold"   // CallHoldRequest → StopReply
+	OpCallHold   = "callHold"   // CallHoldRequest → CallHoldReply
 	OpCallDTMF   = "callDtmf"   // CallDTMFRequest → StopReply
 )
 
@@ -66,9 +66,22 @@ type CallAnswerReply struct {
 	Error        string `json:"error,omitempty"`
 }
 
-// CallHoldRequest stops (Hold) or resumes the media between the legs: a call on hold relays
-// nothing either way (docs/protocol.md §E.11).
+// CallHoldRequest stops or resumes the media between the legs: a call on hold relays nothing
+// either way (docs/protocol.md §E.11). Without SIPOffer the browser asked (Hold says which), and
+// the reply carries the re-INVITE's SDP (sendonly or sendrecv); with SIPOffer the SIP peer sent a
+// re-INVITE, whose direction says which (sendonly or inactive: hold), and the reply carries the
+// answer.
 type CallHoldRequest struct {
 	Owner
-	Hold bool `json:"hold"`
+	Hold     bool   `json:"hold"`
+	SIPOffer string `json:"sipOffer,omitempty"`
+}
+
+// CallHoldReply is the RTP leg's SDP for the re-INVITE (SIPOffer) or for its answer (SIPAnswer),
+// and whether the call is held now.
+type CallHoldReply struct {
+	SIPOffer  string `json:"sipOffer,omitempty"`
+	SIPAnswer string `json:"sipAnswer,omitempty"`
+	Hold      bool   `json:"hold"`
+	Error     string `json:"error,omitempty"`
 }

@@ -21,16 +21,17 @@ func (c *Client) CallAnswer(ctx context.Context, node string, req control.CallAn
 	return rep, err
 }
 
-// CallHold stops or resumes the relay between a call's legs on node.
-func (c *Client) CallHold(ctx context.Context, node string, req control.CallHoldRequest) error {
-	var rep control.StopReply
+// CallHold stops or resumes the relay between a call's legs on node, and returns the SDP of the
+// re-INVITE or of its answer.
+func (c *Client) CallHold(ctx context.Context, node string, req control.CallHoldRequest) (control.CallHoldReply, error) {
+	var rep control.CallHoldReply
 	if err := c.rpc(ctx, node, control.OpCallHold, req, &rep); err != nil {
-		return err
+		return rep, err
 	}
 	if rep.Error != "" {
-		return fmt.Errorf("mediactl: hold %s at %s: %s", req.MediaSessionID, node, rep.Error)
+		return rep, fmt.Errorf("mediactl: hold %s at %s: %s", req.MediaSessionID, node, rep.Error)
 	}
-	return nil
+	return rep, nil
 }
 
 // CallDTMF sends a DTMF symbol as RFC 4733 events from node's RTP leg of a call.

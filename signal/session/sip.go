@@ -33,7 +33,7 @@ type SIP interface {
 type CallMedia interface {
 	Call(ctx context.Context, node string, req control.CallRequest) (control.CallReply, error)
 	CallAnswer(ctx context.Context, node string, req control.CallAnswerRequest) (control.CallAnswerReply, error)
-	CallHold(ctx context.Context, node string, req control.CallHoldRequest) error
+	CallHold(ctx context.Context, node string, req control.CallHoldRequest) (control.CallHoldReply, error)
 	CallDTMF(ctx context.Context, node string, req control.CallDTMFRequest) error
 }
 
@@ -261,6 +261,7 @@ func (s *Session) dial(ctx context.Context, id string, acc sipua.Account, callee
 	answer := out.Answer()
 	if !s.doCall(id, func(c *sipCall) {
 		c.out = out
+		out.OnReinvite(func(offer []byte) ([]byte, error) { return s.peerReinvite(id, offer) })
 		s.callAnswered(c, answer)
 	}) {
 		out.Hangup() // the session or the call ended meanwhile
@@ -450,6 +451,8 @@ func (s *Session) onAnswer(env wcs.Envelope) {
 		s.endCall(c, wcs.CallFailed, callInfo(rep.Error), 0)
 		return
 	}
+	id := c.id
+	c.in.OnReinvite(func(offer []byte) ([]byte, error) { return s.peerReinvite(id, offer) })
 	if err := c.in.Answer([]byte(c.answerSDP)); err != nil {
 		s.endCall(c, wcs.CallFailed, wcs.InfoFailedByError, 0)
 		return
@@ -472,42 +475,6 @@ func (s *Session) onHangup(env wcs.Envelope) {
 	}
 	s.invoke(hooks.Hangup, map[string]any{"callId": c.id})
 	s.endCall(c, wcs.CallFinish, wcs.InfoNormalCallClearing, 0)
-}
-
-// onHold and onUnhold stop and resume the relay between the legs at the daemon (§E.11). The SIP
-// peer is not told yet (no re-INVITE): it hears silence and the page sees HOLD.
-func (s *Session) onHold(env wcs.Envelope)   { s.hold(env, true) }
-func (s *Session) onUnhold(env wcs.Envelope) { s.hold(env, false) }
-
-func (s *Session) hold(env wcs.Envelope, on bool) {
-	var req wcs.CallID
-	if err := env.Arg(0, &req); err != nil {
-		s.badArgument(env, err)
-		return
-	}
-	c := s.sipCalls[string(req.CallID)]
-	if c == nil || (c.status != wcs.CallEstablished && c.status != wcs.CallHold) {
-		s.sendFail("", wcs.InfoCallNotFound)
-		return
-	}
-	method := hooks.Unhold
-	if on {
-		method = hooks.Hold
-	}
-	if res := s.invoke(method, map[string]any{"callId": c.id}); !s.allowed(method, res) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
-	defer cancel()
-	if err := s.callMedia().CallHold(ctx, c.node, control.CallHoldRequest{Owner: s.callOwner(c.id), Hold: on}); err != nil {
-		s.sendFail("", wcs.InfoFailedByError)
-		return
-	}
-	if on {
-		s.setCallStatus(c, wcs.CallHold, "", 0, hooks.CallStatusEvent)
-	} else {
-		s.setCallStatus(c, wcs.CallEstablished, "", 0, hooks.CallStatusEvent)
-	}
 }
 
 func (s *Session) allowed(method string, res hooks.Result) bool {

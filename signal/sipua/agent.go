@@ -65,6 +65,7 @@ type Agent struct {
 type dialog interface {
 	readAck(req *sip.Request, tx sip.ServerTransaction) error
 	readBye(req *sip.Request, tx sip.ServerTransaction) error
+	readInvite(req *sip.Request, tx sip.ServerTransaction) error // a re-INVITE (reinvite.go)
 }
 
 // Start opens the SIP ports and serves them until Close.

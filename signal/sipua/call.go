@@ -61,6 +61,7 @@ type Outgoing struct {
 	key    string // dialogKey: the Call-ID and our From tag
 	answer Response
 	once   sync.Once
+	reinvites
 }
 
 // Dial calls callee from acc with the offer sdp and waits for the final answer: progress gets
@@ -169,14 +170,17 @@ type Incoming struct {
 	mu       sync.Mutex
 	answered bool
 	why      error // why it ended before an answer: ErrRingTimeout, or nil (cancelled)
+
+	reinvites
 }
 
 // onInvite routes an INVITE to the registration of its user and holds its transaction until the
 // call has its final answer.
 func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if d := a.dialogOf(req); d != nil {
-		// A re-INVITE (hold, resume) within a dialog: not negotiated yet.
-		a.respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here")
+		if err := d.readInvite(req, tx); err != nil {
+			a.log.Info().Err(err).Str("callId", callID(req)).Msg("re-INVITE refused")
+		}
 		return
 	}
 	reg := a.registration(req.Recipient.User)
@@ -324,20 +328,12 @@ func infoRequest(target sip.Uri, symbol string) *sip.Request {
 
 // DTMF sends a DTMF symbol in a SIP INFO (docs/protocol.md §E.13) and waits for its answer.
 func (o *Outgoing) DTMF(ctx context.Context, symbol string) error {
-	target := o.dlg.InviteRequest.Recipient
-	if c := o.dlg.InviteResponse.Contact(); c != nil {
-		target = c.Address
-	}
-	return infoAnswered(o.dlg.Do(ctx, infoRequest(target, symbol)))
+	return infoAnswered(o.dlg.Do(ctx, infoRequest(o.remoteTarget(), symbol)))
 }
 
 // DTMF sends a DTMF symbol in a SIP INFO to the caller and waits for its answer.
 func (i *Incoming) DTMF(ctx context.Context, symbol string) error {
-	target := i.req.From().Address
-	if c := i.req.Contact(); c != nil {
-		target = c.Address
-	}
-	return infoAnswered(i.dlg.Do(ctx, infoRequest(target, symbol)))
+	return infoAnswered(i.dlg.Do(ctx, infoRequest(i.remoteTarget(), symbol)))
 }
 
 func infoAnswered(res *sip.Response, err error) error {

@@ -102,10 +102,23 @@ func (p *callPhone) send(msg string, arg any) {
 // test after d.
 func (p *callPhone) wait(msg, status string, d time.Duration) wcs.Envelope {
 	p.t.Helper()
+	return p.waitFrom(0, msg, status, d)
+}
+
+// mark is how many messages the page has; waitFrom(mark, …) waits for one that came after.
+func (p *callPhone) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.msgs)
+}
+
+// waitFrom is wait among the messages from the from-th on.
+func (p *callPhone) waitFrom(from int, msg, status string, d time.Duration) wcs.Envelope {
+	p.t.Helper()
 	deadline := time.After(d)
 	for {
 		p.mu.Lock()
-		for _, env := range p.msgs {
+		for _, env := range p.msgs[from:] {
 			if env.Message != msg {
 				continue
 			}
@@ -271,6 +284,19 @@ func TestSIPCallOut(t *testing.T) {
 	testwait.Until(t, 5*time.Second, "the phone received the INFO", func() bool {
 		return phone.Received("Signal=5")
 	})
+	// The page holds the call (§E.11): a re-INVITE sendonly to the phone, HOLD once it accepted,
+	// no audio either way; the resume re-INVITEs sendrecv and the echo comes back.
+	mark := page.mark()
+	page.send(wcs.MsgHold, map[string]any{"callId": id})
+	page.waitFrom(mark, wcs.MsgHold, wcs.CallHold, 10*time.Second)
+	if !phone.Received("a=sendonly") {
+		t.Errorf("the phone got no re-INVITE with a=sendonly:\n%s", phone.Messages())
+	}
+	assertSilent(t, page, "the page's hold")
+	mark = page.mark()
+	page.send(wcs.MsgUnhold, map[string]any{"callId": id})
+	page.waitFrom(mark, wcs.MsgTalk, wcs.CallEstablished, 10*time.Second)
+	waitAudio(t, page, 25, "the echo after the resume")
 	page.send(wcs.MsgHangup, map[string]any{"callId": id})
 	fin := callArg(page.wait(wcs.MsgFinish, wcs.CallFinish, 10*time.Second), t)
 	if fin.CallID != id || fin.Info != wcs.InfoNormalCallClearing {
@@ -297,15 +323,16 @@ func TestSIPCallOut(t *testing.T) {
 }
 
 // TestSIPCallIn: a phone calls the registered page: the page gets the offer before
-// notifyIncomingCall (§C.5), then RING; it answers, the phone's audio arrives, and the phone's
-// BYE ends the call with FINISH.
+// notifyIncomingCall (§C.5), then RING; it answers, the phone's audio arrives; the phone holds the
+// call (re-INVITE sendonly, answered recvonly: the page sees HOLD and no audio) and resumes it
+// (ESTABLISHED, audio again); the phone's BYE ends the call with FINISH.
 func TestSIPCallIn(t *testing.T) {
 	t.Parallel()
 	reg := sipfix.Kamailio(t, true)
 	c := cluster.Start(t, cluster.Options{SIP: true})
 	page := dialPhone(t, c.WSURL, sipFields(reg, "bob", true))
 	page.wait(wcs.MsgRegistered, "", 10*time.Second)
-	phone := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "uac", Remote: reg.Addr, Service: "bob", Duration: 3 * time.Second})
+	phone := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "uac_hold", Remote: reg.Addr, Service: "bob", Duration: 2 * time.Second})
 
 	offerEnv := page.wait(wcs.MsgSetRemoteSDP, "", 15*time.Second)
 	inc := callArg(page.wait(wcs.MsgNotifyIncomingCall, "", 5*time.Second), t)
@@ -336,13 +363,13 @@ func TestSIPCallIn(t *testing.T) {
 	page.send(wcs.MsgAnswer, map[string]any{"callId": inc.CallID, "incoming": true, "hasAudio": true,
 		"sdp": page.local(page.pc.CreateAnswer(nil))})
 	page.wait(wcs.MsgTalk, wcs.CallEstablished, 10*time.Second)
+	mark := page.mark()
 	page.sendAudio()
-	testwait.UntilOK(t, 10*time.Second, "the phone's audio at the page", func() error {
-		if n := page.received.Load(); n < 50 {
-			return fmt.Errorf("%d packets", n)
-		}
-		return nil
-	})
+	waitAudio(t, page, 10, "the phone's audio at the page")
+	page.waitFrom(mark, wcs.MsgHold, wcs.CallHold, 10*time.Second)
+	assertSilent(t, page, "the phone's hold")
+	page.waitFrom(mark, wcs.MsgTalk, wcs.CallEstablished, 10*time.Second)
+	waitAudio(t, page, 25, "the phone's audio after its resume")
 	fin := callArg(page.wait(wcs.MsgFinish, wcs.CallFinish, 15*time.Second), t)
 	if fin.CallID != inc.CallID {
 		t.Errorf("finish %+v", fin)
@@ -370,6 +397,29 @@ func TestSIPRegistrationRefused(t *testing.T) {
 	}
 	page.send(wcs.MsgSendData, map[string]any{"operationId": "still-here", "payload": map[string]any{}})
 	page.wait(wcs.MsgDataStatusEvent, "", 5*time.Second)
+}
+
+// waitAudio waits for n more packets of the call's audio at the page.
+func waitAudio(t *testing.T, page *callPhone, n int64, what string) {
+	t.Helper()
+	from := page.received.Load()
+	testwait.UntilOK(t, 10*time.Second, what, func() error {
+		if got := page.received.Load() - from; got < n {
+			return fmt.Errorf("%d packets", got)
+		}
+		return nil
+	})
+}
+
+// assertSilent checks that no audio reaches the page for a while on a held call.
+func assertSilent(t *testing.T, page *callPhone, what string) {
+	t.Helper()
+	time.Sleep(150 * time.Millisecond) // what was in flight when the hold began
+	before := page.received.Load()
+	time.Sleep(400 * time.Millisecond)
+	if n := page.received.Load() - before; n != 0 {
+		t.Errorf("%d packets reached the page during %s", n, what)
+	}
 }
 
 func indexOf(xs []string, x string) int {
