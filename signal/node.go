@@ -55,6 +55,7 @@ func StartNode(ctx context.Context, cfg NodeConfig, link *bus.Link, log zerolog.
 	var agent *sipua.Agent
 	if cfg.SIP.Listen != "" {
 		cfg.SIP.Logger = log.With().Str("component", "sip").Logger()
+		cfg.SIP.Registerer = cfg.Signal.Registerer
 		if agent, err = sipua.Start(cfg.SIP); err != nil {
 			reg.Close()
 			return nil, fmt.Errorf("signal: %w", err)

@@ -128,21 +128,39 @@ func cut(s, sep string) (string, string, bool) { return strings.Cut(s, sep) }
 
 // slogger hands sipgo's slog records to zerolog at debug level (sipgo logs every transaction
 // hiccup at Error, which is the peer's doing, not ours), warnings and errors included.
-func slogger(l zerolog.Logger) *slog.Logger {
-	return slog.New(zerologHandler{l: l.With().Str("component", "sipgo").Logger()})
+// slogger adapts sipgo's logs to zerolog, at debug: sipgo is chatty. Its parse failures (a TCP
+// stream it gave up on) go to onMalformed instead, which an operator sees at info.
+func slogger(l zerolog.Logger, onMalformed func(transport, reason string)) *slog.Logger {
+	return slog.New(zerologHandler{l: l.With().Str("component", "sipgo").Logger(), onMalformed: onMalformed})
 }
 
 type zerologHandler struct {
-	l     zerolog.Logger
-	attrs []slog.Attr
+	l           zerolog.Logger
+	attrs       []slog.Attr
+	onMalformed func(transport, reason string)
 }
 
+// sipgoParseFailure is the message of sipgo's log record for a message it could not parse.
+const sipgoParseFailure = "failed to parse"
+
 func (h zerologHandler) Enabled(_ context.Context, lvl slog.Level) bool {
-	// The process-wide level counts too: it is what the REST API changes at run time.
-	return max(h.l.GetLevel(), zerolog.GlobalLevel()) <= zerolog.DebugLevel
+	// The process-wide level counts too: it is what the REST API changes at run time. Errors are
+	// always looked at: a parse failure among them is reported whatever the level.
+	return lvl >= slog.LevelError || max(h.l.GetLevel(), zerolog.GlobalLevel()) <= zerolog.DebugLevel
 }
 
 func (h zerologHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == sipgoParseFailure && h.onMalformed != nil {
+		reason := ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "error" {
+				reason = a.Value.String()
+			}
+			return true
+		})
+		h.onMalformed("tcp", reason) // UDP datagrams are checked before sipgo sees them (malformed.go)
+		return nil
+	}
 	ev := h.l.Debug()
 	for _, a := range h.attrs {
 		ev = ev.Str(a.Key, a.Value.String())
@@ -156,7 +174,7 @@ func (h zerologHandler) Handle(_ context.Context, r slog.Record) error {
 }
 
 func (h zerologHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return zerologHandler{l: h.l, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
+	return zerologHandler{l: h.l, attrs: append(append([]slog.Attr{}, h.attrs...), as...), onMalformed: h.onMalformed}
 }
 
 func (h zerologHandler) WithGroup(string) slog.Handler { return h }

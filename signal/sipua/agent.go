@@ -16,6 +16,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -32,7 +33,15 @@ type Config struct {
 	// RequestTimeout bounds a REGISTER or another non-INVITE transaction (0 = 8 s).
 	RequestTimeout time.Duration
 	Logger         zerolog.Logger
+	// Registerer takes the agent's metrics (potok_signal_sip_malformed_total); nil = none.
+	Registerer prometheus.Registerer
 }
+
+// userAgent names Potok in its requests (User-Agent) and answers (Server).
+const userAgent = "Potok"
+
+// allowed is the Allow header of the OPTIONS answer: the methods the agent serves.
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 
 // DefaultRingTimeout is how long a call may ring.
 const DefaultRingTimeout = 60 * time.Second
@@ -48,6 +57,7 @@ type Agent struct {
 	tcp  net.Listener
 	host string
 	port int
+	bad  *malformed
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -90,10 +100,15 @@ func Start(cfg Config) (*Agent, error) {
 			a.host = "127.0.0.1"
 		}
 	}
-	slog := slogger(a.log)
-	if a.ua, err = sipgo.NewUA(sipgo.WithUserAgent("Potok"), sipgo.WithUserAgentHostname(a.host),
+	if a.bad, err = newMalformed(cfg.Registerer, a.log); err != nil {
+		a.closeSockets()
+		return nil, fmt.Errorf("sipua: metrics: %w", err)
+	}
+	slog := slogger(a.log, func(transport, reason string) { a.bad.report(transport, "", reason, 0) })
+	if a.ua, err = sipgo.NewUA(sipgo.WithUserAgent(userAgent), sipgo.WithUserAgentHostname(a.host),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(slog)),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slog))); err != nil {
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slog),
+			sip.WithTransportLayerReadFilter(a.bad.filter))); err != nil {
 		a.closeSockets()
 		return nil, fmt.Errorf("sipua: %w", err)
 	}
@@ -216,7 +231,12 @@ func (a *Agent) routes() {
 		}
 	})
 	a.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		a.respond(tx, req, sip.StatusOK, "OK")
+		res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+		res.AppendHeader(sip.NewHeader("Server", userAgent))
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
+		if err := tx.Respond(res); err != nil {
+			a.log.Debug().Err(err).Msg("sip response not sent")
+		}
 	})
 }
 

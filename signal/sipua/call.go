@@ -163,9 +163,13 @@ type Incoming struct {
 	req   *sip.Request
 	id    string
 	key   string        // dialogKey: the Call-ID and our To tag
-	final chan struct{} // closed once a final response is sent
+	final chan struct{} // closed once Answer or Reject chose the final response
 	once  sync.Once
-	bye   sync.Once
+	// The final response, set before final is closed: answerSDP (200) or code and reason.
+	answerSDP []byte
+	code      int
+	reason    string
+	bye       sync.Once
 
 	mu       sync.Mutex
 	answered bool
@@ -204,14 +208,16 @@ func (a *Agent) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	reg.incoming(inc)
 	select {
 	case <-inc.final:
-	case <-dlg.Context().Done(): // CANCEL
+	case <-dlg.Context().Done(): // CANCEL: sipgo has answered the INVITE 487
 		inc.end(nil)
+		return
 	case <-time.After(a.cfg.RingTimeout):
 		inc.end(ErrRingTimeout)
 		inc.Reject(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
 	case <-a.ctx.Done():
 		inc.Reject(sip.StatusServiceUnavailable, "Service Unavailable")
 	}
+	inc.respondFinal()
 }
 
 func (i *Incoming) end(why error) {
@@ -250,28 +256,52 @@ func (i *Incoming) Raw() string { return i.req.String() }
 // Ring sends 180 Ringing.
 func (i *Incoming) Ring() error { return i.dlg.Respond(sip.StatusRinging, "Ringing", nil) }
 
-// Answer accepts the call with the SDP answer sdp.
+// Answer accepts the call with the SDP answer sdp. It returns at once: the INVITE's own
+// goroutine (onInvite) sends the 200 and retransmits it until the caller's ACK comes (up to 32 s,
+// RFC 3261 §13.3.1.4), so that a lost ACK holds up no session. A call whose ACK never comes is
+// ended with BYE.
 func (i *Incoming) Answer(sdp []byte) error {
-	var err error
+	if len(sdp) == 0 {
+		return errors.New("sipua: answer without SDP")
+	}
+	answered := false
 	i.once.Do(func() {
+		answered = true
 		i.mu.Lock()
 		i.answered = true
 		i.mu.Unlock()
-		err = i.dlg.RespondSDP(sdp)
+		i.answerSDP = sdp
 		close(i.final)
 	})
-	return err
+	if !answered {
+		return errors.New("sipua: the call has its final answer already")
+	}
+	return nil
 }
 
-// Reject refuses the call (486 Busy Here, 603 Decline, …) unless it has its final answer.
+// Reject refuses the call (486 Busy Here, 603 Decline, …) unless it has its final answer; as
+// Answer, it does not wait for the response to be acknowledged.
 func (i *Incoming) Reject(code int, reason string) {
 	i.once.Do(func() {
-		if err := i.dlg.Respond(code, reason, nil); err != nil {
-			i.a.log.Debug().Err(err).Str("callId", i.id).Msg("reject")
-		}
-		i.a.removeDialog(i.key, i)
+		i.code, i.reason = code, reason
 		close(i.final)
 	})
+}
+
+// respondFinal sends the final response Answer or Reject chose and waits for its ACK (onInvite's
+// goroutine, which holds the INVITE's transaction).
+func (i *Incoming) respondFinal() {
+	if i.answerSDP != nil {
+		if err := i.dlg.RespondSDP(i.answerSDP); err != nil {
+			i.a.log.Info().Err(err).Str("callId", i.id).Msg("answered call not acknowledged: hanging up")
+			i.Hangup()
+		}
+		return
+	}
+	if err := i.dlg.Respond(i.code, i.reason, nil); err != nil {
+		i.a.log.Debug().Err(err).Str("callId", i.id).Msg("reject")
+	}
+	i.a.removeDialog(i.key, i)
 }
 
 // Done is closed once the call is over: cancelled or timed out before an answer, ended by a BYE

@@ -112,6 +112,19 @@ func (p *callPhone) mark() int {
 	return len(p.msgs)
 }
 
+// count is how many messages named msg the page got.
+func (p *callPhone) count(msg string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, env := range p.msgs {
+		if env.Message == msg {
+			n++
+		}
+	}
+	return n
+}
+
 // waitFrom is wait among the messages from the from-th on.
 func (p *callPhone) waitFrom(from int, msg, status string, d time.Duration) wcs.Envelope {
 	p.t.Helper()

@@ -210,3 +210,10 @@ func (b *buffer) String() string {
 }
 
 func bytesContains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// Binary is the path of a SIP tool the tests run themselves (sipsak, svmap): the test is skipped
+// when it is missing, unless POTOK_E2E asks for everything.
+func Binary(t testing.TB, name, fallback string) string {
+	t.Helper()
+	return binary(t, name, fallback)
+}
