@@ -33,7 +33,7 @@ func TestCallsAnsweredWithoutSIP(t *testing.T) {
 	fails := map[string]string{
 		wcs.MsgHold:     wcs.InfoCallNotFound,
 		wcs.MsgUnhold:   wcs.InfoCallNotFound,
-		wcs.MsgTransfer: wcs.MsgTransfer + " is not supported by this server yet",
+		wcs.MsgTransfer: wcs.InfoCallNotFound,
 		wcs.MsgSendDtmf: wcs.InfoCallNotFound,
 	}
 	for _, msg := range []string{wcs.MsgHold, wcs.MsgUnhold, wcs.MsgTransfer, wcs.MsgSendDtmf} {

@@ -99,3 +99,22 @@ type Registration struct {
 	SIPMessageRaw string `json:"sipMessageRaw,omitempty"`
 	APIMethod     string `json:"apiMethod,omitempty"`
 }
+
+// Transfer statuses (§C.16, §D.6).
+const (
+	TransferAccepted  = "ACCEPTED"
+	TransferTrying    = "TRYING"
+	TransferCompleted = "COMPLETED"
+	TransferFailed    = "FAILED"
+)
+
+// TransferEvent is the object of notifyTransferEvent (§C.16): callId is a call of the session
+// (the SDK calls its handler unguarded).
+type TransferEvent struct {
+	CallID        string `json:"callId"`
+	Status        string `json:"status"`
+	Incoming      bool   `json:"incoming"`
+	Target        string `json:"target"`
+	Info          string `json:"info,omitempty"`
+	SIPMessageRaw string `json:"sipMessageRaw,omitempty"`
+}

@@ -27,6 +27,7 @@ const (
 	Transfer                = "transfer"
 	SendDTMF                = "sendDTMF"
 	CallStatusEvent         = "CallStatusEvent"
+	TransferStatusEvent     = "TransferStatusEvent"
 	RegistrationStatusEvent = "RegistrationStatusEvent"
 	OnCallEvent             = "OnCallEvent"
 )
@@ -69,6 +70,7 @@ var catalogue = map[string]struct {
 	Transfer:                {kind: KindDirect},
 	SendDTMF:                {kind: KindDirect},
 	CallStatusEvent:         {kind: KindEvent},
+	TransferStatusEvent:     {kind: KindEvent},
 	RegistrationStatusEvent: {kind: KindEvent},
 	OnCallEvent:             {kind: KindIncoming},
 }

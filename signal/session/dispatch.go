@@ -41,7 +41,7 @@ func init() {
 		wcs.MsgHangup:   {fn: (*Session).onHangup, ready: true},
 		wcs.MsgHold:     {fn: (*Session).onHold, ready: true},
 		wcs.MsgUnhold:   {fn: (*Session).onUnhold, ready: true},
-		wcs.MsgTransfer: {fn: (*Session).onCallUnsupported, ready: true},
+		wcs.MsgTransfer: {fn: (*Session).onTransfer, ready: true},
 		wcs.MsgSendDtmf: {fn: (*Session).onSendDtmf, ready: true},
 		// Liveness is counted by the transport; these need no reply (§A.6, §B.2, §B.3).
 		wcs.MsgPong: silent,

@@ -52,6 +52,8 @@ type sipCall struct {
 	answered    bool   // outgoing: the browser has its answer (setRemoteSDP sent)
 	answerSDP   string // incoming: the RTP leg's answer, sent with the 200 once the page answers
 
+	transfer *transfer // a transfer in progress (transfer.go)
+
 	cancel context.CancelFunc // ends the call's goroutine: CANCEL while it rings
 	out    *sipua.Outgoing    // outgoing, once the peer answered
 	in     *sipua.Incoming    // incoming
@@ -524,13 +526,6 @@ func (s *Session) onSendDtmf(env wcs.Envelope) {
 		s.log.Info().Err(err).Str("callId", c.id).Str("dtmf", symbol).Msg("DTMF not sent")
 		s.sendFail("", "DTMF not sent: "+err.Error())
 	}
-}
-
-// onCallUnsupported answers the call messages Potok does not carry out yet (transfer, sendDtmf)
-// with a fail naming them; the call goes on.
-func (s *Session) onCallUnsupported(env wcs.Envelope) {
-	s.log.Info().Str("message", env.Message).Msg("call request not supported yet")
-	s.sendFail("", env.Message+" is not supported by this server yet")
 }
 
 // setCallStatus sends a call's status message (§C.15) and its CallStatusEvent.

@@ -41,7 +41,7 @@ type Config struct {
 const userAgent = "Potok"
 
 // allowed is the Allow header of the OPTIONS answer: the methods the agent serves.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY"
 
 // DefaultRingTimeout is how long a call may ring.
 const DefaultRingTimeout = 60 * time.Second
@@ -76,6 +76,7 @@ type dialog interface {
 	readAck(req *sip.Request, tx sip.ServerTransaction) error
 	readBye(req *sip.Request, tx sip.ServerTransaction) error
 	readInvite(req *sip.Request, tx sip.ServerTransaction) error // a re-INVITE (reinvite.go)
+	readNotify(req *sip.Request, tx sip.ServerTransaction) error // a transfer's progress (refer.go)
 }
 
 // Start opens the SIP ports and serves them until Close.
@@ -229,6 +230,22 @@ func (a *Agent) routes() {
 		if err := d.readBye(req, tx); err != nil {
 			a.log.Debug().Err(err).Str("callId", callID(req)).Msg("bye")
 		}
+	})
+	a.srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		d := a.dialogOf(req)
+		if d == nil {
+			a.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+			return
+		}
+		if err := d.readNotify(req, tx); err != nil {
+			a.log.Info().Err(err).Str("callId", callID(req)).Msg("NOTIFY refused")
+		}
+	})
+	// A REFER from the peer would make this side place a call to its target (the transferee):
+	// not done yet, so it is declined (docs/protocol.md §E.12).
+	a.srv.OnRefer(func(req *sip.Request, tx sip.ServerTransaction) {
+		a.log.Info().Str("callId", callID(req)).Msg("REFER from the peer declined: transfers are placed only by the page")
+		a.respond(tx, req, 603, "Decline")
 	})
 	a.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)

@@ -62,6 +62,7 @@ type Outgoing struct {
 	answer Response
 	once   sync.Once
 	reinvites
+	transfers
 }
 
 // Dial calls callee from acc with the offer sdp and waits for the final answer: progress gets
@@ -176,6 +177,7 @@ type Incoming struct {
 	why      error // why it ended before an answer: ErrRingTimeout, or nil (cancelled)
 
 	reinvites
+	transfers
 }
 
 // onInvite routes an INVITE to the registration of its user and holds its transaction until the

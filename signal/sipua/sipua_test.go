@@ -197,3 +197,28 @@ func FuzzTarget(f *testing.F) {
 		}
 	})
 }
+
+// A NOTIFY's sipfrag is the status line of the transfer target's response; anything else is an
+// error, never a panic, and an accepted status is a real one.
+func TestParseSipfrag(t *testing.T) {
+	for body, want := range map[string]int{"SIP/2.0 100 Trying\r\n": 100, "SIP/2.0 200 OK": 200,
+		"SIP/2.0 486 Busy Here\r\nContent-Length: 0\r\n\r\n": 486, "": 0, "HTTP/1.1 200 OK": 0, "SIP/2.0 99 Low": 0,
+		"SIP/2.0 abc": 0} {
+		code, _, err := ParseSipfrag([]byte(body))
+		if code != want || (err == nil) != (want != 0) {
+			t.Errorf("ParseSipfrag(%q) = %d, %v; want %d", body, code, err, want)
+		}
+	}
+}
+
+func FuzzParseSipfrag(f *testing.F) {
+	for _, s := range []string{"SIP/2.0 100 Trying\r\n", "SIP/2.0 603 Decline", "SIP/2.0", "garbage"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		code, _, err := ParseSipfrag(body)
+		if err == nil && (code < 100 || code > 699) {
+			t.Fatalf("accepted status %d from %q", code, body)
+		}
+	})
+}

@@ -335,6 +335,68 @@ func TestSIPCallOut(t *testing.T) {
 	testwait.Until(t, 10*time.Second, "the busy call's media gone", func() bool { return c.PeerConnections() == 0 })
 }
 
+// TestSIPTransfer: the page transfers an established call to 1002 (§E.12): the phone gets a REFER
+// naming it, and the page ACCEPTED, TRYING and COMPLETED as the phone's NOTIFYs report the new
+// call; then the call ends FINISH and the phone gets our BYE. Transferring a call that is gone
+// is a fail.
+func TestSIPTransfer(t *testing.T) {
+	t.Parallel()
+	reg := sipfix.Kamailio(t, true)
+	c := cluster.Start(t, cluster.Options{SIP: true})
+	phone := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "uas_transfer"})
+	page := dialPhone(t, c.WSURL, sipFields(reg, "alice", true))
+	page.wait(wcs.MsgRegistered, "", 10*time.Second)
+	page.newPeer(webrtc.MimeTypePCMU)
+	id := uuid.NewString()
+	page.send(wcs.MsgCall, map[string]any{"callId": id, "callee": "sip:uas@" + phone.Addr(), "hasAudio": true,
+		"sdp": page.local(page.pc.CreateOffer(nil))})
+	var answer string
+	if err := page.wait(wcs.MsgSetRemoteSDP, "", 10*time.Second).Arg(1, &answer); err != nil {
+		t.Fatal(err)
+	}
+	if err := page.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	page.wait(wcs.MsgTalk, wcs.CallEstablished, 10*time.Second)
+
+	page.send(wcs.MsgTransfer, map[string]any{"callId": id, "target": "1002"})
+	var statuses []string
+	for _, want := range []string{wcs.TransferAccepted, wcs.TransferTrying, wcs.TransferCompleted} {
+		var ev wcs.TransferEvent
+		if err := page.wait(wcs.MsgNotifyTransferEvent, want, 10*time.Second).Arg(0, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.CallID != id || ev.Target != "1002" || ev.Incoming {
+			t.Errorf("notifyTransferEvent %s: %+v", want, ev)
+		}
+	}
+	page.mu.Lock()
+	for _, m := range page.msgs {
+		if m.Message == wcs.MsgNotifyTransferEvent {
+			var ev wcs.TransferEvent
+			_ = m.Arg(0, &ev)
+			statuses = append(statuses, ev.Status)
+		}
+	}
+	page.mu.Unlock()
+	if strings.Join(statuses, ",") != "ACCEPTED,TRYING,COMPLETED" {
+		t.Errorf("transfer statuses %v, want ACCEPTED, TRYING, COMPLETED in that order", statuses)
+	}
+	fin := callArg(page.wait(wcs.MsgFinish, wcs.CallFinish, 10*time.Second), t)
+	if fin.CallID != id {
+		t.Errorf("finish %+v", fin)
+	}
+	if err := phone.Wait(10 * time.Second); err != nil {
+		t.Fatalf("the phone: %v", err)
+	}
+	mark := page.mark()
+	page.send(wcs.MsgTransfer, map[string]any{"callId": id, "target": "1002"})
+	if f := page.waitFrom(mark, wcs.MsgFail, "", 5*time.Second); !strings.Contains(fmt.Sprintf("%s", f.Data), wcs.InfoCallNotFound) {
+		t.Errorf("transfer of an ended call: %s", f.Data)
+	}
+	testwait.Until(t, 10*time.Second, "the call's media gone", func() bool { return c.PeerConnections() == 0 })
+}
+
 // TestSIPCallIn: a phone calls the registered page: the page gets the offer before
 // notifyIncomingCall (§C.5), then RING; it answers, the phone's audio arrives; the phone holds the
 // call (re-INVITE sendonly, answered recvonly: the page sees HOLD and no audio) and resumes it
