@@ -106,6 +106,36 @@ func (s *Server) SendData(ctx context.Context, d rest.DataSend) bool {
 	return c != nil && c.sess.PushData(ctx, d)
 }
 
+// Calls are the SIP calls of this node's sessions that f matches (/call/find).
+func (s *Server) Calls(ctx context.Context, f rest.CallFilter) []rest.Call {
+	return collect(s.snapshot(), func(c *client) []rest.Call { return c.sess.Calls(ctx, f) })
+}
+
+// TerminateCall hangs up the call id, whichever of this node's sessions has it.
+func (s *Server) TerminateCall(ctx context.Context, id string) bool {
+	found := collect(s.snapshot(), func(c *client) []bool {
+		if c.sess.TerminateCall(ctx, id) {
+			return []bool{true}
+		}
+		return nil
+	})
+	return len(found) > 0
+}
+
+// CallDTMF sends a DTMF symbol on the call d names, whichever of this node's sessions has it.
+func (s *Server) CallDTMF(ctx context.Context, d rest.CallDTMF) (bool, error) {
+	errs := collect(s.snapshot(), func(c *client) []error {
+		if found, err := c.sess.CallDTMF(ctx, d); found {
+			return []error{err}
+		}
+		return nil
+	})
+	if len(errs) == 0 {
+		return false, nil
+	}
+	return true, errs[0]
+}
+
 // SetClientLog turns a session's own log level on (l.LogLevel, e.g. "DEBUG") or off ("").
 func (s *Server) SetClientLog(ctx context.Context, l rest.ClientLog) (bool, error) {
 	c := s.client(l.SessionID)

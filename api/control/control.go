@@ -364,6 +364,9 @@ const (
 	QuerySendData         = "sendData"            // rest.DataSend → bool
 	QueryClientLog        = "clientLog"           // rest.ClientLog → bool
 	QueryStats            = "stats"               // → map[string]map[string]any
+	QueryFindCalls        = "findCalls"           // rest.CallFilter → []rest.Call
+	QueryTerminateCall    = "terminateCall"       // rest.CallFilter (callId) → bool
+	QueryCallDTMF         = "callDtmf"            // rest.CallDTMF → bool (an error: found, not sent)
 	QueryNodeLog          = "nodeLog"             // rest.NodeLogRequest → *rest.NodeLogLevel (null: not this node)
 )
 

@@ -217,3 +217,39 @@ var (
 	// once NATS is back.
 	ErrUnavailable = errors.New("unavailable")
 )
+
+// Call is a SIP call as /call/find and /call/find_all show it (docs/protocol.md §G.3): WCS's
+// Call object, with null for what Potok has no value of.
+type Call struct {
+	NodeID          string          `json:"nodeId"`
+	AppKey          string          `json:"appKey"`
+	SessionID       string          `json:"sessionId"`
+	CallID          string          `json:"callId"`
+	Incoming        bool            `json:"incoming"`
+	Status          string          `json:"status"`
+	SIPStatus       int             `json:"sipStatus"`
+	Caller          string          `json:"caller"`
+	Callee          string          `json:"callee"`
+	VisibleName     string          `json:"visibleName"`
+	HasAudio        bool            `json:"hasAudio"`
+	HasVideo        bool            `json:"hasVideo"`
+	MediaProvider   string          `json:"mediaProvider"`
+	HoldForTransfer bool            `json:"holdForTransfer"`
+	Custom          json.RawMessage `json:"custom,omitempty"`
+	RTMPURL         *string         `json:"rtmpUrl"`
+	StreamName      *string         `json:"streamName"`
+}
+
+// CallFilter selects calls (/call/find, /call/terminate): empty fields match any.
+type CallFilter struct {
+	CallID string `json:"callId,omitempty"`
+	Callee string `json:"callee,omitempty"`
+	Status string `json:"status,omitempty"`
+}
+
+// CallDTMF is the body of /call/send_dtmf: one symbol, sent as type (RFC2833, INFO, INFO_RELAY).
+type CallDTMF struct {
+	CallID string `json:"callId"`
+	DTMF   string `json:"dtmf"`
+	Type   string `json:"type,omitempty"`
+}

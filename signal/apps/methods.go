@@ -21,11 +21,12 @@ var (
 		"sendStreamEvent", "StreamEvent",
 		"ErrorEvent",
 	}
-	// sip are WCS's SIP methods: accepted so that an app configured for WCS carries over, never
-	// sent while Potok has no SIP gateway.
+	// sip are WCS's SIP methods, sent on a node with SIP (--sip-listen); "all methods" leaves
+	// them out, as it did before the gateway came, so that enabling every method of an app does
+	// not start SIP hooks it never asked for.
 	sip = []string{
 		"call", "answer", "hangup", "hold", "unhold", "transfer", "sendDTMF",
-		"CallStatusEvent", "RegistrationStatusEvent", "OnCallEvent",
+		"CallStatusEvent", "RegistrationStatusEvent", "OnCallEvent", "TransferStatusEvent",
 	}
 	// aliases are the other spellings WCS's documents use: the DTMF hook under the WS
 	// message's name, client data under the client call's name.

@@ -26,6 +26,9 @@ type Local interface {
 	SendData(ctx context.Context, d rest.DataSend) bool
 	SetClientLog(ctx context.Context, l rest.ClientLog) (bool, error)
 	Stats(ctx context.Context) map[string]map[string]any
+	Calls(ctx context.Context, f rest.CallFilter) []rest.Call
+	TerminateCall(ctx context.Context, callID string) bool
+	CallDTMF(ctx context.Context, d rest.CallDTMF) (bool, error)
 }
 
 // Peers tells which signal nodes are alive: a gather waits for exactly these.
@@ -138,6 +141,26 @@ func (c *Cluster) answer(ctx context.Context, data []byte) (json.RawMessage, err
 		result = ok
 	case control.QueryStats:
 		result = c.local.Stats(ctx)
+	case control.QueryFindCalls, control.QueryTerminateCall:
+		var f rest.CallFilter
+		if err := unmarshalBody(q.Body, &f); err != nil {
+			return nil, err
+		}
+		if q.Op == control.QueryFindCalls {
+			result = orEmpty(c.local.Calls(ctx, f))
+		} else {
+			result = c.local.TerminateCall(ctx, f.CallID)
+		}
+	case control.QueryCallDTMF:
+		var d rest.CallDTMF
+		if err := unmarshalBody(q.Body, &d); err != nil {
+			return nil, err
+		}
+		ok, err := c.local.CallDTMF(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		result = ok
 	case control.QueryNodeLog:
 		var l rest.NodeLogRequest
 		if err := unmarshalBody(q.Body, &l); err != nil {

@@ -25,6 +25,12 @@ type Backend interface {
 	// node's level now.
 	SetNodeLogLevel(ctx context.Context, req rest.NodeLogRequest) ([]rest.NodeLogLevel, error)
 
+	// FindCalls lists the SIP calls f matches (none: rest.ErrNotFound); TerminateCall hangs one
+	// up, SendCallDTMF sends a DTMF symbol on one (no such call: rest.ErrNotFound).
+	FindCalls(ctx context.Context, f rest.CallFilter) ([]rest.Call, error)
+	TerminateCall(ctx context.Context, callID string) error
+	SendCallDTMF(ctx context.Context, d rest.CallDTMF) error
+
 	Apps(ctx context.Context) ([]rest.App, error)
 	App(ctx context.Context, key string) (rest.App, error)
 	AddApp(ctx context.Context, a rest.App) error

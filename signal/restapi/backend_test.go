@@ -102,6 +102,21 @@ func (f *fakeBackend) SetNodeLogLevel(_ context.Context, req rest.NodeLogRequest
 	return []rest.NodeLogLevel{{NodeID: "n1", Tier: "signal", LogLevel: strings.ToLower(req.LogLevel)}}, nil
 }
 
+func (f *fakeBackend) FindCalls(_ context.Context, cf rest.CallFilter) ([]rest.Call, error) {
+	if err := f.record("FindCalls", cf); err != nil {
+		return nil, err
+	}
+	return []rest.Call{{CallID: "c1", Status: "ESTABLISHED"}}, nil
+}
+
+func (f *fakeBackend) TerminateCall(_ context.Context, id string) error {
+	return f.record("TerminateCall", id)
+}
+
+func (f *fakeBackend) SendCallDTMF(_ context.Context, d rest.CallDTMF) error {
+	return f.record("SendCallDTMF", d)
+}
+
 func (f *fakeBackend) Apps(context.Context) ([]rest.App, error) {
 	if err := f.record("Apps", nil); err != nil {
 		return nil, err

@@ -76,6 +76,20 @@ func (f *fields) str(name string) string {
 	return s
 }
 
+// symbol reads a member that may be a string or a JSON number (a DTMF digit, docs/protocol.md
+// §B.17); "" when absent.
+func (f *fields) symbol(name string) string {
+	raw := f.get(name)
+	if raw == nil {
+		return ""
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n.String()
+	}
+	return f.str(name)
+}
+
 // required reads a string member that must be present and not empty.
 func (f *fields) required(name string) string {
 	s := f.str(name)

@@ -123,3 +123,31 @@ func disableClientLog(ctx context.Context, b Backend, body []byte) (any, error) 
 	}
 	return nil, b.SetClientLog(ctx, id, "")
 }
+
+func callFindAll(ctx context.Context, b Backend, _ []byte) (any, error) {
+	return b.FindCalls(ctx, rest.CallFilter{})
+}
+
+func callFind(ctx context.Context, b Backend, body []byte) (any, error) {
+	f, err := decodeCallFilter(body)
+	if err != nil {
+		return nil, err
+	}
+	return b.FindCalls(ctx, f)
+}
+
+func callTerminate(ctx context.Context, b Backend, body []byte) (any, error) {
+	id, err := decodeCallID(body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, b.TerminateCall(ctx, id)
+}
+
+func callSendDTMF(ctx context.Context, b Backend, body []byte) (any, error) {
+	d, err := decodeCallDTMF(body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, b.SendCallDTMF(ctx, d)
+}

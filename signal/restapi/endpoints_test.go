@@ -54,6 +54,12 @@ func TestEndpointsPassRequestsToTheBackend(t *testing.T) {
 		{"disable client log", "POST", "/logger/disable_client_log", `{"sessionId":"s1"}`, call{"SetClientLog", [2]string{"s1", ""}}, ""},
 		{"node log level", "POST", "/logger/set_node_log_level", `{"logLevel":"DEBUG","nodeId":"n1"}`,
 			call{"SetNodeLogLevel", rest.NodeLogRequest{LogLevel: "DEBUG", NodeID: "n1"}}, `"logLevel":"debug"`},
+		{"call find_all", "GET", "/call/find_all", "", call{"FindCalls", rest.CallFilter{}}, `"callId":"c1"`},
+		{"call find", "POST", "/call/find", `{"callee":"1001","status":"ESTABLISHED"}`,
+			call{"FindCalls", rest.CallFilter{Callee: "1001", Status: "ESTABLISHED"}}, `"status":"ESTABLISHED"`},
+		{"call terminate", "POST", "/call/terminate", `{"callId":"c1"}`, call{"TerminateCall", "c1"}, ""},
+		{"call send_dtmf, a number", "POST", "/call/send_dtmf", `{"callId":"c1","dtmf":5,"type":"INFO"}`,
+			call{"SendCallDTMF", rest.CallDTMF{CallID: "c1", DTMF: "5", Type: "INFO"}}, ""},
 		{"data send", "POST", "/data/send", `{"nodeId":"n1","sessionId":"s1","operationId":"op","payload":"hi"}`,
 			call{"SendData", rest.DataSend{NodeID: "n1", SessionID: "s1", OperationID: "op", Payload: json.RawMessage(`"hi"`)}}, ""},
 		{"app find_all", "GET", "/app/find_all", "", call{"Apps", nil}, `"defaultApp"`},
@@ -217,6 +223,10 @@ func validBody(path string) string {
 		return `{"appKey":"a1"}`
 	case path == "/stream/event/send", path == "/cdn/stream/show_routes":
 		return `{"streamName":"s"}`
+	case path == "/call/send_dtmf":
+		return `{"callId":"c1","dtmf":"1"}`
+	case strings.HasPrefix(path, "/call/"):
+		return `{"callId":"c1"}`
 	case path == "/logger/set_node_log_level":
 		return `{"logLevel":"DEBUG"}`
 	case strings.HasPrefix(path, "/pull/"):

@@ -29,6 +29,9 @@ func TestBadRequestsAre400(t *testing.T) {
 		{"empty sessionId", "/data/send", `{"sessionId":""}`, `field "sessionId" is required`},
 		{"missing streamName", "/stream/event/send", `{"payload":{}}`, `field "streamName" is required`},
 		{"log level as boolean", "/logger/enable_client_log", `{"sessionId":"s","logLevel":true}`, `field "logLevel"`},
+		{"missing callId", "/call/terminate", `{}`, `field "callId" is required`},
+		{"missing dtmf", "/call/send_dtmf", `{"callId":"c1"}`, `field "dtmf" is required`},
+		{"dtmf as object", "/call/send_dtmf", `{"callId":"c1","dtmf":{}}`, `field "dtmf"`},
 		{"missing node log level", "/logger/set_node_log_level", `{"nodeId":"n1"}`, `field "logLevel" is required`},
 		{"missing appKey", "/app/add", `{"url":"http://x/"}`, `field "appKey" is required`},
 		{"methods as object", "/app/add", `{"appKey":"a","methods":{}}`, `field "methods"`},
@@ -123,8 +126,8 @@ func TestUnknownPathsAre404(t *testing.T) {
 func TestMissingFeaturesAre501NamingThem(t *testing.T) {
 	mux := newMux(t, Options{Backend: newFakeBackend()})
 	cases := map[string]string{
-		"/rest-api/call/startup":             "The REST call API is not implemented yet (/call/startup)",
-		"/rest-api/call/some/future/method":  "The REST call API is not implemented yet (/call/some/future/method)",
+		"/rest-api/call/startup":             "This call method is not implemented yet (/call/startup)",
+		"/rest-api/call/some/future/method":  "This call method is not implemented yet (/call/some/future/method)",
 		"/rest-api/push/startup":             "RTMP republishing is not implemented yet (/push/startup)",
 		"/rest-api/pull/rtmp/pull":           "This pull method is not implemented yet (/pull/rtmp/pull)",
 		"/rest-api/pull/push":                "This pull method is not implemented yet (/pull/push)",
@@ -137,7 +140,7 @@ func TestMissingFeaturesAre501NamingThem(t *testing.T) {
 		"/rest-api/stream/snapshot":          "Stream snapshots are not implemented yet (/stream/snapshot)",
 		"/rest-api/stream/startRecording":    "Stream recording is not implemented yet (/stream/startRecording)",
 		"/rest-api/stream/stopRecording":     "Stream recording is not implemented yet (/stream/stopRecording)",
-		"/rest-api/call/inject_stream/start": "The REST call API is not implemented yet (/call/inject_stream/start)",
+		"/rest-api/call/inject_stream/start": "This call method is not implemented yet (/call/inject_stream/start)",
 	}
 	for path, want := range cases {
 		for _, method := range []string{"GET", "POST"} {

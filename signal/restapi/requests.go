@@ -42,6 +42,40 @@ func decodeConnectionFilter(body []byte) (rest.ConnectionFilter, error) {
 	return cf, f.err
 }
 
+// decodeCallFilter reads the filter of /call/find (callId, callee, status; rtmpUrl matches no
+// call, since Potok has no RTMP calls yet).
+func decodeCallFilter(body []byte) (rest.CallFilter, error) {
+	f, err := parseFields(body)
+	if err != nil {
+		return rest.CallFilter{}, err
+	}
+	return rest.CallFilter{CallID: f.str("callId"), Callee: f.str("callee"), Status: f.str("status")}, f.err
+}
+
+// decodeCallID reads {callId} (/call/terminate).
+func decodeCallID(body []byte) (string, error) {
+	f, err := parseFields(body)
+	if err != nil {
+		return "", err
+	}
+	id := f.required("callId")
+	return id, f.err
+}
+
+// decodeCallDTMF reads /call/send_dtmf: callId and dtmf required (dtmf may be a number), type
+// RFC2833 unless given.
+func decodeCallDTMF(body []byte) (rest.CallDTMF, error) {
+	f, err := parseFields(body)
+	if err != nil {
+		return rest.CallDTMF{}, err
+	}
+	d := rest.CallDTMF{CallID: f.required("callId"), DTMF: f.symbol("dtmf"), Type: f.str("type")}
+	if d.DTMF == "" && f.err == nil {
+		f.err = badRequest("field %q is required", "dtmf")
+	}
+	return d, f.err
+}
+
 // decodeSessionID reads {sessionId} (/connection/terminate, /logger/disable_client_log).
 func decodeSessionID(body []byte) (string, error) {
 	f, err := parseFields(body)

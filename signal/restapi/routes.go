@@ -17,7 +17,7 @@ type route struct {
 	// serve answers the route; nil means a WCS method Potok does not have yet, answered 501
 	// with notYet.
 	serve endpoint
-	// notYet names the missing feature in a 501's reason: "The REST call API is not implemented yet".
+	// notYet names the missing feature in a 501's reason: "This call method is not implemented yet".
 	notYet string
 	// static routes need no Backend (the OpenAPI document).
 	static bool
@@ -25,7 +25,7 @@ type route struct {
 
 // Reasons of the 501 answers, one per missing feature.
 const (
-	noCalls       = "The REST call API is not implemented yet"
+	noCalls       = "This call method is not implemented yet"
 	noRTSP        = "RTSP capture is not implemented yet"
 	noPush        = "RTMP republishing is not implemented yet"
 	noPull        = "This pull method is not implemented yet"
@@ -70,10 +70,10 @@ var routes = []route{
 	{path: "/app/method/remove", serve: appMethodRemove},
 
 	{path: "/call/startup", notYet: noCalls},
-	{path: "/call/find_all", notYet: noCalls},
-	{path: "/call/find", notYet: noCalls},
-	{path: "/call/terminate", notYet: noCalls},
-	{path: "/call/send_dtmf", notYet: noCalls},
+	{path: "/call/find_all", serve: callFindAll},
+	{path: "/call/find", serve: callFind},
+	{path: "/call/terminate", serve: callTerminate},
+	{path: "/call/send_dtmf", serve: callSendDTMF},
 	{path: "/call/inject_sound", notYet: noCalls},
 	{path: "/call/inject_stream", notYet: noCalls},
 	{path: "/call/inject_stream/startup", notYet: noCalls},

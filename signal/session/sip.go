@@ -52,7 +52,8 @@ type sipCall struct {
 	answered    bool   // outgoing: the browser has its answer (setRemoteSDP sent)
 	answerSDP   string // incoming: the RTP leg's answer, sent with the 200 once the page answers
 
-	transfer *transfer // a transfer in progress (transfer.go)
+	transfer  *transfer // a transfer in progress (transfer.go)
+	sipStatus int       // the last SIP status the call had (/call/find)
 
 	cancel context.CancelFunc // ends the call's goroutine: CANCEL while it rings
 	out    *sipua.Outgoing    // outgoing, once the peer answered
@@ -506,32 +507,39 @@ func (s *Session) onSendDtmf(env wcs.Envelope) {
 	if res := s.invoke(hooks.SendDTMF, map[string]any{"callId": c.id, "dtmf": symbol, "type": string(req.Type)}); !s.allowed(hooks.SendDTMF, res) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
-	defer cancel()
-	var err error
-	switch req.Type {
-	case "", "RFC2833":
-		err = s.callMedia().CallDTMF(ctx, c.node, control.CallDTMFRequest{Owner: s.callOwner(c.id), Symbol: symbol})
-	case "INFO", "INFO_RELAY":
-		switch {
-		case c.out != nil:
-			err = c.out.DTMF(ctx, symbol)
-		case c.in != nil:
-			err = c.in.DTMF(ctx, symbol)
-		}
-	default:
-		err = fmt.Errorf("unknown DTMF type %q", string(req.Type))
-	}
-	if err != nil {
+	if err := s.sendDTMF(c, symbol, string(req.Type)); err != nil {
 		s.log.Info().Err(err).Str("callId", c.id).Str("dtmf", symbol).Msg("DTMF not sent")
 		s.sendFail("", "DTMF not sent: "+err.Error())
 	}
+}
+
+// sendDTMF sends one symbol on call c by way of typ: RFC2833 ("" too) from the media daemon, or
+// INFO and INFO_RELAY in a SIP INFO.
+func (s *Session) sendDTMF(c *sipCall, symbol, typ string) error {
+	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
+	defer cancel()
+	switch typ {
+	case "", "RFC2833":
+		return s.callMedia().CallDTMF(ctx, c.node, control.CallDTMFRequest{Owner: s.callOwner(c.id), Symbol: symbol})
+	case "INFO", "INFO_RELAY":
+		switch {
+		case c.out != nil:
+			return c.out.DTMF(ctx, symbol)
+		case c.in != nil:
+			return c.in.DTMF(ctx, symbol)
+		}
+		return errors.New("the call is not established")
+	}
+	return fmt.Errorf("unknown DTMF type %q", typ)
 }
 
 // setCallStatus sends a call's status message (§C.15) and its CallStatusEvent.
 func (s *Session) setCallStatus(c *sipCall, status, info string, sipStatus int, hook string) {
 	s.m.CallStatus(c.incoming, c.status, status, c.created)
 	c.status = status
+	if sipStatus != 0 {
+		c.sipStatus = sipStatus
+	}
 	msg := wcs.MsgTalk
 	switch status {
 	case wcs.CallTrying:

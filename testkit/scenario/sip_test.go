@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/testkit/cluster"
 	"github.com/potok-media/potok/testkit/sipfix"
@@ -310,13 +312,37 @@ func TestSIPCallOut(t *testing.T) {
 	page.send(wcs.MsgUnhold, map[string]any{"callId": id})
 	page.waitFrom(mark, wcs.MsgTalk, wcs.CallEstablished, 10*time.Second)
 	waitAudio(t, page, 25, "the echo after the resume")
-	page.send(wcs.MsgHangup, map[string]any{"callId": id})
+	// The backend's view (§G.2 /call/*): the call listed with its status, a DTMF sent by REST, and
+	// the call hung up by REST (the page gets finish, the phone our BYE).
+	var calls []rest.Call
+	if code := restPost(t, c.RESTURLs[0]+"/rest-api/call/find_all", "", &calls); code != http.StatusOK ||
+		len(calls) != 1 || calls[0].CallID != id || calls[0].Status != wcs.CallEstablished || calls[0].Incoming ||
+		calls[0].SIPStatus != 200 || calls[0].SessionID == "" {
+		t.Errorf("call/find_all: %d %+v", code, calls)
+	}
+	if code := restPost(t, c.RESTURLs[0]+"/rest-api/call/find", `{"status":"RING"}`, &calls); code != http.StatusNotFound {
+		t.Errorf("call/find of a RING call: %d, want 404", code)
+	}
+	dtmf := fmt.Sprintf(`{"callId":%q,"dtmf":9,"type":"INFO"}`, id)
+	if code := restPost(t, c.RESTURLs[0]+"/rest-api/call/send_dtmf", dtmf, nil); code != http.StatusOK {
+		t.Errorf("call/send_dtmf: %d", code)
+	}
+	testwait.Until(t, 5*time.Second, "the phone received the REST API's INFO", func() bool {
+		return phone.Received("Signal=9")
+	})
+	terminate := fmt.Sprintf(`{"callId":%q}`, id)
+	if code := restPost(t, c.RESTURLs[0]+"/rest-api/call/terminate", terminate, nil); code != http.StatusOK {
+		t.Errorf("call/terminate: %d", code)
+	}
 	fin := callArg(page.wait(wcs.MsgFinish, wcs.CallFinish, 10*time.Second), t)
 	if fin.CallID != id || fin.Info != wcs.InfoNormalCallClearing {
 		t.Errorf("finish %+v", fin)
 	}
 	if err := phone.Wait(10 * time.Second); err != nil {
 		t.Fatalf("the phone: %v", err)
+	}
+	if code := restPost(t, c.RESTURLs[0]+"/rest-api/call/terminate", terminate, nil); code != http.StatusNotFound {
+		t.Errorf("call/terminate of an ended call: %d, want 404", code)
 	}
 	if s := page.summary(); strings.Contains(s, "fail") {
 		t.Errorf("the page got a fail: %s", s)
