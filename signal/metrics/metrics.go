@@ -33,6 +33,15 @@ const (
 	NameSIPCallStatuses   = "potok_signal_sip_call_statuses_total"
 	NameSIPCallSetup      = "potok_signal_sip_call_setup_duration_seconds"
 	NameSIPRegistrations  = "potok_signal_sip_registrations_total"
+	NameSIPDTMF           = "potok_signal_sip_dtmf_total"
+)
+
+// DTMF directions and methods (the labels of potok_signal_sip_dtmf_total).
+const (
+	DTMFSent     = "sent"
+	DTMFReceived = "received"
+	DTMFRFC4733  = "rfc4733"
+	DTMFInfo     = "info"
 )
 
 // SIP call directions (the direction label of the potok_signal_sip_ families) and registration
@@ -109,6 +118,7 @@ type Signal struct {
 	SIPCallStatuses   *prometheus.CounterVec   // direction, status
 	SIPCallSetup      *prometheus.HistogramVec // direction
 	SIPRegistrations  *prometheus.CounterVec   // outcome
+	SIPDTMF           *prometheus.CounterVec   // direction (sent, received), method (rfc4733, info)
 
 	heartbeat atomic.Int64 // unix nanos of the last heartbeat that reached the directory
 }
@@ -180,6 +190,14 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 		SIPRegistrations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: NameSIPRegistrations, Help: "SIP registrations of sessions' accounts (refreshes included), by outcome (registered, failed).",
 		}, []string{"outcome"}),
+		SIPDTMF: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameSIPDTMF, Help: "DTMF symbols sent to and received from SIP peers, by direction (sent, received) and method (rfc4733, info).",
+		}, []string{"direction", "method"}),
+	}
+	for _, d := range []string{DTMFSent, DTMFReceived} {
+		for _, mt := range []string{DTMFRFC4733, DTMFInfo} {
+			m.SIPDTMF.WithLabelValues(d, mt)
+		}
 	}
 	for _, d := range []string{DirectionIn, DirectionOut} {
 		m.SIPCalls.WithLabelValues(d)
@@ -223,7 +241,7 @@ func New(reg prometheus.Registerer) (*Signal, error) {
 		for _, c := range []prometheus.Collector{m.Connections, m.ConnectionsOpened, m.ConnectionsClosed,
 			m.MessagesReceived, m.MessagesSent, m.Errors, m.MediaSessions, m.Streams, m.SessionSetup, m.StreamSetup,
 			m.StreamStatuses, m.MediadRPC, m.MediadRPCErrors, m.Refused, m.SIPCalls, m.SIPCallStatuses, m.SIPCallSetup,
-			m.SIPRegistrations, heartbeatAge} {
+			m.SIPRegistrations, m.SIPDTMF, heartbeatAge} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -333,6 +351,9 @@ func (m *Signal) CallGone(incoming bool, status string) {
 		m.SIPCalls.WithLabelValues(direction(incoming)).Dec()
 	}
 }
+
+// DTMF counts one DTMF symbol sent or received (DTMFSent, DTMFReceived) by method.
+func (m *Signal) DTMF(direction, method string) { m.SIPDTMF.WithLabelValues(direction, method).Inc() }
 
 // Registration counts one registration (or refresh) of a session's SIP account.
 func (m *Signal) Registration(ok bool) {

@@ -13,6 +13,7 @@ import (
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/mediactl"
+	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/signal/sipua"
 )
 
@@ -265,6 +266,7 @@ func (s *Session) dial(ctx context.Context, id string, acc sipua.Account, callee
 	if !s.doCall(id, func(c *sipCall) {
 		c.out = out
 		out.OnReinvite(func(offer []byte) ([]byte, error) { return s.peerReinvite(id, offer) })
+		out.OnDTMF(func(symbol string) { s.dtmfReceived(id, symbol) })
 		s.callAnswered(c, answer)
 	}) {
 		out.Hangup() // the session or the call ended meanwhile
@@ -456,6 +458,7 @@ func (s *Session) onAnswer(env wcs.Envelope) {
 	}
 	id := c.id
 	c.in.OnReinvite(func(offer []byte) ([]byte, error) { return s.peerReinvite(id, offer) })
+	c.in.OnDTMF(func(symbol string) { s.dtmfReceived(id, symbol) })
 	if err := c.in.Answer([]byte(c.answerSDP)); err != nil {
 		s.endCall(c, wcs.CallFailed, wcs.InfoFailedByError, 0)
 		return
@@ -518,19 +521,37 @@ func (s *Session) onSendDtmf(env wcs.Envelope) {
 func (s *Session) sendDTMF(c *sipCall, symbol, typ string) error {
 	ctx, cancel := context.WithTimeout(s.ctx, control.RequestTimeout)
 	defer cancel()
+	var err error
+	method := metrics.DTMFInfo
 	switch typ {
 	case "", "RFC2833":
-		return s.callMedia().CallDTMF(ctx, c.node, control.CallDTMFRequest{Owner: s.callOwner(c.id), Symbol: symbol})
+		method = metrics.DTMFRFC4733
+		err = s.callMedia().CallDTMF(ctx, c.node, control.CallDTMFRequest{Owner: s.callOwner(c.id), Symbol: symbol})
 	case "INFO", "INFO_RELAY":
 		switch {
 		case c.out != nil:
-			return c.out.DTMF(ctx, symbol)
+			err = c.out.DTMF(ctx, symbol)
 		case c.in != nil:
-			return c.in.DTMF(ctx, symbol)
+			err = c.in.DTMF(ctx, symbol)
+		default:
+			err = errors.New("the call is not established")
 		}
-		return errors.New("the call is not established")
+	default:
+		return fmt.Errorf("unknown DTMF type %q", typ)
 	}
-	return fmt.Errorf("unknown DTMF type %q", typ)
+	if err == nil {
+		s.m.DTMF(metrics.DTMFSent, method)
+	}
+	return err
+}
+
+// dtmfReceived is a DTMF symbol the peer sent in INFO (the SIP transaction's goroutine): logged
+// and counted; the page is not told, the WebSDK has no message for it (§E.13).
+func (s *Session) dtmfReceived(id, symbol string) {
+	s.doCall(id, func(c *sipCall) {
+		s.m.DTMF(metrics.DTMFReceived, metrics.DTMFInfo)
+		s.log.Info().Str("callId", c.id).Str("dtmf", symbol).Msg("DTMF received")
+	})
 }
 
 // setCallStatus sends a call's status message (§C.15) and its CallStatusEvent.

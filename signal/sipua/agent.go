@@ -77,6 +77,7 @@ type dialog interface {
 	readBye(req *sip.Request, tx sip.ServerTransaction) error
 	readInvite(req *sip.Request, tx sip.ServerTransaction) error // a re-INVITE (reinvite.go)
 	readNotify(req *sip.Request, tx sip.ServerTransaction) error // a transfer's progress (refer.go)
+	readInfo(req *sip.Request, tx sip.ServerTransaction) error   // the peer's DTMF (info.go)
 }
 
 // Start opens the SIP ports and serves them until Close.
@@ -229,6 +230,16 @@ func (a *Agent) routes() {
 		}
 		if err := d.readBye(req, tx); err != nil {
 			a.log.Debug().Err(err).Str("callId", callID(req)).Msg("bye")
+		}
+	})
+	a.srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
+		d := a.dialogOf(req)
+		if d == nil {
+			a.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+			return
+		}
+		if err := d.readInfo(req, tx); err != nil {
+			a.log.Info().Err(err).Str("callId", callID(req)).Msg("INFO refused")
 		}
 	})
 	a.srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {

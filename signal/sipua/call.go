@@ -63,6 +63,7 @@ type Outgoing struct {
 	once   sync.Once
 	reinvites
 	transfers
+	infos
 }
 
 // Dial calls callee from acc with the offer sdp and waits for the final answer: progress gets
@@ -178,6 +179,7 @@ type Incoming struct {
 
 	reinvites
 	transfers
+	infos
 }
 
 // onInvite routes an INVITE to the registration of its user and holds its transaction until the

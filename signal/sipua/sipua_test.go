@@ -222,3 +222,32 @@ func FuzzParseSipfrag(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDTMFInfo(t *testing.T) {
+	for _, c := range []struct {
+		ct, body, want string
+	}{
+		{"application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", "5"},
+		{"Application/DTMF-Relay", "Duration=100\r\nsignal = #\r\n", "#"},
+		{"application/dtmf", "a", "A"},
+		{"application/dtmf-relay", "Signal=55", ""},
+		{"application/dtmf-relay", "Duration=160", ""},
+		{"text/plain", "Signal=5", ""},
+	} {
+		got, err := ParseDTMFInfo(c.ct, []byte(c.body))
+		if got != c.want || (err == nil) != (c.want != "") {
+			t.Errorf("ParseDTMFInfo(%q, %q) = %q, %v; want %q", c.ct, c.body, got, err, c.want)
+		}
+	}
+}
+
+func FuzzParseDTMFInfo(f *testing.F) {
+	f.Add("application/dtmf-relay", []byte("Signal=5\r\nDuration=160\r\n"))
+	f.Add("application/dtmf", []byte("#"))
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		symbol, err := ParseDTMFInfo(ct, body)
+		if err == nil && (len(symbol) != 1 || !strings.Contains("0123456789*#ABCD", symbol)) {
+			t.Fatalf("accepted symbol %q", symbol)
+		}
+	})
+}

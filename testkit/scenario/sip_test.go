@@ -19,6 +19,7 @@ import (
 
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/api/wcs"
+	"github.com/potok-media/potok/signal/metrics"
 	"github.com/potok-media/potok/testkit/cluster"
 	"github.com/potok-media/potok/testkit/sipfix"
 	"github.com/potok-media/potok/testkit/testpeer"
@@ -344,6 +345,9 @@ func TestSIPCallOut(t *testing.T) {
 	if code := restPost(t, c.RESTURLs[0]+"/rest-api/call/terminate", terminate, nil); code != http.StatusNotFound {
 		t.Errorf("call/terminate of an ended call: %d, want 404", code)
 	}
+	if n := counterSum(t, c.Registry, metrics.NameSIPDTMF, metrics.DTMFSent); n != 3 {
+		t.Errorf("DTMF sent counted %v, want 3 (two INFO, one RFC 4733)", n)
+	}
 	if s := page.summary(); strings.Contains(s, "fail") {
 		t.Errorf("the page got a fail: %s", s)
 	}
@@ -477,6 +481,9 @@ func TestSIPCallIn(t *testing.T) {
 	}
 	if err := phone.Wait(10 * time.Second); err != nil {
 		t.Fatalf("the phone: %v", err)
+	}
+	if n := counterSum(t, c.Registry, metrics.NameSIPDTMF, metrics.DTMFReceived); n != 1 {
+		t.Errorf("DTMF received counted %v, want the phone's one INFO", n)
 	}
 	testwait.Until(t, 10*time.Second, "the call's media gone", func() bool { return c.PeerConnections() == 0 })
 }
