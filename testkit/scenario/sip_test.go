@@ -115,6 +115,38 @@ func (p *callPhone) mark() int {
 	return len(p.msgs)
 }
 
+// waitCall returns the first message named msg about call id: setRemoteSDP's first argument is
+// the callId, a call status message's the call object.
+func (p *callPhone) waitCall(id, msg string, d time.Duration) wcs.Envelope {
+	p.t.Helper()
+	deadline := time.After(d)
+	for {
+		p.mu.Lock()
+		for _, env := range p.msgs {
+			if env.Message != msg {
+				continue
+			}
+			var callID string
+			if env.Arg(0, &callID) != nil {
+				var obj struct{ CallID string }
+				_ = env.Arg(0, &obj)
+				callID = obj.CallID
+			}
+			if callID == id {
+				p.mu.Unlock()
+				return env
+			}
+		}
+		ch := p.cond
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			p.t.Fatalf("no %s of call %s within %v", msg, id, d)
+		}
+	}
+}
+
 // count is how many messages named msg the page got.
 func (p *callPhone) count(msg string) int {
 	p.mu.Lock()

@@ -22,6 +22,8 @@ type SippOptions struct {
 	RTPEcho  bool              // -rtp_echo: send back the RTP received
 	Calls    int               // -m (0 = 1)
 	Duration time.Duration     // -d: how long a UAC keeps its call (0 = 1 s)
+	Limit    int               // -l: calls at once (0 = sipp's default)
+	Timeout  time.Duration     // -timeout: the whole run's limit (0 = 60 s)
 }
 
 // Sipp is a running sipp.
@@ -47,16 +49,22 @@ func StartSipp(t testing.TB, o SippOptions) *Sipp {
 	if o.Calls == 0 {
 		o.Calls = 1
 	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
 	s := &Sipp{Port: FreePort(t), MediaPort: FreePort(t)}
 	var args []string
 	if o.Remote != "" {
 		args = append(args, o.Remote)
 	}
 	args = append(args, "-sf", sf, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", strconv.Itoa(s.Port),
-		"-mp", strconv.Itoa(s.MediaPort), "-m", strconv.Itoa(o.Calls), "-nostdin", "-timeout", "60s", "-timeout_error",
+		"-mp", strconv.Itoa(s.MediaPort), "-m", strconv.Itoa(o.Calls), "-nostdin", "-timeout", strconv.Itoa(int(o.Timeout/time.Second))+"s", "-timeout_error",
 		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"), "-trace_msg", "-message_file", filepath.Join(dir, "messages.log"))
 	if o.Duration > 0 {
 		args = append(args, "-d", strconv.Itoa(int(o.Duration/time.Millisecond)))
+	}
+	if o.Limit > 0 {
+		args = append(args, "-l", strconv.Itoa(o.Limit))
 	}
 	if o.Service != "" {
 		args = append(args, "-s", o.Service)
