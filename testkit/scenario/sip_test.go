@@ -449,7 +449,7 @@ func TestSIPTransfer(t *testing.T) {
 		t.Errorf("finish %+v", fin)
 	}
 	if err := phone.Wait(10 * time.Second); err != nil {
-		t.Fatalf("the phone: %v", err)
+		t.Fatalf("the phone: %v\n%s", err, phone.Messages())
 	}
 	mark := page.mark()
 	page.send(wcs.MsgTransfer, map[string]any{"callId": id, "target": "1002"})
