@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/pion/rtp"
@@ -59,6 +60,9 @@ type callLeg struct {
 	sdpVersion uint64
 	localHold  bool // the browser held the call
 	remoteHold bool // the SIP peer held the call
+
+	lastDTMF uint32 // the timestamp of the peer's last RFC 4733 event counted (Run's goroutine)
+	dtmfSeen bool
 }
 
 func newCallLeg(outgoing bool) *callLeg {
@@ -114,6 +118,7 @@ func (d *Daemon) handleCall(m *nats.Msg) any {
 		return control.CallReply{Error: msg}
 	}
 	s.goSession(func() { s.call.leg.Run(s.fromSIP) })
+	s.goSession(s.reportLeg)
 	s.log.Info().Bool("outgoing", req.Outgoing).Int("rtpPort", s.call.leg.LocalPort()).Msg("call media opened")
 	return reply
 }
@@ -234,6 +239,7 @@ func (s *session) setSIPRemote(sm *sipleg.Media, mine, theirs []sipleg.Codec) {
 		pts[mine[i].PayloadType] = theirs[i].PayloadType
 	}
 	s.call.sipPT.Store(uint32(theirs[0].PayloadType))
+	s.call.leg.SetClock(theirs[0].PayloadType, theirs[0].ClockRate)
 	s.call.tePT.Store(-1)
 	for _, c := range theirs {
 		if c.Is(telephoneEvent, 8000) {
@@ -361,12 +367,56 @@ func (s *session) onCallTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver)
 }
 
 // fromSIP sends one of the peer's packets to the browser: the chosen codec only (a DTMF event the
-// peer sends is not relayed: the browser has no use for it).
+// peer sends is not relayed: the browser has no use for it; it is counted).
 func (s *session) fromSIP(pkt *rtp.Packet) {
+	if int32(pkt.PayloadType) == s.call.tePT.Load() {
+		s.countDTMF(pkt)
+		return
+	}
 	if s.call.local == nil || uint32(pkt.PayloadType) != s.call.sipPT.Load() {
 		return
 	}
 	_ = s.call.local.WriteRTP(pkt)
+}
+
+// countDTMF counts an RFC 4733 event once: its first packet with the end bit (the end is sent
+// three times, all with the event's timestamp). Run's goroutine only.
+func (s *session) countDTMF(pkt *rtp.Packet) {
+	if len(pkt.Payload) < 4 || pkt.Payload[1]&0x80 == 0 || s.call.lastDTMF == pkt.Timestamp && s.call.dtmfSeen {
+		return
+	}
+	s.call.lastDTMF, s.call.dtmfSeen = pkt.Timestamp, true
+	s.d.met.sipDTMF.Inc()
+	s.log.Info().Uint8("event", pkt.Payload[0]).Msg("DTMF received from the SIP peer")
+}
+
+// legReportInterval is how often the RTP leg reports to the peer (RTCP) and to the metrics.
+const legReportInterval = 5 * time.Second
+
+// reportLeg sends the peer a receiver report and updates the bridge's loss and jitter metrics
+// every legReportInterval, until the session ends (one of its goroutines).
+func (s *session) reportLeg() {
+	t := time.NewTicker(legReportInterval)
+	defer t.Stop()
+	var lost int64
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.call.leg.SendReport(); err != nil {
+			s.log.Debug().Err(err).Msg("RTCP receiver report not sent")
+		}
+		rec := s.call.leg.Reception()
+		if rec.Lost > lost {
+			s.d.met.sipLost.Add(float64(rec.Lost - lost))
+			lost = rec.Lost
+		}
+		if rec.Jitter > 0 {
+			s.d.met.sipJitter.Observe(rec.Jitter.Seconds())
+		}
+	}
 }
 
 // handleCallHold stops or resumes the relay between the legs (docs/protocol.md §E.11): asked by

@@ -31,6 +31,10 @@ type metrics struct {
 	udpReadErrors   prometheus.Counter     // potok_mediad_udp_socket_errors_total{op="read"}
 	udpWriteErrors  prometheus.Counter
 	forward         *forward.Metrics
+	// SIP calls' RTP legs (call.go): what the SIP peers' streams lost, their jitter, their DTMF.
+	sipLost   prometheus.Counter
+	sipJitter prometheus.Histogram
+	sipDTMF   prometheus.Counter
 
 	heartbeat atomic.Int64 // unix nanos of the last heartbeat that reached the directory
 }
@@ -68,6 +72,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	udpErrors := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
 		Name: "udp_socket_errors_total", Help: "Failed reads and writes on the shared ICE UDP socket, by op (read, write)."}, []string{"op"})
 	m.udpReadErrors, m.udpWriteErrors = udpErrors.WithLabelValues("read"), udpErrors.WithLabelValues("write")
+	m.sipLost = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
+		Name: "sip_rtp_lost_total", Help: "RTP packets of SIP peers' streams lost on the way to the call bridge (RFC 3550 sequence gaps)."})
+	m.sipJitter = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "potok", Subsystem: "mediad",
+		Name: "sip_jitter_seconds", Help: "Interarrival jitter of SIP peers' streams (RFC 3550), observed every 5 s per call.",
+		Buckets: []float64{.001, .0025, .005, .01, .02, .04, .08, .16}})
+	m.sipDTMF = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "potok", Subsystem: "mediad",
+		Name: "sip_dtmf_received_total", Help: "DTMF symbols SIP peers sent as RFC 4733 telephone-events."})
 	m.heartbeat.Store(time.Now().UnixNano())
 	heartbeatAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "potok", Name: "heartbeat_age_seconds",
 		Help:        "Seconds since this node's heartbeat last reached the directory.",
@@ -80,7 +91,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.forward = fm
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.peerConnections, m.publishedTracks, m.mediaSessions,
-			m.sessionsStarted, m.iceFailures, m.relays, udpErrors, heartbeatAge} {
+			m.sessionsStarted, m.iceFailures, m.relays, udpErrors, heartbeatAge, m.sipLost, m.sipJitter, m.sipDTMF} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("mediad: register metrics: %w", err)
 			}

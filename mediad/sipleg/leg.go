@@ -78,11 +78,17 @@ type Leg struct {
 	held    atomic.Bool // on hold: nothing is relayed either way
 
 	sent, received, dropped atomic.Uint64
+
+	rsMu sync.Mutex
+	rs   recvStats // of the peer's stream (stats.go)
+	clk  clock
 }
 
 // NewLeg wraps conn; ssrc is what the leg's packets carry.
 func NewLeg(conn *net.UDPConn, ssrc uint32) *Leg {
-	return &Leg{conn: conn, ssrc: ssrc, buf: make([]byte, 1500), pts: map[uint8]uint8{}}
+	l := &Leg{conn: conn, ssrc: ssrc, buf: make([]byte, 1500), pts: map[uint8]uint8{}}
+	l.clk.pt.Store(-1)
+	return l
 }
 
 // LocalPort is the leg's bound port.
@@ -220,6 +226,7 @@ func (l *Leg) Run(sink func(*rtp.Packet)) {
 		}
 		l.latch(from)
 		l.received.Add(1)
+		l.observe(&pkt, time.Now())
 		if l.held.Load() {
 			continue
 		}
