@@ -13,6 +13,7 @@ const (
 	MsgRing                 = "ring"
 	MsgTalk                 = "talk"
 	MsgNotifyTransferEvent  = "notifyTransferEvent"
+	MsgNotifyMessage        = "notifyMessage" // legacy (§C.20, §E.15)
 )
 
 // Call statuses (§D.5). Terminal: CallFinish, CallFailed, CallBusy.
@@ -117,4 +118,25 @@ type TransferEvent struct {
 	Target        string `json:"target"`
 	Info          string `json:"info,omitempty"`
 	SIPMessageRaw string `json:"sipMessageRaw,omitempty"`
+}
+
+// SIP message statuses (§D.8).
+const (
+	MessageReceived = "RECEIVED"
+	MessageAccepted = "ACCEPTED"
+	MessageFailed   = "FAILED"
+)
+
+// SIPMessage is the first object of notifyMessage (§E.15): a message the page sent (its status)
+// or one it received (RECEIVED).
+type SIPMessage struct {
+	ID             string `json:"id"`
+	From           string `json:"from"`
+	To             string `json:"to"`
+	Body           string `json:"body"`
+	ContentType    string `json:"contentType"`
+	IsImdnRequired bool   `json:"isImdnRequired"`
+	Status         string `json:"status"`
+	Info           string `json:"info,omitempty"`
+	SIPMessageRaw  string `json:"sipMessageRaw,omitempty"`
 }

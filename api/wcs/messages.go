@@ -23,6 +23,9 @@ const (
 	MsgUnhold          = "unhold"
 	MsgSendDtmf        = "sendDtmf"
 	MsgTransfer        = "transfer"
+	// Legacy SIP MESSAGE (§B.23, §E.15): not sent by WebSDK 2.0, served for older clients.
+	MsgSendMessage        = "sendMessage"
+	MsgNotificationResult = "notificationResult"
 	MsgSubmitBugReport = "submitBugReport"
 	MsgSessionDebug    = "sessionDebug"
 	MsgPushLogs        = "pushLogs"

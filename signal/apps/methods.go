@@ -27,6 +27,7 @@ var (
 	sip = []string{
 		"call", "answer", "hangup", "hold", "unhold", "transfer", "sendDTMF",
 		"CallStatusEvent", "RegistrationStatusEvent", "OnCallEvent", "TransferStatusEvent",
+		"sendMessage", "MessageStatusEvent", "OnMessageEvent",
 	}
 	// aliases are the other spellings WCS's documents use: the DTMF hook under the WS
 	// message's name, client data under the client call's name.

@@ -28,6 +28,9 @@ const (
 	SendDTMF                = "sendDTMF"
 	CallStatusEvent         = "CallStatusEvent"
 	TransferStatusEvent     = "TransferStatusEvent"
+	SendMessage             = "sendMessage"
+	MessageStatusEvent      = "MessageStatusEvent"
+	OnMessageEvent          = "OnMessageEvent"
 	RegistrationStatusEvent = "RegistrationStatusEvent"
 	OnCallEvent             = "OnCallEvent"
 )
@@ -71,6 +74,9 @@ var catalogue = map[string]struct {
 	SendDTMF:                {kind: KindDirect},
 	CallStatusEvent:         {kind: KindEvent},
 	TransferStatusEvent:     {kind: KindEvent},
+	SendMessage:             {kind: KindDirect},
+	MessageStatusEvent:      {kind: KindEvent},
+	OnMessageEvent:          {kind: KindIncoming},
 	RegistrationStatusEvent: {kind: KindEvent},
 	OnCallEvent:             {kind: KindIncoming},
 }

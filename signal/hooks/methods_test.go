@@ -7,8 +7,8 @@ import (
 
 func TestMethodCatalogue(t *testing.T) {
 	all := AllMethods()
-	if len(all) != 24 || !slices.IsSorted(all) {
-		t.Fatalf("AllMethods() = %v: want the 24 methods, sorted", all)
+	if len(all) != 27 || !slices.IsSorted(all) {
+		t.Fatalf("AllMethods() = %v: want the 27 methods, sorted", all)
 	}
 	for _, tc := range []struct {
 		method string
@@ -21,6 +21,7 @@ func TestMethodCatalogue(t *testing.T) {
 		{StreamStatusEvent, KindEvent}, {StreamKeepAliveEvent, KindEvent}, {ConnectionStatusEvent, KindEvent},
 		{DataStatusEvent, KindEvent}, {StreamEvent, KindEvent}, {ErrorEvent, KindEvent}, {CallStatusEvent, KindEvent},
 		{TransferStatusEvent, KindEvent}, {Transfer, KindDirect},
+		{SendMessage, KindDirect}, {MessageStatusEvent, KindEvent}, {OnMessageEvent, KindIncoming},
 		{OnCallEvent, KindIncoming},
 		{"noSuchHook", KindEvent}, // an unknown method can never block anything
 	} {

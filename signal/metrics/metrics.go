@@ -258,14 +258,15 @@ func init() {
 		wcs.MsgPublishStream, wcs.MsgPlayStream, wcs.MsgUnPublishStream, wcs.MsgStopStream,
 		wcs.MsgAvailableStream, wcs.MsgSnapshot, wcs.MsgSendStreamEvent, wcs.MsgSendData, wcs.MsgCall,
 		wcs.MsgAnswer, wcs.MsgHangup, wcs.MsgHold, wcs.MsgUnhold, wcs.MsgSendDtmf, wcs.MsgTransfer,
-		wcs.MsgSubmitBugReport, wcs.MsgSessionDebug, wcs.MsgPushLogs,
+		wcs.MsgSubmitBugReport, wcs.MsgSessionDebug, wcs.MsgPushLogs, wcs.MsgSendMessage, wcs.MsgNotificationResult,
 		"webRTCMetricsClientDescription", "webRTCMetricsBatch", "connectMediaTransport"} {
 		known[n] = true
 	}
 	for _, n := range []string{wcs.MsgPing, wcs.MsgGetUserData, wcs.MsgGetVersion, wcs.MsgSetRemoteSDP,
 		wcs.MsgNotifyStreamStatusEvent, wcs.MsgNotifyVideoFormat, wcs.MsgNotifyAudioCodec, wcs.MsgNotifyStreamEvent,
 		wcs.MsgDataStatusEvent, wcs.MsgOnDataEvent, wcs.MsgFail, wcs.MsgInboundVideoRate, wcs.MsgOutboundVideoRate,
-		wcs.MsgNotifySessionDebugEvent, wcs.MsgFinish, wcs.MsgCall} {
+		wcs.MsgNotifySessionDebugEvent, wcs.MsgFinish, wcs.MsgCall, wcs.MsgRegistered, wcs.MsgNotifyIncomingCall,
+		wcs.MsgNotifyTryingResponse, wcs.MsgRing, wcs.MsgTalk, wcs.MsgHold, wcs.MsgNotifyTransferEvent, wcs.MsgNotifyMessage} {
 		knownSent[n] = n
 	}
 }

@@ -43,6 +43,10 @@ func init() {
 		wcs.MsgUnhold:   {fn: (*Session).onUnhold, ready: true},
 		wcs.MsgTransfer: {fn: (*Session).onTransfer, ready: true},
 		wcs.MsgSendDtmf: {fn: (*Session).onSendDtmf, ready: true},
+		// Legacy SIP MESSAGE (message.go, §B.23): a received message is answered at once, so the
+		// client's notificationResult needs nothing more.
+		wcs.MsgSendMessage:        {fn: (*Session).onSendMessage, ready: true},
+		wcs.MsgNotificationResult: silent,
 		// Liveness is counted by the transport; these need no reply (§A.6, §B.2, §B.3).
 		wcs.MsgPong: silent,
 		wcs.MsgPing: silent,

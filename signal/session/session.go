@@ -101,6 +101,7 @@ type Session struct {
 	// baseLog is the session's logger at the server's level.
 	baseLog zerolog.Logger
 	unraise func() // ends log's own level (SetLogLevel); owned by Run
+	msgSeq  int    // the SIP MESSAGEs received, which number their ids (message.go)
 
 	frames   chan inbound
 	calls    chan call                // from the REST API (Do)

@@ -28,6 +28,7 @@ import (
 type SIP interface {
 	Register(ctx context.Context, acc sipua.Account, incoming sipua.IncomingHandler, events func(sipua.RegistrationEvent)) (*sipua.Registration, error)
 	Dial(ctx context.Context, acc sipua.Account, callee string, sdp []byte, progress func(sipua.Response)) (*sipua.Outgoing, error)
+	SendMessage(ctx context.Context, acc sipua.Account, to, contentType string, body []byte) (sipua.Response, error)
 }
 
 // CallMedia is what calls need of the media tier (*mediactl.Client).
@@ -145,6 +146,7 @@ func (s *Session) registered(reg *sipua.Registration, err error) {
 		return
 	}
 	s.reg = reg
+	reg.OnMessage(s.messageReceived)
 	s.m.Registration(true)
 	s.log.Info().Str("sipLogin", s.sipAcc.Login).Msg("sip registered")
 	s.send(wcs.MsgRegistered, wcs.Registration{Status: wcs.RegistrationRegistered, Info: "OK"})

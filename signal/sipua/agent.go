@@ -41,7 +41,7 @@ type Config struct {
 const userAgent = "Potok"
 
 // allowed is the Allow header of the OPTIONS answer: the methods the agent serves.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, MESSAGE"
 
 // DefaultRingTimeout is how long a call may ring.
 const DefaultRingTimeout = 60 * time.Second
@@ -217,6 +217,7 @@ func (a *Agent) closeSockets() {
 // routes installs the request handlers: each finds the registration or dialog it is for.
 func (a *Agent) routes() {
 	a.srv.OnInvite(a.onInvite)
+	a.srv.OnMessage(a.onMessage)
 	a.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
 		if d := a.dialogOf(req); d != nil {
 			_ = d.readAck(req, tx)

@@ -43,6 +43,7 @@ type Registration struct {
 	callID   string
 	incoming IncomingHandler
 	events   func(RegistrationEvent)
+	msgs     messages // message.go
 
 	mu    sync.Mutex
 	cseq  uint32

@@ -459,6 +459,49 @@ func TestSIPTransfer(t *testing.T) {
 	testwait.Until(t, 10*time.Second, "the call's media gone", func() bool { return c.PeerConnections() == 0 })
 }
 
+// TestSIPMessage: the legacy sendMessage goes out as a SIP MESSAGE (the phone checks its text)
+// and comes back notifyMessage ACCEPTED; a phone's MESSAGE to the registered page arrives as
+// notifyMessage RECEIVED and is answered 200 (§E.15).
+func TestSIPMessage(t *testing.T) {
+	t.Parallel()
+	reg := sipfix.Kamailio(t, true)
+	c := cluster.Start(t, cluster.Options{SIP: true})
+	page := dialPhone(t, c.WSURL, sipFields(reg, "carol", true))
+	page.wait(wcs.MsgRegistered, "", 10*time.Second)
+
+	phone := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "message_uas"})
+	page.send(wcs.MsgSendMessage, map[string]any{"id": "m1", "to": "sip:msg@" + phone.Addr(), "body": "hello from the page",
+		"contentType": "text/plain"})
+	var sent wcs.SIPMessage
+	if err := page.wait(wcs.MsgNotifyMessage, wcs.MessageAccepted, 10*time.Second).Arg(0, &sent); err != nil {
+		t.Fatal(err)
+	}
+	if sent.ID != "m1" || sent.From != "carol" || !strings.HasPrefix(sent.Info, "200") {
+		t.Errorf("notifyMessage ACCEPTED %+v", sent)
+	}
+	if err := phone.Wait(10 * time.Second); err != nil {
+		t.Fatalf("the phone: %v\n%s", err, phone.Messages())
+	}
+
+	sender := sipfix.StartSipp(t, sipfix.SippOptions{Scenario: "message_uac", Remote: reg.Addr, Service: "carol"})
+	var got wcs.SIPMessage
+	if err := page.wait(wcs.MsgNotifyMessage, wcs.MessageReceived, 10*time.Second).Arg(0, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.From != "phone" || got.To != "carol" || !strings.Contains(got.Body, "hello from the phone") || got.ContentType != "text/plain" || got.ID == "" {
+		t.Errorf("notifyMessage RECEIVED %+v", got)
+	}
+	if err := sender.Wait(10 * time.Second); err != nil {
+		t.Fatalf("the sending phone: %v\n%s", err, sender.Messages())
+	}
+	mark := page.mark()
+	page.send(wcs.MsgSendMessage, map[string]any{"id": "m2", "body": "to nobody"})
+	var bad wcs.SIPMessage
+	if err := page.waitFrom(mark, wcs.MsgNotifyMessage, wcs.MessageFailed, 5*time.Second).Arg(0, &bad); err != nil || bad.ID != "m2" {
+		t.Errorf("a message without recipient: %+v %v", bad, err)
+	}
+}
+
 // TestSIPCallIn: a phone calls the registered page: the page gets the offer before
 // notifyIncomingCall (§C.5), then RING; it answers, the phone's audio arrives; the phone holds the
 // call (re-INVITE sendonly, answered recvonly: the page sees HOLD and no audio) and resumes it
