@@ -26,9 +26,9 @@ const (
 	// Legacy SIP MESSAGE (§B.23, §E.15): not sent by WebSDK 2.0, served for older clients.
 	MsgSendMessage        = "sendMessage"
 	MsgNotificationResult = "notificationResult"
-	MsgSubmitBugReport = "submitBugReport"
-	MsgSessionDebug    = "sessionDebug"
-	MsgPushLogs        = "pushLogs"
+	MsgSubmitBugReport    = "submitBugReport"
+	MsgSessionDebug       = "sessionDebug"
+	MsgPushLogs           = "pushLogs"
 )
 
 // Server → client message names (docs/protocol.md §C).
