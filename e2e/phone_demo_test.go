@@ -46,7 +46,10 @@ func TestWebSDKPhoneDemo(t *testing.T) {
 			t.Fatalf("%s: %v; page: %s", what, err, state)
 		}
 	}
-	wait("the form loaded", `typeof $ === "function" && $("#connectBtn").text() === "Connect" && $("#urlServer").length === 1`, 20*time.Second)
+	// The page runs its init_page twice, from body onload and once call-controls.html has loaded
+	// (which fills in the server URL each time): the form is ready when both have run.
+	wait("the form loaded", `document.readyState === "complete" && typeof $ === "function" && $("#callBtn").length === 1 &&
+		$("#connectBtn").text() === "Connect" && $("#urlServer").length === 1`, 20*time.Second)
 
 	// What a person types into the form, then Connect.
 	fields := map[string]string{"urlServer": c.WSURL, "sipLogin": "alice", "sipAuthenticationName": "alice",
@@ -57,6 +60,9 @@ func TestWebSDKPhoneDemo(t *testing.T) {
 		fill = append(fill, fmt.Sprintf(`$("#%s").val(%q);`, id, v))
 	}
 	js("fill the form", strings.Join(fill, "")+`$("#sipRegisterRequired").prop("checked", true); true`)
+	if raw, err := b.EvalJSON(ctx, `$("#urlServer").val()`); err != nil || string(raw) != fmt.Sprintf("%q", c.WSURL) {
+		t.Fatalf("the server field holds %s (%v), want %s", raw, err, c.WSURL)
+	}
 	js("click Connect", `$("#connectBtn").click(); true`)
 	wait("REGISTERED", `$("#regStatus").text() === "REGISTERED" && !$("#callBtn").prop("disabled")`, 20*time.Second)
 
