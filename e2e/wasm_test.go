@@ -324,6 +324,12 @@ func TestWasmClientWebSDK(t *testing.T) {
 	if err := tab.Navigate(ctx, client+"player.html?"+q.Encode()); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() { // the publisher's side of a failed play (it failed once "Stream not found" on a clean clone)
+			state, _ := b.EvalJSON(ctx, `window.__result || null`)
+			t.Logf("WebSDK publisher page: %s", state)
+		}
+	})
 	pl := waitDemo(t, tab, ctx, "wasm player of the WebSDK publisher decodes at the camera's size",
 		fmt.Sprintf(`d.stats_playStats && d.stats_playStats.FramesDecoded > 0 && d.stats_playStats.Width === %d && d.stats_playStats.Height === %d`, pub.Width, pub.Height))
 	t.Logf("WebSDK publisher %dx%d; wasm player first frame at %d ms: %+v", pub.Width, pub.Height, pl.FirstFrameMs, *pl.PlayStats)
