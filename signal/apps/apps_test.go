@@ -13,6 +13,7 @@ import (
 
 	"github.com/potok-media/potok/api/rest"
 	"github.com/potok-media/potok/internal/bus"
+	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/testkit/testwait"
 )
 
@@ -27,7 +28,7 @@ func TestBuiltInsAndSeed(t *testing.T) {
 		t.Errorf("defaultApp %+v, %v; want hooks off, methods []", def, ok)
 	}
 	echo, ok := r.Get(rest.EchoApp)
-	if !ok || echo.URL != rest.EchoURL || !slices.Equal(echo.Methods, AllMethods()) || len(echo.Methods) != 13 {
+	if !ok || echo.URL != rest.EchoURL || !slices.Equal(echo.Methods, AllMethods()) || len(echo.Methods) != len(hooks.AllMethods()) {
 		t.Errorf("EchoApp %+v, %v; want echo: with every method", echo, ok)
 	}
 	my, ok := r.Get("myApp")

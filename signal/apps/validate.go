@@ -102,8 +102,4 @@ func checkMethodConfig(key, method string, c rest.MethodConfig) error {
 }
 
 // knownMethods lists every accepted method name, sorted, for error messages.
-func knownMethods() []string {
-	out := slices.Concat(signalling, sip)
-	slices.Sort(out)
-	return out
-}
+func knownMethods() []string { return AllMethods() }
