@@ -197,9 +197,17 @@ func (s *session) onState(st webrtc.PeerConnectionState) {
 		// A client that stops a stream sends its stop and closes at once; the stop travels through
 		// its signal node and may come a moment after the close_notify. Give it peerClosedGrace:
 		// when it comes the stream ends as stopped, with its own status (end runs once).
+		// A connection closed after ICE came up but before it ever connected is a DTLS failure:
+		// pion closes it itself when the peer's certificate does not match the fingerprint (it
+		// does so instead of going to failed, depending on timing; TestDTLSFailure saw both).
 		s.log.Info().Msg("peer closed the connection")
+		info := wcs.InfoStoppedBySessionDisconn
+		if !s.connected && s.iceUp.Load() {
+			info = wcs.InfoDTLSError
+			s.d.met.iceFailures.WithLabelValues(causeDTLS).Inc()
+		}
 		time.AfterFunc(peerClosedGrace, func() {
-			s.d.end(s, control.StateFailed, wcs.InfoStoppedBySessionDisconn, true)
+			s.d.end(s, control.StateFailed, info, true)
 		})
 	case webrtc.PeerConnectionStateFailed:
 		// docs/protocol.md §E.2: ICE that never connected timed out (pion's own checking deadline may
