@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/potok-media/potok/api/control"
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/hooks"
@@ -21,12 +23,15 @@ import (
 // reinviteTimeout bounds a re-INVITE of ours: the peer answers it at once, it does not ring.
 const reinviteTimeout = 10 * time.Second
 
-// reinviter is an established call's SIP side (*sipua.Outgoing or *sipua.Incoming).
-type reinviter interface {
+// sipSide is what hold and transfer need of an established call's SIP side (*sipua.Outgoing or
+// *sipua.Incoming).
+type sipSide interface {
 	Reinvite(ctx context.Context, sdp []byte) (sipua.Response, error)
+	Refer(ctx context.Context, target sip.Uri, progress func(sipua.TransferProgress)) (sipua.Response, error)
 }
 
-func (c *sipCall) sipSide() reinviter {
+// sipSide is the call's SIP side, nil before it has one.
+func (c *sipCall) sipSide() sipSide {
 	switch {
 	case c.out != nil:
 		return c.out

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/emiago/sipgo/sip"
-
 	"github.com/potok-media/potok/api/wcs"
 	"github.com/potok-media/potok/signal/hooks"
 	"github.com/potok-media/potok/signal/sipua"
@@ -17,21 +15,6 @@ import (
 // call the target. notifyTransferEvent tells the page ACCEPTED (the REFER's 202), TRYING, then
 // COMPLETED (the target answered: this call ends FINISH, with BYE) or FAILED (the call goes on as
 // it was, usually on hold). Every status is posted as TransferStatusEvent.
-
-// transferor is an established call's SIP side (*sipua.Outgoing or *sipua.Incoming).
-type transferor interface {
-	Refer(ctx context.Context, target sip.Uri, progress func(sipua.TransferProgress)) (sipua.Response, error)
-}
-
-func (c *sipCall) transferor() transferor {
-	switch {
-	case c.out != nil:
-		return c.out
-	case c.in != nil:
-		return c.in
-	}
-	return nil
-}
 
 // transfer is a call's transfer in progress (sipCall.transfer; nil when none).
 type transfer struct {
@@ -49,7 +32,7 @@ func (s *Session) onTransfer(env wcs.Envelope) {
 		return
 	}
 	c := s.sipCalls[string(req.CallID)]
-	if c == nil || (c.status != wcs.CallEstablished && c.status != wcs.CallHold) || c.transferor() == nil {
+	if c == nil || (c.status != wcs.CallEstablished && c.status != wcs.CallHold) || c.sipSide() == nil {
 		s.sendFail("", wcs.InfoCallNotFound)
 		return
 	}
@@ -71,7 +54,7 @@ func (s *Session) onTransfer(env wcs.Envelope) {
 		return
 	}
 	c.transfer = &transfer{target: target}
-	id, side := c.id, c.transferor()
+	id, side := c.id, c.sipSide()
 	progress := func(p sipua.TransferProgress) { s.doCall(id, func(c *sipCall) { s.transferProgress(c, p) }) }
 	go func() {
 		ctx, cancel := context.WithTimeout(s.ctx, reinviteTimeout)

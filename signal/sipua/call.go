@@ -66,6 +66,21 @@ type Outgoing struct {
 	infos
 }
 
+// newRequest is a request from acc to target outside any dialog, through the account's proxy:
+// From (with a new tag) and To, a new Call-ID. It returns the Call-ID and the From tag.
+func newRequest(method sip.RequestMethod, acc Account, target sip.Uri) (req *sip.Request, callID, tag string) {
+	req = sip.NewRequest(method, target)
+	req.SetDestination(acc.next())
+	tag = sip.GenerateTagN(16)
+	from := sip.FromHeader{DisplayName: acc.VisibleName, Address: acc.aor()}
+	from.Params.Add("tag", tag)
+	req.AppendHeader(&from)
+	req.AppendHeader(&sip.ToHeader{Address: target})
+	id := sip.CallIDHeader(sip.GenerateTagN(24))
+	req.AppendHeader(&id)
+	return req, string(id), tag
+}
+
 // Dial calls callee from acc with the offer sdp and waits for the final answer: progress gets
 // every provisional response (100, 180, 183 with or without SDP). Ending ctx before the answer
 // cancels the call (CANCEL); so does the ring timeout (ErrRingTimeout). A final answer other
@@ -80,19 +95,11 @@ func (a *Agent) Dial(ctx context.Context, acc Account, callee string, sdp []byte
 	}
 	contact := a.contact(acc.Login, acc.ContactParams)
 	dua := &sipgo.DialogUA{Client: a.cli, ContactHDR: contact}
-	req := sip.NewRequest(sip.INVITE, target)
-	req.SetDestination(acc.next())
-	from := sip.FromHeader{DisplayName: acc.VisibleName, Address: acc.aor()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(&from)
-	req.AppendHeader(&sip.ToHeader{Address: target})
-	id := sip.CallIDHeader(sip.GenerateTagN(24))
-	req.AppendHeader(&id)
+	req, id, tag := newRequest(sip.INVITE, acc, target)
 	req.AppendHeader(&contact)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(sdp)
-	tag, _ := from.Params.Get("tag")
-	o := &Outgoing{a: a, id: string(id), key: dialogKey(string(id), tag)}
+	o := &Outgoing{a: a, id: id, key: dialogKey(id, tag)}
 	ring, cancel := context.WithTimeoutCause(ctx, a.cfg.RingTimeout, ErrRingTimeout)
 	defer cancel()
 	dlg, err := dua.WriteInvite(ring, req)

@@ -57,14 +57,7 @@ func (a *Agent) SendMessage(ctx context.Context, acc Account, to, contentType st
 	if contentType == "" {
 		contentType = "text/plain"
 	}
-	req := sip.NewRequest(sip.MESSAGE, target)
-	req.SetDestination(acc.next())
-	from := sip.FromHeader{DisplayName: acc.VisibleName, Address: acc.aor()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(&from)
-	req.AppendHeader(&sip.ToHeader{Address: target})
-	id := sip.CallIDHeader(sip.GenerateTagN(24))
-	req.AppendHeader(&id)
+	req, _, _ := newRequest(sip.MESSAGE, acc, target)
 	req.AppendHeader(sip.NewHeader("Content-Type", contentType))
 	req.SetBody(body)
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
